@@ -1,0 +1,65 @@
+// Loads the compiled addon (build/ or prebuilds/, via node-gyp-build) once,
+// lazily, so that the reference backend works on a machine without it.
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+export interface NativeInfo {
+  isa: 'scalar' | 'avx2' | 'avx512';
+  isaAvailable: Array<'scalar' | 'avx2' | 'avx512'>;
+  threads: number;
+  defaultThreads: number;
+}
+
+export interface PackedLinearHandle {
+  readonly bytes: number;
+  readonly disposed: boolean;
+  dispose(): void;
+}
+
+/** The raw binding. Arguments are validated in TypeScript first; the addon re-checks bounds. */
+export interface Addon {
+  info(): NativeInfo;
+  setThreads(n: number): void;
+  PackedLinear: new (weight: Float32Array, N: number, K: number, bias: Float32Array | null) => PackedLinearHandle;
+  linear(x: Float32Array, M: number, weights: PackedLinearHandle, activation: number, y: Float32Array): void;
+  attention(
+    q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array,
+    B: number, Tq: number, Tk: number, H: number, Dh: number,
+    qsb: number, qst: number, qsh: number, ksb: number, kst: number, ksh: number,
+    kvLengths: Int32Array | null, causal: boolean, scale: number,
+  ): void;
+  layernorm(
+    x: Float32Array, residual: Float32Array | null, gamma: Float32Array, beta: Float32Array,
+    eps: number, rows: number, D: number, y: Float32Array,
+  ): void;
+  softmax(x: Float32Array, rows: number, N: number, y: Float32Array): void;
+  logSoftmax(x: Float32Array, rows: number, N: number, y: Float32Array): void;
+  argmax(x: Float32Array, rows: number, N: number, out: Int32Array): void;
+  embedding(
+    ids: Int32Array, B: number, T: number, table: Float32Array, V: number, D: number, scale: number,
+    positions: Float32Array | null, P: number, positionOffset: number, y: Float32Array,
+  ): void;
+}
+
+/** The package root: lib/backend/ in the sources, dist/backend/ when built. */
+export const packageRoot = fileURLToPath(new URL('../../', import.meta.url));
+
+let addon: Addon | undefined;
+
+export function loadAddon(): Addon {
+  if (addon === undefined) {
+    const require = createRequire(import.meta.url);
+    const load = require('node-gyp-build') as (dir: string) => Addon;
+    try {
+      addon = load(packageRoot);
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new Error(
+        `aiayn: cannot load the native addon (${reason}). Build it with 'npm run build:native', ` +
+          `or use the 'reference' backend.`,
+        { cause: error },
+      );
+    }
+  }
+  return addon;
+}

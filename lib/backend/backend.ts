@@ -1,0 +1,101 @@
+import type { Tensor } from '../tensor.js';
+
+/** Activation fused into a linear layer. 'gelu' is the exact erf form (PyTorch's default). */
+export type Activation = 'none' | 'relu' | 'gelu';
+
+/**
+ * Weights of a linear layer (nn.Linear layout [out, in], plus an optional bias)
+ * prepared once for a backend. The native backend packs them into its panel
+ * format; call `dispose()` to free that memory before the handle is collected.
+ */
+export interface LinearWeights {
+  readonly outFeatures: number;
+  readonly inFeatures: number;
+  readonly hasBias: boolean;
+  readonly disposed: boolean;
+  dispose(): void;
+}
+
+export interface LinearOptions {
+  /** Applied after the bias. Default 'none'. */
+  activation?: Activation;
+  /** Destination [..., outFeatures]; a new tensor when absent. Must not share memory with x. */
+  out?: Tensor;
+}
+
+export interface AttentionOptions {
+  /** Query i sees key j only if j <= i + (Tk - Tq). Default false. */
+  causal?: boolean;
+  /** Per batch row, keys at positions >= kvLengths[b] are masked (padding). Each in [0, Tk]. */
+  kvLengths?: Int32Array | readonly number[];
+  /** Multiplies q·k. Default 1 / sqrt(Dh). */
+  scale?: number;
+  /**
+   * Layout of k and v. 'bthd' (default): [B, Tk, H, Dh], like q. 'bhtd': a
+   * KV cache [B, H, Tcap, Dh] of which the first `kvLength` positions are used.
+   */
+  kvLayout?: 'bthd' | 'bhtd';
+  /** With kvLayout 'bhtd': the number of cached positions in use (Tk). Default Tcap. */
+  kvLength?: number;
+  /** Destination [B, Tq, H, Dh]; must not share memory with q, k or v. */
+  out?: Tensor;
+}
+
+export interface LayerNormOptions {
+  /** Added to x before normalising (fused residual connection); same shape as x. */
+  residual?: Tensor;
+  /** Default 1e-5, as PyTorch. */
+  eps?: number;
+  /** Destination, same shape as x; may be x or residual itself. */
+  out?: Tensor;
+}
+
+export interface RowOptions {
+  /** Destination, same shape as x; may be x itself. */
+  out?: Tensor;
+}
+
+export interface EmbeddingOptions {
+  /** Multiplies the looked-up rows; the paper uses sqrt(D). Default 1. */
+  scale?: number;
+  /** Added after scaling: row `positionOffset + t` for time step t. Shape [P, D]. */
+  positions?: Tensor;
+  /** First position used from `positions`. Default 0. */
+  positionOffset?: number;
+  /** Destination [B, T, D]. */
+  out?: Tensor;
+}
+
+/**
+ * The seam between the model and the math. Every op has the same name here,
+ * in native/kernels/ and in reference.ts. Tensors are float32, row-major and
+ * contiguous; errors are TypeError (wrong type) or RangeError (bad shape,
+ * value or id), naming the argument with the expected and actual values.
+ */
+export interface Backend {
+  readonly name: 'native' | 'reference';
+
+  /** Prepares weight [N, K] (nn.Linear layout) and optional bias [N]. The inputs can be dropped afterwards. */
+  linearPack(weight: Tensor, bias?: Tensor): LinearWeights;
+
+  /** y = activation(x W^T + b) over the last dimension of x: [..., K] -> [..., N]. */
+  linear(x: Tensor, weights: LinearWeights, options?: LinearOptions): Tensor;
+
+  /** Fused multi-head scaled-dot-product attention. q: [B, Tq, H, Dh] -> [B, Tq, H, Dh]. */
+  attention(q: Tensor, k: Tensor, v: Tensor, options?: AttentionOptions): Tensor;
+
+  /** LayerNorm over the last dimension (optionally of x + residual). gamma, beta: [D]. */
+  layernorm(x: Tensor, gamma: Tensor, beta: Tensor, options?: LayerNormOptions): Tensor;
+
+  /** Softmax over the last dimension. A row of only -inf gives zeros. */
+  softmax(x: Tensor, options?: RowOptions): Tensor;
+
+  /** Log-softmax over the last dimension. A row of only -inf gives -inf. */
+  logSoftmax(x: Tensor, options?: RowOptions): Tensor;
+
+  /** Index of the maximum over the last dimension (first on ties; NaN wins, as torch.argmax). */
+  argmax(x: Tensor): Int32Array;
+
+  /** ids [B, T] (each in [0, V)) -> table[ids] * scale + positions[offset + t]: [B, T, D]. */
+  embedding(ids: Int32Array, shape: readonly [number, number], table: Tensor, options?: EmbeddingOptions): Tensor;
+}

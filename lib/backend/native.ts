@@ -1,0 +1,126 @@
+// The native backend: the same ops as reference.ts, run by the C++ kernels.
+// Arguments are validated here (shared checks with the reference backend);
+// the addon only re-checks bounds.
+import { describe, type Tensor } from '../tensor.js';
+import type {
+  Activation,
+  AttentionOptions,
+  Backend,
+  EmbeddingOptions,
+  LayerNormOptions,
+  LinearOptions,
+  LinearWeights,
+  RowOptions,
+} from './backend.js';
+import { loadAddon, type PackedLinearHandle } from './addon.js';
+import {
+  checkAttention,
+  checkEmbedding,
+  checkLayerNorm,
+  checkLinear,
+  checkLinearPack,
+  checkRowsOut,
+  checkRows,
+} from './validate.js';
+
+const ACTIVATION_CODE: Record<Activation, number> = { none: 0, relu: 1, gelu: 2 };
+
+class NativeLinearWeights implements LinearWeights {
+  readonly handle: PackedLinearHandle;
+  readonly outFeatures: number;
+  readonly inFeatures: number;
+  readonly hasBias: boolean;
+
+  constructor(handle: PackedLinearHandle, N: number, K: number, hasBias: boolean) {
+    this.handle = handle;
+    this.outFeatures = N;
+    this.inFeatures = K;
+    this.hasBias = hasBias;
+  }
+
+  /** Bytes of native memory held (packed weights and bias). */
+  get bytes(): number {
+    return this.handle.bytes;
+  }
+
+  get disposed(): boolean {
+    return this.handle.disposed;
+  }
+
+  dispose(): void {
+    this.handle.dispose();
+  }
+}
+
+function checkWeights(weights: unknown): NativeLinearWeights {
+  if (!(weights instanceof NativeLinearWeights)) {
+    throw new TypeError(`weights must come from the native backend's linearPack, got ${describe(weights)}`);
+  }
+  if (weights.disposed) throw new Error('weights were disposed');
+  return weights;
+}
+
+export const native: Backend = {
+  name: 'native',
+
+  linearPack(weight: Tensor, bias?: Tensor): LinearWeights {
+    const { N, K } = checkLinearPack(weight, bias);
+    const handle = new (loadAddon().PackedLinear)(weight.data, N, K, bias ? bias.data : null);
+    return new NativeLinearWeights(handle, N, K, bias !== undefined);
+  },
+
+  linear(x: Tensor, weights: LinearWeights, options?: LinearOptions): Tensor {
+    const w = checkWeights(weights);
+    const { M, activation, out } = checkLinear(x, w.outFeatures, w.inFeatures, options);
+    loadAddon().linear(x.data, M, w.handle, ACTIVATION_CODE[activation], out.data);
+    return out;
+  },
+
+  attention(q: Tensor, k: Tensor, v: Tensor, options?: AttentionOptions): Tensor {
+    const a = checkAttention(q, k, v, options);
+    const [qsb, qst, qsh] = a.qStrides;
+    const [ksb, kst, ksh] = a.kvStrides;
+    loadAddon().attention(
+      q.data, k.data, v.data, a.out.data,
+      a.B, a.Tq, a.Tk, a.H, a.Dh, qsb, qst, qsh, ksb, kst, ksh,
+      a.kvLengths, a.causal, a.scale,
+    );
+    return a.out;
+  },
+
+  layernorm(x: Tensor, gamma: Tensor, beta: Tensor, options?: LayerNormOptions): Tensor {
+    const a = checkLayerNorm(x, gamma, beta, options);
+    loadAddon().layernorm(
+      x.data, a.residual ? a.residual.data : null, gamma.data, beta.data, a.eps, a.rows, a.D, a.out.data,
+    );
+    return a.out;
+  },
+
+  softmax(x: Tensor, options?: RowOptions): Tensor {
+    const { rows, N, out } = checkRowsOut(x, options);
+    loadAddon().softmax(x.data, rows, N, out.data);
+    return out;
+  },
+
+  logSoftmax(x: Tensor, options?: RowOptions): Tensor {
+    const { rows, N, out } = checkRowsOut(x, options);
+    loadAddon().logSoftmax(x.data, rows, N, out.data);
+    return out;
+  },
+
+  argmax(x: Tensor): Int32Array {
+    const { rows, N } = checkRows(x);
+    const result = new Int32Array(rows);
+    loadAddon().argmax(x.data, rows, N, result);
+    return result;
+  },
+
+  embedding(ids: Int32Array, shape: readonly [number, number], table: Tensor, options?: EmbeddingOptions): Tensor {
+    const a = checkEmbedding(ids, shape, table, options);
+    const P = a.positions ? a.positions.shape[0] : 0;
+    loadAddon().embedding(
+      ids, a.B, a.T, table.data, a.V, a.D, a.scale, a.positions ? a.positions.data : null, P, a.offset, a.out.data,
+    );
+    return a.out;
+  },
+};

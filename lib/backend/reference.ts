@@ -1,0 +1,237 @@
+// The reference backend: every op in plain TypeScript, written to be read.
+// It is the specification the native kernels are tested against, so it
+// favours clarity and accuracy (sums in float64) over speed.
+import { Tensor } from '../tensor.js';
+import type {
+  Activation,
+  AttentionOptions,
+  Backend,
+  EmbeddingOptions,
+  LayerNormOptions,
+  LinearOptions,
+  LinearWeights,
+  RowOptions,
+} from './backend.js';
+import {
+  checkAttention,
+  checkEmbedding,
+  checkLayerNorm,
+  checkLinear,
+  checkLinearPack,
+  checkRowsOut,
+  checkRows,
+} from './validate.js';
+import { describe } from '../tensor.js';
+
+class ReferenceLinearWeights implements LinearWeights {
+  #weight: Float32Array | null;
+  readonly bias: Float32Array | null;
+  readonly outFeatures: number;
+  readonly inFeatures: number;
+
+  constructor(weight: Tensor, bias: Tensor | undefined) {
+    [this.outFeatures, this.inFeatures] = weight.shape;
+    this.#weight = weight.data.slice();
+    this.bias = bias ? bias.data.slice() : null;
+  }
+
+  get hasBias(): boolean {
+    return this.bias !== null;
+  }
+
+  get disposed(): boolean {
+    return this.#weight === null;
+  }
+
+  /** [N, K]; throws once disposed. */
+  get weight(): Float32Array {
+    if (this.#weight === null) throw new Error('linear weights were disposed');
+    return this.#weight;
+  }
+
+  dispose(): void {
+    this.#weight = null;
+  }
+}
+
+function checkWeights(weights: unknown): ReferenceLinearWeights {
+  if (!(weights instanceof ReferenceLinearWeights)) {
+    throw new TypeError(`weights must come from the reference backend's linearPack, got ${describe(weights)}`);
+  }
+  if (weights.disposed) throw new Error('weights were disposed');
+  return weights;
+}
+
+/** erf to ~1e-13: Maclaurin series near 0, continued fraction for erfc in the tails. */
+export function erf(x: number): number {
+  if (Number.isNaN(x)) return NaN;
+  const ax = Math.abs(x);
+  if (ax < 3) {
+    let term = ax;
+    let sum = ax;
+    for (let n = 1; n < 100 && Math.abs(term) > 1e-17 * Math.abs(sum); n++) {
+      term *= (-ax * ax) / n;
+      sum += term / (2 * n + 1);
+    }
+    return Math.sign(x) * (2 / Math.sqrt(Math.PI)) * sum;
+  }
+  // erfc(x) = exp(-x^2)/sqrt(pi) * 1/(x + (1/2)/(x + 1/(x + (3/2)/(x + ...))))
+  let f = ax;
+  for (let n = 60; n >= 1; n--) f = ax + n / 2 / f;
+  const erfc = Math.exp(-ax * ax) / Math.sqrt(Math.PI) / f;
+  return Math.sign(x) * (1 - erfc);
+}
+
+function activate(x: number, activation: Activation): number {
+  switch (activation) {
+    case 'relu':
+      return x > 0 ? x : 0;
+    case 'gelu':
+      return 0.5 * x * (1 + erf(x / Math.SQRT2));
+    default:
+      return x;
+  }
+}
+
+export const reference: Backend = {
+  name: 'reference',
+
+  linearPack(weight: Tensor, bias?: Tensor): LinearWeights {
+    checkLinearPack(weight, bias);
+    return new ReferenceLinearWeights(weight, bias);
+  },
+
+  linear(x: Tensor, weights: LinearWeights, options?: LinearOptions): Tensor {
+    const w = checkWeights(weights);
+    const N = w.outFeatures;
+    const K = w.inFeatures;
+    const { M, activation, out } = checkLinear(x, N, K, options);
+    const W = w.weight; // [N, K]
+    for (let m = 0; m < M; m++) {
+      for (let n = 0; n < N; n++) {
+        let acc = w.bias ? w.bias[n] : 0;
+        for (let k = 0; k < K; k++) acc += x.data[m * K + k] * W[n * K + k];
+        out.data[m * N + n] = activate(acc, activation);
+      }
+    }
+    return out;
+  },
+
+  attention(q: Tensor, k: Tensor, v: Tensor, options?: AttentionOptions): Tensor {
+    const { B, Tq, Tk, H, Dh, qStrides, kvStrides, kvLengths, causal, scale, out } = checkAttention(q, k, v, options);
+    const [qsb, qst, qsh] = qStrides; // q and out: [B, Tq, H, Dh]
+    const [ksb, kst, ksh] = kvStrides; // k and v: [B, Tk, H, Dh] or [B, H, Tcap, Dh]
+    const scores = new Float64Array(Tk);
+    for (let b = 0; b < B; b++) {
+      const valid = kvLengths ? kvLengths[b] : Tk;
+      for (let h = 0; h < H; h++) {
+        for (let i = 0; i < Tq; i++) {
+          const qo = b * qsb + i * qst + h * qsh;
+          const last = Math.min(valid, causal ? i + (Tk - Tq) + 1 : Tk); // keys [0, last) are visible
+          let max = -Infinity;
+          for (let j = 0; j < last; j++) {
+            const ko = b * ksb + j * kst + h * ksh;
+            let dot = 0;
+            for (let d = 0; d < Dh; d++) dot += q.data[qo + d] * k.data[ko + d];
+            scores[j] = dot * scale;
+            if (scores[j] > max) max = scores[j];
+          }
+          let sum = 0;
+          for (let j = 0; j < last; j++) {
+            scores[j] = Math.exp(scores[j] - max);
+            sum += scores[j];
+          }
+          for (let d = 0; d < Dh; d++) {
+            let acc = 0;
+            for (let j = 0; j < last; j++) acc += scores[j] * v.data[b * ksb + j * kst + h * ksh + d];
+            out.data[qo + d] = last > 0 ? acc / sum : 0;
+          }
+        }
+      }
+    }
+    return out;
+  },
+
+  layernorm(x: Tensor, gamma: Tensor, beta: Tensor, options?: LayerNormOptions): Tensor {
+    const { rows, D, residual, eps, out } = checkLayerNorm(x, gamma, beta, options);
+    const z = new Float64Array(D);
+    for (let r = 0; r < rows; r++) {
+      let mean = 0;
+      for (let d = 0; d < D; d++) {
+        z[d] = x.data[r * D + d] + (residual ? residual.data[r * D + d] : 0);
+        mean += z[d];
+      }
+      mean /= D;
+      let variance = 0;
+      for (let d = 0; d < D; d++) variance += (z[d] - mean) ** 2;
+      variance /= D; // biased, as PyTorch
+      const inv = 1 / Math.sqrt(variance + eps);
+      for (let d = 0; d < D; d++) out.data[r * D + d] = (z[d] - mean) * inv * gamma.data[d] + beta.data[d];
+    }
+    return out;
+  },
+
+  softmax(x: Tensor, options?: RowOptions): Tensor {
+    const { rows, N, out } = checkRowsOut(x, options);
+    const e = new Float64Array(N);
+    for (let r = 0; r < rows; r++) {
+      const max = rowMax(x.data, r * N, N);
+      let sum = 0;
+      for (let n = 0; n < N; n++) {
+        e[n] = max === -Infinity ? 0 : Math.exp(x.data[r * N + n] - max);
+        sum += e[n];
+      }
+      for (let n = 0; n < N; n++) out.data[r * N + n] = sum > 0 ? e[n] / sum : 0;
+    }
+    return out;
+  },
+
+  logSoftmax(x: Tensor, options?: RowOptions): Tensor {
+    const { rows, N, out } = checkRowsOut(x, options);
+    for (let r = 0; r < rows; r++) {
+      const max = rowMax(x.data, r * N, N);
+      let sum = 0;
+      for (let n = 0; n < N; n++) sum += max === -Infinity ? 0 : Math.exp(x.data[r * N + n] - max);
+      const logSum = max === -Infinity ? -Infinity : max + Math.log(sum);
+      for (let n = 0; n < N; n++) out.data[r * N + n] = max === -Infinity ? -Infinity : x.data[r * N + n] - logSum;
+    }
+    return out;
+  },
+
+  argmax(x: Tensor): Int32Array {
+    const { rows, N } = checkRows(x);
+    const result = new Int32Array(rows);
+    for (let r = 0; r < rows; r++) {
+      let best = 0;
+      for (let n = 1; n < N; n++) {
+        const value = x.data[r * N + n];
+        const top = x.data[r * N + best];
+        if (Number.isNaN(top)) break;
+        if (Number.isNaN(value) || value > top) best = n;
+      }
+      result[r] = best;
+    }
+    return result;
+  },
+
+  embedding(ids: Int32Array, shape: readonly [number, number], table: Tensor, options?: EmbeddingOptions): Tensor {
+    const { B, T, D, scale, positions, offset, out } = checkEmbedding(ids, shape, table, options);
+    for (let b = 0; b < B; b++) {
+      for (let t = 0; t < T; t++) {
+        const row = ids[b * T + t];
+        const o = (b * T + t) * D;
+        for (let d = 0; d < D; d++) {
+          const p = positions ? positions.data[(offset + t) * D + d] : 0;
+          out.data[o + d] = table.data[row * D + d] * scale + p;
+        }
+      }
+    }
+    return out;
+  },
+};
+
+function rowMax(data: Float32Array, start: number, n: number): number {
+  let max = -Infinity;
+  for (let i = start; i < start + n; i++) if (data[i] > max) max = data[i];
+  return max;
+}

@@ -1,0 +1,233 @@
+// Argument checks shared by both backends, so that they fail alike: TypeError
+// for a wrong type, RangeError for a bad shape or value, naming the argument
+// with the expected and actual values. They return the resolved dimensions.
+import { Tensor, checkInt, describe, formatShape, type Shape } from '../tensor.js';
+import type { Activation, AttentionOptions, EmbeddingOptions, LayerNormOptions, LinearOptions } from './backend.js';
+
+export function checkTensor(name: string, x: unknown, rank?: number): Tensor {
+  if (!(x instanceof Tensor)) throw new TypeError(`${name} must be a Tensor, got ${describe(x)}`);
+  if (rank !== undefined && x.rank !== rank) {
+    throw new RangeError(`${name} must have rank ${rank}, got shape ${formatShape(x.shape)}`);
+  }
+  if (x.rank === 0) throw new RangeError(`${name} must have rank >= 1, got shape []`);
+  x.shape.forEach((d, i) => {
+    if (d < 1) throw new RangeError(`${name} dimension ${i} must be >= 1, got shape ${formatShape(x.shape)}`);
+  });
+  return x;
+}
+
+function checkShapeEquals(name: string, x: Tensor, shape: Shape): void {
+  if (x.rank !== shape.length || x.shape.some((d, i) => d !== shape[i])) {
+    throw new RangeError(`${name} must have shape ${formatShape(shape)}, got ${formatShape(x.shape)}`);
+  }
+}
+
+function sameView(a: Float32Array, b: Float32Array): boolean {
+  return a.buffer === b.buffer && a.byteOffset === b.byteOffset && a.length === b.length;
+}
+
+function overlaps(a: Float32Array, b: Float32Array): boolean {
+  if (a.buffer !== b.buffer) return false;
+  return a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength;
+}
+
+function checkOptions(name: string, options: unknown): void {
+  if (options !== undefined && (options === null || typeof options !== 'object')) {
+    throw new TypeError(`${name} must be an object, got ${describe(options)}`);
+  }
+}
+
+/** Validates `out` (shape, no overlap with `inputs`) or allocates it. `mayAlias` may share memory. */
+export function resolveOut(
+  out: unknown,
+  shape: Shape,
+  inputs: Record<string, Tensor | undefined>,
+  mayAlias: readonly Tensor[] = [],
+): Tensor {
+  if (out === undefined) return Tensor.zeros(shape);
+  const o = checkTensor('options.out', out);
+  checkShapeEquals('options.out', o, shape);
+  for (const [name, t] of Object.entries(inputs)) {
+    if (t === undefined || (mayAlias.includes(t) && sameView(o.data, t.data))) continue;
+    if (overlaps(o.data, t.data)) throw new RangeError(`options.out must not share memory with ${name}`);
+  }
+  return o;
+}
+
+export function checkLinearPack(weight: unknown, bias: unknown): { N: number; K: number } {
+  const w = checkTensor('weight', weight, 2);
+  const [N, K] = w.shape;
+  if (bias !== undefined) {
+    const b = checkTensor('bias', bias, 1);
+    if (b.shape[0] !== N) throw new RangeError(`bias must have shape [${N}], got ${formatShape(b.shape)}`);
+  }
+  return { N, K };
+}
+
+const ACTIVATIONS: readonly Activation[] = ['none', 'relu', 'gelu'];
+
+export function checkLinear(
+  x: unknown,
+  N: number,
+  K: number,
+  options: LinearOptions | undefined,
+): { x: Tensor; M: number; activation: Activation; out: Tensor } {
+  checkOptions('options', options);
+  const t = checkTensor('x', x);
+  const last = t.shape[t.rank - 1];
+  if (last !== K) {
+    throw new RangeError(`x must have last dimension ${K} (weights' inFeatures), got shape ${formatShape(t.shape)}`);
+  }
+  const activation = options?.activation ?? 'none';
+  if (!ACTIVATIONS.includes(activation)) {
+    throw new RangeError(`options.activation must be one of ${ACTIVATIONS.join(', ')}, got ${describe(activation)}`);
+  }
+  const outShape = [...t.shape.slice(0, -1), N];
+  const out = resolveOut(options?.out, outShape, { x: t });
+  return { x: t, M: t.size / K, activation, out };
+}
+
+export interface AttentionDims {
+  B: number;
+  Tq: number;
+  Tk: number;
+  H: number;
+  Dh: number;
+  /** Element strides [batch, time, head] for q, k, v and out. */
+  qStrides: [number, number, number];
+  kvStrides: [number, number, number];
+  kvLengths: Int32Array | null;
+  causal: boolean;
+  scale: number;
+  out: Tensor;
+}
+
+export function checkAttention(q: unknown, k: unknown, v: unknown, options: AttentionOptions | undefined): AttentionDims {
+  checkOptions('options', options);
+  const qt = checkTensor('q', q, 4);
+  const kt = checkTensor('k', k, 4);
+  const vt = checkTensor('v', v, 4);
+  const [B, Tq, H, Dh] = qt.shape;
+  const layout = options?.kvLayout ?? 'bthd';
+  if (layout !== 'bthd' && layout !== 'bhtd') {
+    throw new RangeError(`options.kvLayout must be 'bthd' or 'bhtd', got ${describe(layout)}`);
+  }
+  let Tk: number;
+  let kvStrides: [number, number, number];
+  if (layout === 'bthd') {
+    Tk = kt.shape[1];
+    if (options?.kvLength !== undefined) {
+      throw new RangeError(`options.kvLength applies only to kvLayout 'bhtd'; use kvLengths for padding`);
+    }
+    checkShapeEquals('k', kt, [B, Tk, H, Dh]);
+    kvStrides = [Tk * H * Dh, H * Dh, Dh];
+  } else {
+    const Tcap = kt.shape[2];
+    checkShapeEquals('k', kt, [B, H, Tcap, Dh]);
+    Tk = options?.kvLength === undefined ? Tcap : checkInt('options.kvLength', options.kvLength, 1, Tcap);
+    kvStrides = [H * Tcap * Dh, Dh, Tcap * Dh];
+  }
+  checkShapeEquals('v', vt, kt.shape);
+  let kvLengths: Int32Array | null = null;
+  if (options?.kvLengths !== undefined) {
+    const l = options.kvLengths;
+    if (!(l instanceof Int32Array) && !Array.isArray(l)) {
+      throw new TypeError(`options.kvLengths must be an Int32Array or an array of integers, got ${describe(l)}`);
+    }
+    if (l.length !== B) throw new RangeError(`options.kvLengths must have length ${B} (B), got ${l.length}`);
+    kvLengths = new Int32Array(B);
+    for (let b = 0; b < B; b++) kvLengths[b] = checkInt(`options.kvLengths[${b}]`, l[b], 0, Tk);
+  }
+  const causal = options?.causal ?? false;
+  if (typeof causal !== 'boolean') throw new TypeError(`options.causal must be a boolean, got ${describe(causal)}`);
+  const scale = options?.scale ?? 1 / Math.sqrt(Dh);
+  if (typeof scale !== 'number' || !Number.isFinite(scale)) {
+    throw new RangeError(`options.scale must be a finite number, got ${describe(scale)}`);
+  }
+  const out = resolveOut(options?.out, [B, Tq, H, Dh], { q: qt, k: kt, v: vt });
+  return { B, Tq, Tk, H, Dh, qStrides: [Tq * H * Dh, H * Dh, Dh], kvStrides, kvLengths, causal, scale, out };
+}
+
+export function checkLayerNorm(
+  x: unknown,
+  gamma: unknown,
+  beta: unknown,
+  options: LayerNormOptions | undefined,
+): { x: Tensor; rows: number; D: number; gamma: Tensor; beta: Tensor; residual?: Tensor; eps: number; out: Tensor } {
+  checkOptions('options', options);
+  const t = checkTensor('x', x);
+  const D = t.shape[t.rank - 1];
+  const g = checkTensor('gamma', gamma, 1);
+  const b = checkTensor('beta', beta, 1);
+  if (g.shape[0] !== D) throw new RangeError(`gamma must have shape [${D}], got ${formatShape(g.shape)}`);
+  if (b.shape[0] !== D) throw new RangeError(`beta must have shape [${D}], got ${formatShape(b.shape)}`);
+  let residual: Tensor | undefined;
+  if (options?.residual !== undefined) {
+    residual = checkTensor('options.residual', options.residual);
+    checkShapeEquals('options.residual', residual, t.shape);
+  }
+  const eps = options?.eps ?? 1e-5;
+  if (typeof eps !== 'number' || !Number.isFinite(eps) || eps < 0) {
+    throw new RangeError(`options.eps must be a finite number >= 0, got ${describe(eps)}`);
+  }
+  const aliases = residual ? [t, residual] : [t];
+  const out = resolveOut(options?.out, t.shape, { x: t, residual }, aliases);
+  return { x: t, rows: t.size / D, D, gamma: g, beta: b, residual, eps, out };
+}
+
+/** For ops over the last dimension: x viewed as [rows, N]. */
+export function checkRows(x: unknown): { x: Tensor; rows: number; N: number } {
+  const t = checkTensor('x', x);
+  const N = t.shape[t.rank - 1];
+  return { x: t, rows: t.size / N, N };
+}
+
+/** checkRows plus `options.out` (same shape as x; x itself allowed). */
+export function checkRowsOut(x: unknown, options: unknown): { x: Tensor; rows: number; N: number; out: Tensor } {
+  checkOptions('options', options);
+  const r = checkRows(x);
+  return { ...r, out: resolveOut((options as { out?: unknown } | undefined)?.out, r.x.shape, { x: r.x }, [r.x]) };
+}
+
+export function checkEmbedding(
+  ids: unknown,
+  shape: unknown,
+  table: unknown,
+  options: EmbeddingOptions | undefined,
+): { ids: Int32Array; B: number; T: number; V: number; D: number; table: Tensor; scale: number; positions?: Tensor; offset: number; out: Tensor } {
+  checkOptions('options', options);
+  if (!(ids instanceof Int32Array)) throw new TypeError(`ids must be an Int32Array, got ${describe(ids)}`);
+  if (!Array.isArray(shape) || shape.length !== 2) {
+    throw new TypeError(`shape must be [B, T], got ${describe(shape)}`);
+  }
+  const B = checkInt('shape[0] (B)', shape[0], 1);
+  const T = checkInt('shape[1] (T)', shape[1], 1);
+  if (ids.length !== B * T) throw new RangeError(`ids must have length B*T = ${B * T}, got ${ids.length}`);
+  const tab = checkTensor('table', table, 2);
+  const [V, D] = tab.shape;
+  for (let i = 0; i < ids.length; i++) {
+    const id = ids[i];
+    if (id < 0 || id >= V) throw new RangeError(`ids[${i}] must be in [0, ${V - 1}] (vocabulary size ${V}), got ${id}`);
+  }
+  const scale = options?.scale ?? 1;
+  if (typeof scale !== 'number' || !Number.isFinite(scale)) {
+    throw new RangeError(`options.scale must be a finite number, got ${describe(scale)}`);
+  }
+  const offset = options?.positionOffset === undefined ? 0 : checkInt('options.positionOffset', options.positionOffset, 0);
+  let positions: Tensor | undefined;
+  if (options?.positions !== undefined) {
+    positions = checkTensor('options.positions', options.positions, 2);
+    if (positions.shape[1] !== D) {
+      throw new RangeError(`options.positions must have shape [P, ${D}], got ${formatShape(positions.shape)}`);
+    }
+    if (offset + T > positions.shape[0]) {
+      throw new RangeError(
+        `options.positionOffset + T = ${offset + T} exceeds the ${positions.shape[0]} rows of options.positions`,
+      );
+    }
+  } else if (options?.positionOffset !== undefined) {
+    throw new RangeError('options.positionOffset needs options.positions');
+  }
+  const out = resolveOut(options?.out, [B, T, D], { table: tab, positions });
+  return { ids, B, T, V, D, table: tab, scale, positions, offset, out };
+}

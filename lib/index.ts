@@ -1,0 +1,16 @@
+// The public surface of aiayn.
+export { Tensor, type Shape } from './tensor.js';
+export { sinusoidalPositions } from './positions.js';
+export type {
+  Activation,
+  AttentionOptions,
+  Backend,
+  EmbeddingOptions,
+  LayerNormOptions,
+  LinearOptions,
+  LinearWeights,
+  RowOptions,
+} from './backend/backend.js';
+export { native } from './backend/native.js';
+export { reference } from './backend/reference.js';
+export { getBackend, info, setThreads, type BackendName, type Info } from './runtime.js';

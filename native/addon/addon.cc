@@ -1,0 +1,50 @@
+// Module entry: info(), setThreads(), and the op bindings. Node-API addons are
+// context-aware, so this loads in every worker_thread; the kernel thread pool
+// behind it is one per process.
+#include <napi.h>
+
+#include "../kernels/cpu.h"
+#include "../kernels/threadpool.h"
+#include "args.h"
+
+namespace aiayn_addon {
+namespace {
+
+Napi::Value Info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("isa", aiayn::isa_name(aiayn::active_isa()));
+  Napi::Array available = Napi::Array::New(env);
+  for (int i = 0; i <= static_cast<int>(aiayn::best_isa()); ++i) {
+    available.Set(static_cast<uint32_t>(i), aiayn::isa_name(static_cast<aiayn::Isa>(i)));
+  }
+  out.Set("isaAvailable", available);
+  out.Set("threads", aiayn::threads());
+  out.Set("defaultThreads", aiayn::default_threads());
+  return out;
+}
+
+Napi::Value SetThreads(const Napi::CallbackInfo& info) {
+  check_count(info, 1, "setThreads");
+  aiayn::set_threads(static_cast<int>(get_int(info, 0, "n", 1, 1024)));
+  return info.Env().Undefined();
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  if (const char* error = aiayn::isa_env_error()) throw Napi::Error::New(env, error);
+  exports.Set("info", Napi::Function::New(env, Info, "info"));
+  exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
+  init_linear(env, exports);
+  init_attention(env, exports);
+  init_ops(env, exports);
+  return exports;
+}
+
+}  // namespace
+}  // namespace aiayn_addon
+
+static Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
+  return aiayn_addon::Init(env, exports);
+}
+
+NODE_API_MODULE(aiayn, InitModule)

@@ -1,0 +1,87 @@
+// Argument helpers for the binding. The TypeScript layer validates everything
+// with precise messages; these are the cheap re-checks that keep a wrong call
+// from reading or writing out of bounds. They throw, never crash.
+#pragma once
+
+#include <napi.h>
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+
+namespace aiayn_addon {
+
+inline void check_count(const Napi::CallbackInfo& info, size_t n, const char* fn) {
+  if (info.Length() != n) {
+    throw Napi::TypeError::New(info.Env(), std::string(fn) + " expects " + std::to_string(n) +
+                                               " arguments, got " + std::to_string(info.Length()));
+  }
+}
+
+// A non-negative integer argument no larger than `max`.
+inline int64_t get_int(const Napi::CallbackInfo& info, size_t i, const char* name,
+                       int64_t min = 0, int64_t max = INT32_MAX) {
+  if (!info[i].IsNumber()) {
+    throw Napi::TypeError::New(info.Env(), std::string(name) + " must be a number");
+  }
+  const double v = info[i].As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(v) || v != std::floor(v) || v < static_cast<double>(min) ||
+      v > static_cast<double>(max)) {
+    throw Napi::RangeError::New(info.Env(), std::string(name) + " must be an integer in [" +
+                                                std::to_string(min) + ", " + std::to_string(max) +
+                                                "], got " + std::to_string(v));
+  }
+  return static_cast<int64_t>(v);
+}
+
+inline float get_float(const Napi::CallbackInfo& info, size_t i, const char* name) {
+  if (!info[i].IsNumber()) {
+    throw Napi::TypeError::New(info.Env(), std::string(name) + " must be a number");
+  }
+  const double v = info[i].As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(v)) {
+    throw Napi::RangeError::New(info.Env(), std::string(name) + " must be finite");
+  }
+  return static_cast<float>(v);
+}
+
+inline bool get_bool(const Napi::CallbackInfo& info, size_t i, const char* name) {
+  if (!info[i].IsBoolean()) {
+    throw Napi::TypeError::New(info.Env(), std::string(name) + " must be a boolean");
+  }
+  return info[i].As<Napi::Boolean>().Value();
+}
+
+template <typename T, napi_typedarray_type Type>
+T* typed_view(const Napi::CallbackInfo& info, size_t i, const char* name, int64_t min_length,
+              bool nullable, const char* type_name) {
+  if (nullable && (info[i].IsNull() || info[i].IsUndefined())) return nullptr;
+  if (!info[i].IsTypedArray() || info[i].As<Napi::TypedArray>().TypedArrayType() != Type) {
+    throw Napi::TypeError::New(info.Env(), std::string(name) + " must be a " + type_name);
+  }
+  auto array = info[i].As<Napi::TypedArrayOf<T>>();
+  if (static_cast<int64_t>(array.ElementLength()) < min_length) {
+    throw Napi::RangeError::New(info.Env(), std::string(name) + " must have at least " +
+                                                std::to_string(min_length) + " elements, got " +
+                                                std::to_string(array.ElementLength()));
+  }
+  return array.Data();
+}
+
+// A Float32Array with at least `min_length` elements (null allowed when `nullable`).
+inline float* get_f32(const Napi::CallbackInfo& info, size_t i, const char* name, int64_t min_length,
+                      bool nullable = false) {
+  return typed_view<float, napi_float32_array>(info, i, name, min_length, nullable, "Float32Array");
+}
+
+inline int32_t* get_i32(const Napi::CallbackInfo& info, size_t i, const char* name,
+                        int64_t min_length, bool nullable = false) {
+  return typed_view<int32_t, napi_int32_array>(info, i, name, min_length, nullable, "Int32Array");
+}
+
+// Registers each binding file's exports.
+void init_linear(Napi::Env env, Napi::Object exports);
+void init_attention(Napi::Env env, Napi::Object exports);
+void init_ops(Napi::Env env, Napi::Object exports);
+
+}  // namespace aiayn_addon

@@ -1,0 +1,120 @@
+// Binding for linear layers: PackedLinear owns weights packed once into the
+// kernel's panel format (reported to V8 as external memory, freed by dispose()
+// or the finalizer); linear() runs Y = act(X W^T + b) into a caller's buffer.
+#include <napi.h>
+
+#include <cstdlib>
+#include <cstring>
+
+#include "../kernels/gemm.h"
+#include "args.h"
+
+namespace aiayn_addon {
+namespace {
+
+struct AddonData {
+  Napi::FunctionReference packed_linear;
+};
+
+class PackedLinear : public Napi::ObjectWrap<PackedLinear> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "PackedLinear",
+                       {InstanceMethod<&PackedLinear::Dispose>("dispose"),
+                        InstanceAccessor<&PackedLinear::Bytes>("bytes"),
+                        InstanceAccessor<&PackedLinear::Disposed>("disposed")});
+  }
+
+  // new PackedLinear(weight: Float32Array [N*K], N, K, bias: Float32Array [N] | null)
+  explicit PackedLinear(const Napi::CallbackInfo& info) : Napi::ObjectWrap<PackedLinear>(info) {
+    check_count(info, 4, "PackedLinear");
+    const int64_t N = get_int(info, 1, "N", 1);
+    const int64_t K = get_int(info, 2, "K", 1);
+    const float* w = get_f32(info, 0, "weight", N * K);
+    const float* bias = get_f32(info, 3, "bias", N, true);
+    packed_ = aiayn::linear_pack(w, N, K);
+    if (packed_ == nullptr) throw Napi::Error::New(info.Env(), "out of memory packing linear weights");
+    if (bias != nullptr) {
+      bias_ = static_cast<float*>(std::malloc(sizeof(float) * N));
+      if (bias_ == nullptr) {
+        aiayn::linear_free(packed_);
+        packed_ = nullptr;
+        throw Napi::Error::New(info.Env(), "out of memory copying the bias");
+      }
+      std::memcpy(bias_, bias, sizeof(float) * N);
+    }
+    external_ = static_cast<int64_t>(packed_->bytes) + (bias ? N * 4 : 0);
+    Napi::MemoryManagement::AdjustExternalMemory(info.Env(), external_);
+  }
+
+  ~PackedLinear() override { Release(Env()); }
+
+  // Null once disposed.
+  const aiayn::PackedWeights* weights() const { return packed_; }
+  const float* bias() const { return bias_; }
+
+ private:
+  void Release(Napi::Env env) {
+    if (packed_ == nullptr) return;
+    aiayn::linear_free(packed_);
+    std::free(bias_);
+    packed_ = nullptr;
+    bias_ = nullptr;
+    Napi::MemoryManagement::AdjustExternalMemory(env, -external_);
+    external_ = 0;
+  }
+
+  Napi::Value Dispose(const Napi::CallbackInfo& info) {
+    Release(info.Env());
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Bytes(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(external_));
+  }
+
+  Napi::Value Disposed(const Napi::CallbackInfo& info) {
+    return Napi::Boolean::New(info.Env(), packed_ == nullptr);
+  }
+
+  aiayn::PackedWeights* packed_ = nullptr;
+  float* bias_ = nullptr;
+  int64_t external_ = 0;
+};
+
+PackedLinear* get_packed(const Napi::CallbackInfo& info, size_t i) {
+  Napi::Env env = info.Env();
+  const auto* data = env.GetInstanceData<AddonData>();
+  if (!info[i].IsObject() || !info[i].As<Napi::Object>().InstanceOf(data->packed_linear.Value())) {
+    throw Napi::TypeError::New(env, "weights must be a PackedLinear");
+  }
+  PackedLinear* p = PackedLinear::Unwrap(info[i].As<Napi::Object>());
+  if (p->weights() == nullptr) throw Napi::Error::New(env, "weights were disposed");
+  return p;
+}
+
+// linear(x: Float32Array [M*K], M, weights: PackedLinear, activation: 0|1|2, y: Float32Array [M*N])
+Napi::Value Linear(const Napi::CallbackInfo& info) {
+  check_count(info, 5, "linear");
+  const int64_t M = get_int(info, 1, "M", 1);
+  const PackedLinear* p = get_packed(info, 2);
+  const aiayn::PackedWeights& w = *p->weights();
+  const auto act = static_cast<aiayn::Activation>(get_int(info, 3, "activation", 0, 2));
+  const float* x = get_f32(info, 0, "x", M * w.K);
+  float* y = get_f32(info, 4, "y", M * w.N);
+  aiayn::linear(x, M, w.K, w, p->bias(), act, y, w.N);
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+void init_linear(Napi::Env env, Napi::Object exports) {
+  Napi::Function ctor = PackedLinear::Define(env);
+  auto* data = new AddonData();
+  data->packed_linear = Napi::Persistent(ctor);
+  env.SetInstanceData(data);
+  exports.Set("PackedLinear", ctor);
+  exports.Set("linear", Napi::Function::New(env, Linear, "linear"));
+}
+
+}  // namespace aiayn_addon

@@ -1,0 +1,83 @@
+// Bindings for the row ops: layernorm, softmax, logSoftmax, argmax, embedding.
+#include <napi.h>
+
+#include "../kernels/ops.h"
+#include "args.h"
+
+namespace aiayn_addon {
+namespace {
+
+// layernorm(x, residual | null, gamma, beta, eps, rows, D, y)
+Napi::Value LayerNorm(const Napi::CallbackInfo& info) {
+  check_count(info, 8, "layernorm");
+  const int64_t rows = get_int(info, 5, "rows", 1);
+  const int64_t D = get_int(info, 6, "D", 1);
+  const float* x = get_f32(info, 0, "x", rows * D);
+  const float* residual = get_f32(info, 1, "residual", rows * D, true);
+  const float* gamma = get_f32(info, 2, "gamma", D);
+  const float* beta = get_f32(info, 3, "beta", D);
+  const float eps = get_float(info, 4, "eps");
+  float* y = get_f32(info, 7, "y", rows * D);
+  aiayn::layernorm(x, residual, gamma, beta, eps, rows, D, y);
+  return info.Env().Undefined();
+}
+
+// softmax(x, rows, N, y) and logSoftmax(x, rows, N, y)
+template <void (*Op)(const float*, int64_t, int64_t, float*)>
+Napi::Value RowOp(const Napi::CallbackInfo& info) {
+  check_count(info, 4, "softmax");
+  const int64_t rows = get_int(info, 1, "rows", 1);
+  const int64_t N = get_int(info, 2, "N", 1);
+  const float* x = get_f32(info, 0, "x", rows * N);
+  float* y = get_f32(info, 3, "y", rows * N);
+  Op(x, rows, N, y);
+  return info.Env().Undefined();
+}
+
+// argmax(x, rows, N, out: Int32Array [rows])
+Napi::Value Argmax(const Napi::CallbackInfo& info) {
+  check_count(info, 4, "argmax");
+  const int64_t rows = get_int(info, 1, "rows", 1);
+  const int64_t N = get_int(info, 2, "N", 1);
+  const float* x = get_f32(info, 0, "x", rows * N);
+  int32_t* out = get_i32(info, 3, "out", rows);
+  aiayn::argmax(x, rows, N, out);
+  return info.Env().Undefined();
+}
+
+// embedding(ids, B, T, table, V, D, scale, positions | null, P, positionOffset, y)
+Napi::Value Embedding(const Napi::CallbackInfo& info) {
+  check_count(info, 11, "embedding");
+  Napi::Env env = info.Env();
+  const int64_t B = get_int(info, 1, "B", 1);
+  const int64_t T = get_int(info, 2, "T", 1);
+  const int64_t V = get_int(info, 4, "V", 1);
+  const int64_t D = get_int(info, 5, "D", 1);
+  const int32_t* ids = get_i32(info, 0, "ids", B * T);
+  const float* table = get_f32(info, 3, "table", V * D);
+  const float scale = get_float(info, 6, "scale");
+  const int64_t P = get_int(info, 8, "P", 0);
+  const int64_t offset = get_int(info, 9, "positionOffset", 0);
+  const float* positions = get_f32(info, 7, "positions", P * D, true);
+  float* y = get_f32(info, 10, "y", B * T * D);
+  if (positions != nullptr && offset + T > P) {
+    throw Napi::RangeError::New(env, "positionOffset + T exceeds the rows of positions");
+  }
+  for (int64_t i = 0; i < B * T; ++i) {
+    if (ids[i] < 0 || ids[i] >= V) throw Napi::RangeError::New(env, "ids must be in [0, V)");
+  }
+  aiayn::embedding(ids, B, T, table, V, D, scale, positions, offset, y);
+  return env.Undefined();
+}
+
+}  // namespace
+
+void init_ops(Napi::Env env, Napi::Object exports) {
+  exports.Set("layernorm", Napi::Function::New(env, LayerNorm, "layernorm"));
+  exports.Set("softmax", Napi::Function::New(env, RowOp<aiayn::softmax>, "softmax"));
+  exports.Set("logSoftmax", Napi::Function::New(env, RowOp<aiayn::log_softmax>, "logSoftmax"));
+  exports.Set("argmax", Napi::Function::New(env, Argmax, "argmax"));
+  exports.Set("embedding", Napi::Function::New(env, Embedding, "embedding"));
+}
+
+}  // namespace aiayn_addon

@@ -1,0 +1,197 @@
+#include "threadpool.h"
+
+#include <sched.h>
+#include <xmmintrin.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace aiayn {
+namespace {
+
+constexpr unsigned kFtzDaz = 0x8040;  // MXCSR flush-to-zero | denormals-are-zero
+// Workers spin this many pause loops (tens of microseconds) before sleeping, so
+// back-to-back small kernels (decode) do not pay a futex wake-up each.
+constexpr int kSpinIterations = 20000;
+
+thread_local bool tl_in_task = false;
+
+int read_int_file(const std::string& path) {
+  FILE* f = std::fopen(path.c_str(), "r");
+  if (!f) return -1;
+  int v = -1;
+  if (std::fscanf(f, "%d", &v) != 1) v = -1;
+  std::fclose(f);
+  return v;
+}
+
+int physical_cores() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) != 0) {
+    return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  }
+  std::set<std::pair<int, int>> cores;
+  int logical = 0;
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (!CPU_ISSET(cpu, &set)) continue;
+    ++logical;
+    const std::string base = "/sys/devices/system/cpu/cpu" + std::to_string(cpu) + "/topology/";
+    const int pkg = read_int_file(base + "physical_package_id");
+    const int core = read_int_file(base + "core_id");
+    if (pkg < 0 || core < 0) return std::max(1, logical);
+    cores.emplace(pkg, core);
+  }
+  return std::max<int>(1, static_cast<int>(cores.size()));
+}
+
+class Pool {
+ public:
+  explicit Pool(int n) { start(n); }
+
+  int size() {
+    std::lock_guard<std::mutex> job_lock(job_mutex_);
+    return size_;
+  }
+
+  void resize(int n) {
+    std::lock_guard<std::mutex> job_lock(job_mutex_);
+    if (n == size_) return;
+    stop();
+    start(n);
+  }
+
+  void run(int64_t ntasks, TaskFn fn, void* ctx) {
+    const unsigned saved = _mm_getcsr();
+    _mm_setcsr(saved | kFtzDaz);
+    if (tl_in_task || ntasks == 1) {
+      for (int64_t t = 0; t < ntasks; ++t) fn(ctx, t, 0);
+      _mm_setcsr(saved);
+      return;
+    }
+    std::unique_lock<std::mutex> job_lock(job_mutex_);
+    if (size_ == 1) {
+      job_lock.unlock();
+      tl_in_task = true;
+      for (int64_t t = 0; t < ntasks; ++t) fn(ctx, t, 0);
+      tl_in_task = false;
+      _mm_setcsr(saved);
+      return;
+    }
+    fn_ = fn;
+    ctx_ = ctx;
+    ntasks_ = ntasks;
+    next_.store(0, std::memory_order_relaxed);
+    pending_.store(size_ - 1, std::memory_order_relaxed);
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      generation_.fetch_add(1, std::memory_order_release);
+    }
+    cv_.notify_all();
+    tl_in_task = true;
+    work(0);
+    tl_in_task = false;
+    while (pending_.load(std::memory_order_acquire) != 0) _mm_pause();
+    _mm_setcsr(saved);
+  }
+
+ private:
+  void work(int thread) {
+    for (;;) {
+      const int64_t t = next_.fetch_add(1, std::memory_order_relaxed);
+      if (t >= ntasks_) break;
+      fn_(ctx_, t, thread);
+    }
+  }
+
+  // `seen` is the generation at creation: a job posted before this thread
+  // first runs must still count as new to it.
+  void worker(int thread, uint64_t seen) {
+    _mm_setcsr(_mm_getcsr() | kFtzDaz);
+    tl_in_task = true;
+    for (;;) {
+      uint64_t g = seen;
+      for (int i = 0; i < kSpinIterations && g == seen; ++i) {
+        _mm_pause();
+        g = generation_.load(std::memory_order_acquire);
+      }
+      if (g == seen) {
+        std::unique_lock<std::mutex> lock(mutex_);
+        cv_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != seen || quit_; });
+        g = generation_.load(std::memory_order_acquire);
+      }
+      if (quit_) return;
+      seen = g;
+      work(thread);
+      pending_.fetch_sub(1, std::memory_order_release);
+    }
+  }
+
+  void start(int n) {
+    size_ = n;
+    quit_ = false;
+    const uint64_t now = generation_.load(std::memory_order_relaxed);
+    for (int i = 1; i < n; ++i) workers_.emplace_back([this, i, now] { worker(i, now); });
+  }
+
+  void stop() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      quit_ = true;
+    }
+    cv_.notify_all();
+    for (auto& w : workers_) w.join();
+    workers_.clear();
+  }
+
+  std::mutex job_mutex_;  // one parallel_for at a time
+  std::mutex mutex_;      // guards sleeping and quit_
+  std::condition_variable cv_;
+  std::vector<std::thread> workers_;
+  int size_ = 1;
+  bool quit_ = false;
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<int64_t> next_{0};
+  std::atomic<int> pending_{0};
+  TaskFn fn_ = nullptr;
+  void* ctx_ = nullptr;
+  int64_t ntasks_ = 0;
+};
+
+// Never destroyed: worker threads must not be joined from static destructors
+// while Node tears the process down.
+Pool& pool() {
+  static Pool* p = new Pool(default_threads());
+  return *p;
+}
+
+}  // namespace
+
+int default_threads() {
+  if (const char* env = std::getenv("AIAYN_THREADS")) {
+    char* end = nullptr;
+    const long v = std::strtol(env, &end, 10);
+    if (end != env && *end == '\0' && v >= 1 && v <= 1024) return static_cast<int>(v);
+  }
+  return physical_cores();
+}
+
+int threads() { return pool().size(); }
+
+void set_threads(int n) { pool().resize(std::max(1, n)); }
+
+void parallel_for_raw(int64_t ntasks, TaskFn fn, void* ctx) {
+  if (ntasks <= 0) return;
+  pool().run(ntasks, fn, ctx);
+}
+
+}  // namespace aiayn

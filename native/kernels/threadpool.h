@@ -1,0 +1,33 @@
+// One process-wide pool of persistent kernel threads.
+//
+// parallel_for(n, fn) runs fn(task, thread) for every task in [0, n) and
+// returns when all are done. The calling thread takes part (thread 0); the
+// workers are threads 1..threads()-1, so per-thread scratch can be indexed by
+// `thread`. Tasks are handed out dynamically. Callers from several threads
+// (e.g. Node worker_threads) are serialised; a parallel_for issued from inside
+// a task runs inline. FTZ/DAZ are on while tasks run and the caller's MXCSR is
+// restored afterwards.
+#pragma once
+
+#include <cstdint>
+
+namespace aiayn {
+
+// Default size: AIAYN_THREADS, else the number of physical cores we may run on.
+int default_threads();
+int threads();
+// n >= 1; blocks until running work finishes, then resizes.
+void set_threads(int n);
+
+using TaskFn = void (*)(void* ctx, int64_t task, int thread);
+void parallel_for_raw(int64_t ntasks, TaskFn fn, void* ctx);
+
+template <typename F>
+void parallel_for(int64_t ntasks, const F& fn) {
+  parallel_for_raw(
+      ntasks,
+      [](void* ctx, int64_t task, int thread) { (*static_cast<const F*>(ctx))(task, thread); },
+      const_cast<F*>(&fn));
+}
+
+}  // namespace aiayn

@@ -1,0 +1,83 @@
+// linear: native (on the active ISA, 1 and 2 threads) against the reference over edge shapes.
+import { afterAll, describe, expect, it } from 'vitest';
+import { Tensor, native, reference, setThreads, info, type Activation } from '../lib/index.js';
+import { expectClose, isa, randomTensor, rng } from './helpers.js';
+
+const SIZES = [1, 2, 3, 7, 15, 16, 17, 31, 33, 63, 64, 65, 127, 257, 1000];
+
+function cases(): Array<[number, number, number]> {
+  const out: Array<[number, number, number]> = [];
+  for (const s of SIZES) {
+    out.push([s, 33, 65], [7, s, 31], [17, 64, s]);
+  }
+  const next = rng(7);
+  while (out.length < 70) {
+    const pick = () => SIZES[Math.floor(next() * SIZES.length)];
+    const [M, N, K] = [pick(), pick(), pick()];
+    if (M * N * K <= 4e6) out.push([M, N, K]);
+  }
+  out.push([300, 300, 700], [1, 2048, 512], [128, 96, 513]);
+  return out;
+}
+
+function check(M: number, N: number, K: number, activation: Activation, withBias: boolean, seed: number): void {
+  const x = randomTensor([M, K], seed);
+  const w = randomTensor([N, K], seed + 1);
+  const b = withBias ? randomTensor([N], seed + 2) : undefined;
+  const nw = native.linearPack(w, b);
+  const rw = reference.linearPack(w, b);
+  const got = native.linear(x, nw, { activation });
+  const want = reference.linear(x, rw, { activation });
+  nw.dispose();
+  expect(got.shape).toEqual([M, N]);
+  expectClose(got.data, want.data, 1e-6 * K + 1e-6, 1e-6, `linear M=${M} N=${N} K=${K} ${activation} bias=${withBias}`);
+}
+
+describe(`linear on ${isa}`, () => {
+  afterAll(() => setThreads(info().defaultThreads));
+
+  for (const threads of [1, 2]) {
+    it(`matches the reference over edge shapes, ${threads} thread(s)`, () => {
+      setThreads(threads);
+      cases().forEach(([M, N, K], i) => check(M, N, K, (['none', 'relu', 'gelu'] as const)[i % 3], i % 2 === 0, i * 10));
+    });
+  }
+
+  it('applies each activation with and without bias', () => {
+    for (const activation of ['none', 'relu', 'gelu'] as const) {
+      for (const withBias of [false, true]) check(19, 70, 45, activation, withBias, 3);
+    }
+  });
+
+  it('keeps leading dimensions and writes into options.out', () => {
+    const x = randomTensor([2, 3, 5], 1);
+    const w = randomTensor([4, 5], 2);
+    const nw = native.linearPack(w);
+    const out = Tensor.zeros([2, 3, 4]);
+    const got = native.linear(x, nw, { out });
+    expect(got).toBe(out);
+    expectClose(out.data, reference.linear(x, reference.linearPack(w)).data, 1e-5);
+    nw.dispose();
+  });
+
+  it('is unaffected by later changes to the packed inputs', () => {
+    const w = randomTensor([8, 8], 4);
+    const b = randomTensor([8], 5);
+    const x = randomTensor([3, 8], 6);
+    const want = reference.linear(x, reference.linearPack(w, b));
+    const nw = native.linearPack(w, b);
+    w.data.fill(0);
+    b.data.fill(0);
+    expectClose(native.linear(x, nw).data, want.data, 1e-5);
+    nw.dispose();
+  });
+
+  it('GELU is the exact erf form', () => {
+    const x = Tensor.from([-3, -1, -0.5, 0, 0.5, 1, 3], [7, 1]);
+    const w = native.linearPack(Tensor.from([1], [1, 1]));
+    // 0.5 x (1 + erf(x / sqrt 2)) from tables of erf.
+    const want = [-0.0040496, -0.1586553, -0.1542687, 0, 0.3457313, 0.8413447, 2.9959504];
+    expectClose(native.linear(x, w, { activation: 'gelu' }).data, want, 2e-6);
+    w.dispose();
+  });
+});

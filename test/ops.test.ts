@@ -1,0 +1,104 @@
+// Row ops: native (active ISA, 1 and 2 threads) against the reference.
+import { afterAll, describe, expect, it } from 'vitest';
+import { Tensor, native, reference, setThreads, info, sinusoidalPositions } from '../lib/index.js';
+import { expectClose, isa, randomTensor } from './helpers.js';
+
+const SIZES = [1, 2, 3, 7, 15, 16, 17, 31, 33, 63, 64, 65, 127, 257, 1000];
+const ROWS = [1, 3, 65];
+
+describe(`row ops on ${isa}`, () => {
+  afterAll(() => setThreads(info().defaultThreads));
+
+  for (const threads of [1, 2]) {
+    describe(`${threads} thread(s)`, () => {
+      it('layernorm, with and without residual', () => {
+        setThreads(threads);
+        for (const rows of ROWS) for (const D of SIZES) {
+          const x = randomTensor([rows, D], D, 3);
+          const r = randomTensor([rows, D], D + 1);
+          const g = randomTensor([D], D + 2);
+          const b = randomTensor([D], D + 3);
+          const what = `layernorm rows=${rows} D=${D}`;
+          expectClose(native.layernorm(x, g, b).data, reference.layernorm(x, g, b).data, 2e-5, 1e-5, what);
+          expectClose(
+            native.layernorm(x, g, b, { residual: r, eps: 1e-6 }).data,
+            reference.layernorm(x, g, b, { residual: r, eps: 1e-6 }).data, 2e-5, 1e-5, `${what} residual`,
+          );
+        }
+      });
+
+      it('softmax and logSoftmax', () => {
+        setThreads(threads);
+        for (const rows of ROWS) for (const N of [...SIZES, 32000]) {
+          if (rows * N > 2e6) continue;
+          const x = randomTensor([rows, N], N, 20);
+          expectClose(native.softmax(x).data, reference.softmax(x).data, 1e-6, 1e-5, `softmax ${rows}x${N}`);
+          expectClose(native.logSoftmax(x).data, reference.logSoftmax(x).data, 2e-5, 1e-6, `logSoftmax ${rows}x${N}`);
+        }
+      });
+
+      it('argmax', () => {
+        setThreads(threads);
+        for (const rows of ROWS) for (const N of [...SIZES, 32000]) {
+          const x = randomTensor([rows, N], N + 5);
+          expect(Array.from(native.argmax(x)), `argmax ${rows}x${N}`).toEqual(Array.from(reference.argmax(x)));
+        }
+      });
+
+      it('embedding, with and without positions', () => {
+        setThreads(threads);
+        for (const D of SIZES) {
+          const V = 37;
+          const table = randomTensor([V, D], D);
+          const positions = sinusoidalPositions(40, D);
+          const ids = Int32Array.from({ length: 3 * 7 }, (_, i) => (i * 5 + D) % V);
+          const shape = [3, 7] as [number, number];
+          expectClose(native.embedding(ids, shape, table).data, reference.embedding(ids, shape, table).data, 1e-7);
+          const opts = { scale: Math.sqrt(D), positions, positionOffset: 33 };
+          expectClose(native.embedding(ids, shape, table, opts).data, reference.embedding(ids, shape, table, opts).data, 1e-5, 1e-6, `embedding D=${D}`);
+        }
+      });
+    });
+  }
+
+  it('softmax of extreme rows: huge spreads, -inf entries, all -inf', () => {
+    const x = Tensor.from([1000, 0, -1000, -Infinity, -Infinity, -Infinity, 3, -Infinity, 3], [3, 3]);
+    for (const backend of [native, reference]) {
+      expectClose(backend.softmax(x).data, [1, 0, 0, 0, 0, 0, 0.5, 0, 0.5], 1e-7);
+      const ls = backend.logSoftmax(x).data;
+      expect(Array.from(ls.subarray(0, 2))).toEqual([0, -1000]);
+      expect(Array.from(ls.subarray(3, 6))).toEqual([-Infinity, -Infinity, -Infinity]);
+      expectClose(ls.subarray(6), [-Math.LN2, -Infinity, -Math.LN2], 1e-7);
+    }
+  });
+
+  it('argmax: first index on ties, NaN wins', () => {
+    const x = Tensor.from([1, 5, 5, 2, 0, NaN, 7, NaN, -Infinity, -Infinity, -Infinity, -Infinity], [3, 4]);
+    for (const backend of [native, reference]) expect(Array.from(backend.argmax(x))).toEqual([1, 1, 0]);
+  });
+
+  it('ops run in place when out is the input', () => {
+    const x = randomTensor([4, 50], 1);
+    const r = randomTensor([4, 50], 2);
+    const g = randomTensor([50], 3);
+    const b = randomTensor([50], 4);
+    const want = reference.layernorm(x, g, b, { residual: r });
+    const sm = reference.softmax(x);
+    const xs = Tensor.from(x.data, x.shape);
+    expect(native.softmax(xs, { out: xs })).toBe(xs);
+    expectClose(xs.data, sm.data, 1e-6);
+    expect(native.layernorm(x, g, b, { residual: r, out: r })).toBe(r);
+    expectClose(r.data, want.data, 2e-5);
+  });
+
+  it('sinusoidalPositions follows the paper', () => {
+    const pe = sinusoidalPositions(50, 6);
+    expect(pe.shape).toEqual([50, 6]);
+    const p = 37;
+    const want = [0, 1, 2, 3, 4, 5].map((d) => {
+      const angle = p / Math.pow(10000, (2 * Math.floor(d / 2)) / 6);
+      return d % 2 === 0 ? Math.sin(angle) : Math.cos(angle);
+    });
+    expectClose(pe.data.subarray(p * 6, p * 6 + 6), want, 1e-7);
+  });
+});

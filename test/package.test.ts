@@ -1,0 +1,61 @@
+// The package as users get it: ESM import by name with types (dist/, built by
+// `npm test`'s pretest), and prebuilds that node-gyp-build loads with no build/.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+describe('package', () => {
+  it("import { ... } from 'aiayn' works from ESM", () => {
+    const script = `
+      import { Tensor, native, info } from 'aiayn';
+      const y = native.softmax(Tensor.from([0, 0], [1, 2]));
+      console.log(JSON.stringify({ y: Array.from(y.data), isa: info().isa }));
+    `;
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, encoding: 'utf8' });
+    expect(JSON.parse(out).y).toEqual([0.5, 0.5]);
+  });
+
+  it('its declarations type-check a consumer', () => {
+    const tsc = join(root, 'node_modules/typescript/bin/tsc');
+    const r = spawnSync(process.execPath, [tsc, '-p', join(root, 'test/consumer/tsconfig.json')], { encoding: 'utf8' });
+    expect(r.stdout + r.stderr).toBe('');
+    expect(r.status).toBe(0);
+  });
+
+  // Builds the addon once more (about a minute); the ISA-specific CI passes skip it.
+  it.skipIf(process.env.AIAYN_ISA !== undefined)(
+    'prebuildify makes an N-API prebuild that node-gyp-build loads when build/ is absent',
+    () => {
+      const dir = mkdtempSync(join(tmpdir(), 'aiayn-prebuild-'));
+      try {
+        for (const f of ['package.json', 'binding.gyp', 'native']) cpSync(join(root, f), join(dir, f), { recursive: true });
+        symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'));
+        execFileSync(process.execPath, [join(root, 'node_modules/prebuildify/bin.js'), '--napi', '--strip'], {
+          cwd: dir,
+          stdio: 'pipe',
+        });
+        const platformDir = join(dir, 'prebuilds', `${process.platform}-${process.arch}`);
+        expect(readdirSync(platformDir).some((f) => f.endsWith('.node'))).toBe(true);
+        rmSync(join(dir, 'build'), { recursive: true, force: true });
+        expect(existsSync(join(dir, 'build'))).toBe(false);
+        const probe = `
+          const build = require('node-gyp-build');
+          const path = build.resolve(${JSON.stringify(dir)});
+          const addon = build(${JSON.stringify(dir)});
+          console.log(JSON.stringify({ path, isa: addon.info().isa }));
+        `;
+        const out = JSON.parse(execFileSync(process.execPath, ['-e', probe], { cwd: root, encoding: 'utf8' }));
+        expect(out.path).toContain(join('prebuilds', `${process.platform}-${process.arch}`));
+        expect(['scalar', 'avx2', 'avx512']).toContain(out.isa);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+    600_000,
+  );
+});

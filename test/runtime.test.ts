@@ -1,0 +1,96 @@
+// info(), setThreads(), getBackend(), loading in worker_threads, and the raw
+// addon's own bounds checks (a wrong call throws; it never crashes).
+import { Worker } from 'node:worker_threads';
+import { describe, expect, it } from 'vitest';
+import { getBackend, info, native, reference, setThreads } from '../lib/index.js';
+import { loadAddon } from '../lib/backend/addon.js';
+import { erf } from '../lib/backend/reference.js';
+
+describe('runtime', () => {
+  it('info() reports version, ISA, available ISAs and threads', () => {
+    const i = info();
+    expect(i.version).toMatch(/^\d+\.\d+\.\d+/);
+    expect(i.isaAvailable[0]).toBe('scalar');
+    expect(i.isaAvailable).toContain(i.isa);
+    expect(i.threads).toBeGreaterThanOrEqual(1);
+    if (process.env.AIAYN_ISA) expect(i.isa).toBe(process.env.AIAYN_ISA);
+    else expect(i.isa).toBe(i.isaAvailable[i.isaAvailable.length - 1]);
+  });
+
+  it('setThreads resizes the pool and rejects bad sizes', () => {
+    setThreads(3);
+    expect(info().threads).toBe(3);
+    setThreads(info().defaultThreads);
+    expect(info().threads).toBe(info().defaultThreads);
+    expect(() => setThreads(0)).toThrow(RangeError);
+    expect(() => setThreads(1.5)).toThrow(/n must be an integer in \[1, 1024\], got 1.5/);
+    expect(() => setThreads('2' as never)).toThrow(TypeError);
+  });
+
+  it('getBackend returns each backend and rejects unknown names', () => {
+    expect(getBackend('native')).toBe(native);
+    expect(getBackend('reference')).toBe(reference);
+    expect(() => getBackend('gpu' as never)).toThrow(/backend must be 'native' or 'reference', got "gpu"/);
+  });
+
+  it('loads and computes in worker_threads, two at once', async () => {
+    const code = `
+      const { parentPort } = require('node:worker_threads');
+      const build = require('node-gyp-build');
+      const addon = build(${JSON.stringify(new URL('..', import.meta.url).pathname)});
+      const x = new Float32Array([1, 2, 3, 4]);
+      const y = new Float32Array(4);
+      addon.softmax(x, 1, 4, y);
+      const w = new addon.PackedLinear(new Float32Array([1, 0, 0, 1]), 2, 2, null);
+      const z = new Float32Array(2);
+      addon.linear(new Float32Array([5, 6]), 1, w, 0, z);
+      w.dispose();
+      parentPort.postMessage({ sum: y.reduce((a, b) => a + b, 0), z: Array.from(z), isa: addon.info().isa });
+    `;
+    const run = () =>
+      new Promise<{ sum: number; z: number[]; isa: string }>((resolve, reject) => {
+        const w = new Worker(code, { eval: true });
+        w.once('message', resolve);
+        w.once('error', reject);
+      });
+    const results = await Promise.all([run(), run()]);
+    for (const r of results) {
+      expect(r.sum).toBeCloseTo(1, 6);
+      expect(r.z).toEqual([5, 6]);
+      expect(r.isa).toBe(info().isa);
+    }
+  });
+
+  it('the raw addon re-checks arguments', () => {
+    const addon = loadAddon() as unknown as Record<string, (...args: unknown[]) => unknown>;
+    const f = (n: number) => new Float32Array(n);
+    expect(() => addon.softmax(f(4), 1, 4)).toThrow(/softmax expects 4 arguments, got 3/);
+    expect(() => addon.softmax(new Float64Array(4), 1, 4, f(4))).toThrow(/x must be a Float32Array/);
+    expect(() => addon.softmax(f(3), 1, 4, f(4))).toThrow(/x must have at least 4 elements, got 3/);
+    expect(() => addon.softmax(f(4), 1, 4, f(3))).toThrow(/y must have at least 4 elements/);
+    expect(() => addon.softmax(f(4), -1, 4, f(4))).toThrow(RangeError);
+    expect(() => addon.linear(f(4), 1, {}, 0, f(4))).toThrow(/weights must be a PackedLinear/);
+    const Packed = (addon as unknown as { PackedLinear: new (...a: unknown[]) => { dispose(): void } }).PackedLinear;
+    expect(() => new Packed(f(3), 2, 2, null)).toThrow(/weight must have at least 4 elements/);
+    const w = new Packed(f(4), 2, 2, null);
+    expect(() => addon.linear(f(2), 1, w, 3, f(2))).toThrow(/activation must be an integer in \[0, 2\]/);
+    w.dispose();
+    w.dispose();
+    expect(() => addon.linear(f(2), 1, w, 0, f(2))).toThrow(/disposed/);
+    expect(() => addon.embedding(Int32Array.of(0, 9), 1, 2, f(8), 2, 4, 1, null, 0, 0, f(8))).toThrow(/ids must be in \[0, V\)/);
+    expect(() =>
+      addon.attention(f(8), f(8), f(8), f(8), 1, 1, 2, 1, 8, 8, 8, 8, 16, 8, 8, null, false, 1),
+    ).toThrow(/k must have at least/);
+  });
+});
+
+describe('reference erf', () => {
+  it('matches tabulated values to 1e-13', () => {
+    const table: Array<[number, number]> = [
+      [0, 0], [0.1, 0.1124629160182849], [0.5, 0.5204998778130465], [1, 0.8427007929497149],
+      [2, 0.9953222650189527], [2.9, 0.9999589021219005], [3, 0.9999779095030014], [4, 0.9999999845827421],
+      [-1.5, -0.9661051464753108],
+    ];
+    for (const [x, want] of table) expect(Math.abs(erf(x) - want), `erf(${x})`).toBeLessThan(1e-13);
+  });
+});
