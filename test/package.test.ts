@@ -3,7 +3,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
@@ -38,6 +38,8 @@ describe('package', () => {
         execFileSync(process.execPath, [join(root, 'node_modules/prebuildify/bin.js'), '--napi', '--strip'], {
           cwd: dir,
           stdio: 'pipe',
+          // Build against the running Node's own headers rather than downloading them.
+          env: { ...process.env, npm_config_nodedir: process.env.npm_config_nodedir ?? dirname(dirname(process.execPath)) },
         });
         const platformDir = join(dir, 'prebuilds', `${process.platform}-${process.arch}`);
         expect(readdirSync(platformDir).some((f) => f.endsWith('.node'))).toBe(true);

@@ -1,0 +1,166 @@
+// Linear layer (gemm.h): weight packing, blocking, ISA dispatch and threading.
+// Compiled with baseline flags; the register tiles live in gemm_<isa>.cc.
+//
+// Packed weights: [ceil(N/nr)][K][nr] floats, zero-padded in N, 64-byte
+// aligned; nr is the panel width of the ISA active at packing time (scalar 8,
+// avx2 16, avx512 64), recorded with the data so linear() can dispatch on it.
+//
+// Blocking (Goto/BLIS with the roles of the operands as in y = x . W^T):
+// - the depth is split into blocks of at most kKcMax; per depth block a task
+//   sweeps its row tiles, and for each row tile (mr x kc of x, in L1) all its
+//   panels (nc x kc of packed W, sized to stay in L2).
+// - small M (decode): no depth split, panels outside row tiles, so every
+//   packed panel is streamed from memory exactly once; threads split N.
+// - larger M: tasks are (row range, panel range) rectangles; with several
+//   threads there are enough of them for the dynamic scheduler to balance.
+// Splitting the depth changes the summation only by one extra rounding per
+// block; results never depend on the thread count.
+#include "gemm.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <new>
+
+#include "gemm_kernels.h"
+#include "threadpool.h"
+
+namespace aiayn {
+namespace {
+
+constexpr int64_t kKcMax = 512;
+// Bytes of packed panels one task sweeps per depth block: about half of L2.
+constexpr int64_t kPanelBlockBytes = 512 * 1024;
+// Rows per task at most (x block of 192 x 512 floats = 384 KiB, read once per
+// panel block).
+constexpr int64_t kMcMax = 192;
+// At most this many rows take the streaming (decode) path.
+constexpr int64_t kSmallM = 12;
+// Below this many multiply-adds a single task beats a pool hand-off.
+constexpr int64_t kParallelMinMacs = 1 << 17;
+// Tasks per thread wanted for dynamic balancing.
+constexpr int64_t kTasksPerThread = 4;
+
+using BlockFn = void (*)(const GemmBlock&);
+
+int64_t panel_width(Isa isa) {
+  switch (isa) {
+    case Isa::avx512: return kNrAvx512;
+    case Isa::avx2: return kNrAvx2;
+    default: return kNrScalar;
+  }
+}
+
+BlockFn block_fn(Isa isa) {
+  switch (isa) {
+    case Isa::avx512: return linear_block_avx512;
+    case Isa::avx2: return linear_block_avx2;
+    default: return linear_block_scalar;
+  }
+}
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+}  // namespace
+
+PackedWeights* linear_pack(const float* w, int64_t N, int64_t K) {
+  if (N < 1 || K < 1) return nullptr;
+  const Isa isa = active_isa();
+  const int64_t nr = panel_width(isa);
+  const int64_t panels = ceil_div(N, nr);
+  const size_t bytes = static_cast<size_t>(panels * K * nr) * sizeof(float);
+  void* mem = nullptr;
+  if (posix_memalign(&mem, 64, bytes) != 0) return nullptr;
+  auto* p = new (std::nothrow) PackedWeights;
+  if (p == nullptr) {
+    std::free(mem);
+    return nullptr;
+  }
+  float* dst = static_cast<float*>(mem);
+  // Transpose in depth chunks so both the rows of W and the panel stay cached.
+  constexpr int64_t kChunk = 64;
+  for (int64_t pi = 0; pi < panels; ++pi) {
+    float* panel = dst + pi * K * nr;
+    const int64_t cols = std::min(nr, N - pi * nr);
+    for (int64_t k0 = 0; k0 < K; k0 += kChunk) {
+      const int64_t k1 = std::min(K, k0 + kChunk);
+      for (int64_t j = 0; j < nr; ++j) {
+        if (j < cols) {
+          const float* src = w + (pi * nr + j) * K;
+          for (int64_t k = k0; k < k1; ++k) panel[k * nr + j] = src[k];
+        } else {
+          for (int64_t k = k0; k < k1; ++k) panel[k * nr + j] = 0.0f;
+        }
+      }
+    }
+  }
+  p->N = N;
+  p->K = K;
+  p->isa = isa;
+  p->nr = nr;
+  p->data = dst;
+  p->bytes = bytes;
+  return p;
+}
+
+void linear_free(PackedWeights* p) {
+  if (p == nullptr) return;
+  std::free(p->data);
+  delete p;
+}
+
+void linear(const float* x, int64_t M, int64_t ldx, const PackedWeights& w, const float* bias,
+            Activation act, float* y, int64_t ldy) {
+  if (M <= 0) return;
+  const int64_t N = w.N, K = w.K, nr = w.nr;
+  const BlockFn fn = block_fn(w.isa);
+  const int64_t mr = w.isa == Isa::scalar ? 1 : kMrSimd;
+  const int64_t panels = ceil_div(N, nr);
+  const int64_t mtiles = ceil_div(M, mr);
+  const int64_t nt = M * N * K >= kParallelMinMacs ? threads() : 1;
+
+  const bool small = M <= kSmallM;
+  const int64_t nk = small ? 1 : ceil_div(K, kKcMax);
+  const int64_t kc = ceil_div(K, nk);
+  int64_t nm, nn;
+  if (small) {
+    nm = 1;
+    nn = nt > 1 ? std::min(panels, nt * kTasksPerThread) : 1;
+  } else {
+    const int64_t nc_panels = std::max<int64_t>(1, kPanelBlockBytes / (kc * nr * 4));
+    nn = ceil_div(panels, nc_panels);
+    nm = ceil_div(mtiles, ceil_div(kMcMax, mr));
+    if (nt > 1 && nm * nn < nt * kTasksPerThread) {
+      nm = std::min(mtiles, ceil_div(nt * kTasksPerThread, nn));
+    }
+  }
+
+  // Every call goes through the pool (inline for one task) so FTZ/DAZ apply.
+  parallel_for(nm * nn, [&](int64_t task, int) {
+    const int64_t im = task / nn, in = task % nn;
+    const int64_t r0 = std::min(M, mtiles * im / nm * mr);
+    const int64_t r1 = std::min(M, mtiles * (im + 1) / nm * mr);
+    const int64_t p0 = panels * in / nn, p1 = panels * (in + 1) / nn;
+    if (r0 >= r1 || p0 >= p1) return;
+    GemmBlock blk;
+    blk.ldx = ldx;
+    blk.panel_stride = K * nr;
+    blk.m = r1 - r0;
+    blk.n = std::min(N, p1 * nr) - p0 * nr;
+    blk.y = y + r0 * ldy + p0 * nr;
+    blk.ldy = ldy;
+    blk.bias = bias ? bias + p0 * nr : nullptr;
+    blk.panel_outer = small;
+    blk.act = act;
+    for (int64_t ik = 0; ik < nk; ++ik) {
+      const int64_t k0 = ik * kc, k1 = std::min(K, k0 + kc);
+      blk.x = x + r0 * ldx + k0;
+      blk.b = w.data + p0 * K * nr + k0 * nr;
+      blk.kc = k1 - k0;
+      blk.accumulate = ik > 0;
+      blk.finish = ik == nk - 1;
+      fn(blk);
+    }
+  });
+}
+
+}  // namespace aiayn

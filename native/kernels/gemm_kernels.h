@@ -1,0 +1,49 @@
+// Internal per-ISA entry points behind gemm.h (declarations only: this header is
+// included by TUs compiled with different -m flags, so it must define nothing).
+//
+// gemm.cc packs the weights, splits the work into blocks (rows x panels x depth)
+// and runs them on the thread pool; linear_block_<isa> computes one block on
+// the calling thread with that ISA's register tile:
+//   scalar  nr = 8   (plain loops, the reference)
+//   avx2    nr = 16  (6x16 tile, 12 ymm accumulators)
+//   avx512  nr = 64  (6x64 tile, 24 zmm accumulators)
+// The avx2/avx512 variants may only be called when the CPU supports them
+// (weights packed for that ISA imply it).
+#pragma once
+
+#include <cstdint>
+
+#include "gemm.h"
+
+namespace aiayn {
+
+constexpr int64_t kNrScalar = 8;
+constexpr int64_t kNrAvx2 = 16;
+constexpr int64_t kNrAvx512 = 64;
+// Rows per register tile for avx2 and avx512 (the scalar kernel does one row).
+constexpr int64_t kMrSimd = 6;
+
+// One block: y[0:m, 0:n] (+)= x[0:m, 0:kc] . B, where B is `ceil(n/nr)` packed
+// panels starting at `b`, each panel `panel_stride` floats apart with rows of nr
+// floats (b already points at the first depth row of the block). n counts the
+// valid columns; columns past n are neither read from bias nor written.
+struct GemmBlock {
+  const float* x;        // row 0, first depth column of the block
+  int64_t ldx;
+  const float* b;        // first panel, first depth row of the block
+  int64_t panel_stride;  // floats between panels (K * nr)
+  int64_t m, n, kc;      // m >= 1, n >= 1, kc >= 1
+  float* y;              // row 0, column 0 of the block
+  int64_t ldy;
+  const float* bias;     // bias for column 0 of the block, or null
+  bool accumulate;       // add to y (not the first depth block)
+  bool finish;           // apply bias and activation (the last depth block)
+  bool panel_outer;      // loop panels outside row tiles (stream B once: small m)
+  Activation act;
+};
+
+void linear_block_scalar(const GemmBlock& blk);
+void linear_block_avx2(const GemmBlock& blk);
+void linear_block_avx512(const GemmBlock& blk);
+
+}  // namespace aiayn

@@ -1,0 +1,105 @@
+// Row-wise ops (ops.h): ISA dispatch and row splitting over the thread pool.
+//
+// Compiled with baseline flags. The per-ISA kernels (ops_kernels.h) each handle
+// a contiguous block of rows; every row is computed by the same code whatever
+// the split, so results do not depend on the thread count. Accuracy is that of
+// the kernels (see ops_scalar.cc / ops_avx2.cc / ops_avx512.cc).
+//
+// Every call goes through parallel_for, even with one task (it then runs
+// inline): that keeps FTZ/DAZ on for all sizes, so small and large calls agree
+// on denormals and never hit the slow denormal path.
+#include "ops.h"
+
+#include <algorithm>
+
+#include "cpu.h"
+#include "ops_kernels.h"
+#include "threadpool.h"
+
+namespace aiayn {
+namespace {
+
+// Below this many elements a pool hand-off costs more than the work (a decode
+// step: 1..16 rows of 512 stays on the calling thread).
+constexpr int64_t kParallelMin = 16 * 1024;
+// Smallest block of elements worth a task of its own.
+constexpr int64_t kTaskMin = 8 * 1024;
+
+struct OpsTable {
+  decltype(&layernorm_rows_scalar) layernorm;
+  decltype(&softmax_rows_scalar) softmax;
+  decltype(&log_softmax_rows_scalar) log_softmax;
+  decltype(&argmax_rows_scalar) argmax;
+  decltype(&embedding_rows_scalar) embedding;
+};
+
+OpsTable select_table() {
+  switch (active_isa()) {
+    case Isa::avx512:
+      return {layernorm_rows_avx512, softmax_rows_avx512, log_softmax_rows_avx512,
+              argmax_rows_avx512, embedding_rows_avx512};
+    case Isa::avx2:
+      return {layernorm_rows_avx2, softmax_rows_avx2, log_softmax_rows_avx2, argmax_rows_avx2,
+              embedding_rows_avx2};
+    default:
+      return {layernorm_rows_scalar, softmax_rows_scalar, log_softmax_rows_scalar,
+              argmax_rows_scalar, embedding_rows_scalar};
+  }
+}
+
+const OpsTable& kernels() {
+  static const OpsTable t = select_table();
+  return t;
+}
+
+// Calls fn(r0, r1) over blocks of rows covering [0, rows). Splits only when
+// there is enough work; a few tasks per thread balance uneven progress.
+template <typename F>
+void for_row_blocks(int64_t rows, int64_t cols, const F& fn) {
+  if (rows <= 0 || cols <= 0) return;
+  int64_t blocks = 1;
+  if (rows > 1 && rows * cols >= kParallelMin) {
+    const int64_t nt = threads();
+    if (nt > 1) blocks = std::max<int64_t>(1, std::min({rows, nt * 4, rows * cols / kTaskMin}));
+  }
+  parallel_for(blocks, [&](int64_t b, int) {
+    fn(rows * b / blocks, rows * (b + 1) / blocks);
+  });
+}
+
+}  // namespace
+
+void layernorm(const float* x, const float* residual, const float* gamma, const float* beta,
+               float eps, int64_t rows, int64_t D, float* y) {
+  const auto fn = kernels().layernorm;
+  for_row_blocks(rows, D, [&](int64_t r0, int64_t r1) {
+    fn(x + r0 * D, residual ? residual + r0 * D : nullptr, gamma, beta, eps, r1 - r0, D,
+       y + r0 * D);
+  });
+}
+
+void softmax(const float* x, int64_t rows, int64_t N, float* y) {
+  const auto fn = kernels().softmax;
+  for_row_blocks(rows, N, [&](int64_t r0, int64_t r1) { fn(x + r0 * N, r1 - r0, N, y + r0 * N); });
+}
+
+void log_softmax(const float* x, int64_t rows, int64_t N, float* y) {
+  const auto fn = kernels().log_softmax;
+  for_row_blocks(rows, N, [&](int64_t r0, int64_t r1) { fn(x + r0 * N, r1 - r0, N, y + r0 * N); });
+}
+
+void argmax(const float* x, int64_t rows, int64_t N, int32_t* out) {
+  const auto fn = kernels().argmax;
+  for_row_blocks(rows, N, [&](int64_t r0, int64_t r1) { fn(x + r0 * N, r1 - r0, N, out + r0); });
+}
+
+void embedding(const int32_t* ids, int64_t B, int64_t T, const float* table, int64_t V, int64_t D,
+               float scale, const float* positions, int64_t pos_offset, float* y) {
+  (void)V;  // the caller has range-checked ids
+  const auto fn = kernels().embedding;
+  for_row_blocks(B * T, D, [&](int64_t r0, int64_t r1) {
+    fn(ids, r0, r1, T, table, D, scale, positions, pos_offset, y);
+  });
+}
+
+}  // namespace aiayn

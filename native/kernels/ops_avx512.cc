@@ -1,0 +1,313 @@
+// AVX-512 kernels for ops.h (built with -mavx512f/bw/dq/vl -mavx2 -mfma -mf16c;
+// called only when active_isa() is avx512).
+//
+// Layout: contiguous fp32 rows of length D (or N), any length >= 1; the last
+// partial vector of a row is handled with masked loads/stores, never a scalar
+// loop. Every pass is elementwise in place, so y may alias x (or residual).
+// Accuracy (fp32 accumulation in 4x16 lanes, so sums are more accurate than a
+// sequential loop): layernorm within a few ulp of the exact result for the
+// rounded mean/variance (two-pass variance, no cancellation); softmax within
+// a few ulp (exp_ps error + 1 rounding of sum and of the reciprocal);
+// log_softmax within a few ulp of |x - max| + log(sum) absolute; argmax exact;
+// embedding rounds e*scale + p once (fma).
+#include <immintrin.h>
+
+#include <cmath>
+#include <cstdint>
+
+#include "ops_kernels.h"
+#include "vecmath_avx512.h"
+
+namespace aiayn {
+namespace {
+
+constexpr int64_t kW = 16;  // floats per vector
+
+inline __mmask16 tail_mask(int64_t n) { return static_cast<__mmask16>((1u << n) - 1u); }
+
+// y = a + b (elementwise); returns the sum of y.
+float add_store_sum(const float* a, const float* b, float* y, int64_t n) {
+  __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+  __m512 s2 = _mm512_setzero_ps(), s3 = _mm512_setzero_ps();
+  int64_t i = 0;
+  for (; i + 4 * kW <= n; i += 4 * kW) {
+    const __m512 z0 = _mm512_add_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i));
+    const __m512 z1 = _mm512_add_ps(_mm512_loadu_ps(a + i + kW), _mm512_loadu_ps(b + i + kW));
+    const __m512 z2 =
+        _mm512_add_ps(_mm512_loadu_ps(a + i + 2 * kW), _mm512_loadu_ps(b + i + 2 * kW));
+    const __m512 z3 =
+        _mm512_add_ps(_mm512_loadu_ps(a + i + 3 * kW), _mm512_loadu_ps(b + i + 3 * kW));
+    _mm512_storeu_ps(y + i, z0);
+    _mm512_storeu_ps(y + i + kW, z1);
+    _mm512_storeu_ps(y + i + 2 * kW, z2);
+    _mm512_storeu_ps(y + i + 3 * kW, z3);
+    s0 = _mm512_add_ps(s0, z0);
+    s1 = _mm512_add_ps(s1, z1);
+    s2 = _mm512_add_ps(s2, z2);
+    s3 = _mm512_add_ps(s3, z3);
+  }
+  for (; i + kW <= n; i += kW) {
+    const __m512 z = _mm512_add_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i));
+    _mm512_storeu_ps(y + i, z);
+    s0 = _mm512_add_ps(s0, z);
+  }
+  if (i < n) {
+    const __mmask16 m = tail_mask(n - i);
+    const __m512 z =
+        _mm512_add_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i));
+    _mm512_mask_storeu_ps(y + i, m, z);
+    s1 = _mm512_add_ps(s1, z);
+  }
+  return hsum_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
+}
+
+float sum(const float* p, int64_t n) {
+  __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+  __m512 s2 = _mm512_setzero_ps(), s3 = _mm512_setzero_ps();
+  int64_t i = 0;
+  for (; i + 4 * kW <= n; i += 4 * kW) {
+    s0 = _mm512_add_ps(s0, _mm512_loadu_ps(p + i));
+    s1 = _mm512_add_ps(s1, _mm512_loadu_ps(p + i + kW));
+    s2 = _mm512_add_ps(s2, _mm512_loadu_ps(p + i + 2 * kW));
+    s3 = _mm512_add_ps(s3, _mm512_loadu_ps(p + i + 3 * kW));
+  }
+  for (; i + kW <= n; i += kW) s0 = _mm512_add_ps(s0, _mm512_loadu_ps(p + i));
+  if (i < n) s1 = _mm512_add_ps(s1, _mm512_maskz_loadu_ps(tail_mask(n - i), p + i));
+  return hsum_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
+}
+
+// sum((p - mean)^2); masked-off tail lanes contribute 0, not mean^2.
+float centered_sumsq(const float* p, float mean, int64_t n) {
+  const __m512 mv = _mm512_set1_ps(mean);
+  __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+  __m512 s2 = _mm512_setzero_ps(), s3 = _mm512_setzero_ps();
+  int64_t i = 0;
+  for (; i + 4 * kW <= n; i += 4 * kW) {
+    const __m512 d0 = _mm512_sub_ps(_mm512_loadu_ps(p + i), mv);
+    const __m512 d1 = _mm512_sub_ps(_mm512_loadu_ps(p + i + kW), mv);
+    const __m512 d2 = _mm512_sub_ps(_mm512_loadu_ps(p + i + 2 * kW), mv);
+    const __m512 d3 = _mm512_sub_ps(_mm512_loadu_ps(p + i + 3 * kW), mv);
+    s0 = _mm512_fmadd_ps(d0, d0, s0);
+    s1 = _mm512_fmadd_ps(d1, d1, s1);
+    s2 = _mm512_fmadd_ps(d2, d2, s2);
+    s3 = _mm512_fmadd_ps(d3, d3, s3);
+  }
+  for (; i + kW <= n; i += kW) {
+    const __m512 d = _mm512_sub_ps(_mm512_loadu_ps(p + i), mv);
+    s0 = _mm512_fmadd_ps(d, d, s0);
+  }
+  if (i < n) {
+    const __mmask16 m = tail_mask(n - i);
+    const __m512 d = _mm512_maskz_sub_ps(m, _mm512_maskz_loadu_ps(m, p + i), mv);
+    s1 = _mm512_fmadd_ps(d, d, s1);
+  }
+  return hsum_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
+}
+
+// Tail lanes read as -inf so they never win.
+float row_max(const float* p, int64_t n) {
+  const __m512 ninf = _mm512_set1_ps(-INFINITY);
+  __m512 m0 = ninf, m1 = ninf, m2 = ninf, m3 = ninf;
+  int64_t i = 0;
+  for (; i + 4 * kW <= n; i += 4 * kW) {
+    m0 = _mm512_max_ps(m0, _mm512_loadu_ps(p + i));
+    m1 = _mm512_max_ps(m1, _mm512_loadu_ps(p + i + kW));
+    m2 = _mm512_max_ps(m2, _mm512_loadu_ps(p + i + 2 * kW));
+    m3 = _mm512_max_ps(m3, _mm512_loadu_ps(p + i + 3 * kW));
+  }
+  for (; i + kW <= n; i += kW) m0 = _mm512_max_ps(m0, _mm512_loadu_ps(p + i));
+  if (i < n) m1 = _mm512_max_ps(m1, _mm512_mask_loadu_ps(ninf, tail_mask(n - i), p + i));
+  return hmax_ps(_mm512_max_ps(_mm512_max_ps(m0, m1), _mm512_max_ps(m2, m3)));
+}
+
+void fill(float* p, float v, int64_t n) {
+  const __m512 vv = _mm512_set1_ps(v);
+  int64_t i = 0;
+  for (; i + kW <= n; i += kW) _mm512_storeu_ps(p + i, vv);
+  if (i < n) _mm512_mask_storeu_ps(p + i, tail_mask(n - i), vv);
+}
+
+}  // namespace
+
+void layernorm_rows_avx512(const float* x, const float* residual, const float* gamma,
+                           const float* beta, float eps, int64_t rows, int64_t D, float* y) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* z = x + r * D;
+    float* yr = y + r * D;
+    float s;
+    if (residual) {  // z goes to y (elementwise, so y may alias x or residual)
+      s = add_store_sum(z, residual + r * D, yr, D);
+      z = yr;
+    } else {
+      s = sum(z, D);
+    }
+    const float mean = s / static_cast<float>(D);
+    // Second pass over the (L1-resident) row: no E[z^2] - mean^2 cancellation.
+    const float var = centered_sumsq(z, mean, D) / static_cast<float>(D);
+    const __m512 mv = _mm512_set1_ps(mean);
+    const __m512 rstd = _mm512_set1_ps(1.0f / std::sqrt(var + eps));
+    int64_t i = 0;
+    for (; i + kW <= D; i += kW) {
+      const __m512 t = _mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(z + i), mv), rstd);
+      _mm512_storeu_ps(yr + i,
+                       _mm512_fmadd_ps(t, _mm512_loadu_ps(gamma + i), _mm512_loadu_ps(beta + i)));
+    }
+    if (i < D) {
+      const __mmask16 m = tail_mask(D - i);
+      const __m512 t = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, z + i), mv), rstd);
+      const __m512 g = _mm512_maskz_loadu_ps(m, gamma + i);
+      _mm512_mask_storeu_ps(yr + i, m, _mm512_fmadd_ps(t, g, _mm512_maskz_loadu_ps(m, beta + i)));
+    }
+  }
+}
+
+void softmax_rows_avx512(const float* x, int64_t rows, int64_t N, float* y) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * N;
+    float* yr = y + r * N;
+    const float mx = row_max(xr, N);
+    if (mx == -INFINITY) {  // every entry masked: zeros, not (-inf) - (-inf) = NaN
+      fill(yr, 0.0f, N);
+      continue;
+    }
+    const __m512 mv = _mm512_set1_ps(mx);
+    __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 2 * kW <= N; i += 2 * kW) {
+      const __m512 e0 = exp_ps(_mm512_sub_ps(_mm512_loadu_ps(xr + i), mv));
+      const __m512 e1 = exp_ps(_mm512_sub_ps(_mm512_loadu_ps(xr + i + kW), mv));
+      _mm512_storeu_ps(yr + i, e0);
+      _mm512_storeu_ps(yr + i + kW, e1);
+      s0 = _mm512_add_ps(s0, e0);
+      s1 = _mm512_add_ps(s1, e1);
+    }
+    for (; i + kW <= N; i += kW) {
+      const __m512 e = exp_ps(_mm512_sub_ps(_mm512_loadu_ps(xr + i), mv));
+      _mm512_storeu_ps(yr + i, e);
+      s0 = _mm512_add_ps(s0, e);
+    }
+    if (i < N) {
+      const __mmask16 m = tail_mask(N - i);
+      const __m512 e = exp_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, xr + i), mv));
+      _mm512_mask_storeu_ps(yr + i, m, e);
+      s1 = _mm512_mask_add_ps(s1, m, s1, e);
+    }
+    const __m512 inv = _mm512_set1_ps(1.0f / hsum_ps(_mm512_add_ps(s0, s1)));
+    i = 0;
+    for (; i + kW <= N; i += kW) {
+      _mm512_storeu_ps(yr + i, _mm512_mul_ps(_mm512_loadu_ps(yr + i), inv));
+    }
+    if (i < N) {
+      const __mmask16 m = tail_mask(N - i);
+      _mm512_mask_storeu_ps(yr + i, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, yr + i), inv));
+    }
+  }
+}
+
+void log_softmax_rows_avx512(const float* x, int64_t rows, int64_t N, float* y) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * N;
+    float* yr = y + r * N;
+    const float mx = row_max(xr, N);
+    if (mx == -INFINITY) {
+      fill(yr, -INFINITY, N);
+      continue;
+    }
+    const __m512 mv = _mm512_set1_ps(mx);
+    __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 2 * kW <= N; i += 2 * kW) {
+      s0 = _mm512_add_ps(s0, exp_ps(_mm512_sub_ps(_mm512_loadu_ps(xr + i), mv)));
+      s1 = _mm512_add_ps(s1, exp_ps(_mm512_sub_ps(_mm512_loadu_ps(xr + i + kW), mv)));
+    }
+    for (; i + kW <= N; i += kW) {
+      s0 = _mm512_add_ps(s0, exp_ps(_mm512_sub_ps(_mm512_loadu_ps(xr + i), mv)));
+    }
+    if (i < N) {
+      const __mmask16 m = tail_mask(N - i);
+      const __m512 e = exp_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, xr + i), mv));
+      s1 = _mm512_mask_add_ps(s1, m, s1, e);
+    }
+    const __m512 lse = _mm512_set1_ps(std::log(hsum_ps(_mm512_add_ps(s0, s1))));
+    i = 0;
+    for (; i + kW <= N; i += kW) {
+      _mm512_storeu_ps(yr + i, _mm512_sub_ps(_mm512_sub_ps(_mm512_loadu_ps(xr + i), mv), lse));
+    }
+    if (i < N) {
+      const __mmask16 m = tail_mask(N - i);
+      const __m512 v = _mm512_sub_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, xr + i), mv), lse);
+      _mm512_mask_storeu_ps(yr + i, m, v);
+    }
+  }
+}
+
+// Two passes: the max (and whether there is a NaN), then the first position
+// equal to it (or the first NaN). Ties and NaN then resolve to the first index.
+void argmax_rows_avx512(const float* x, int64_t rows, int64_t N, int32_t* out) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * N;
+    const __m512 ninf = _mm512_set1_ps(-INFINITY);
+    __m512 m0 = ninf, m1 = ninf;
+    __mmask16 nan = 0;
+    int64_t i = 0;
+    for (; i + 2 * kW <= N; i += 2 * kW) {
+      const __m512 v0 = _mm512_loadu_ps(xr + i), v1 = _mm512_loadu_ps(xr + i + kW);
+      m0 = _mm512_max_ps(m0, v0);
+      m1 = _mm512_max_ps(m1, v1);
+      nan |= _mm512_cmp_ps_mask(v0, v1, _CMP_UNORD_Q);  // either one NaN
+    }
+    for (; i < N; i += kW) {
+      const __m512 v = _mm512_mask_loadu_ps(ninf, i + kW <= N ? 0xFFFF : tail_mask(N - i), xr + i);
+      m0 = _mm512_max_ps(m0, v);
+      nan |= _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+    }
+    const __m512 target = _mm512_set1_ps(hmax_ps(_mm512_max_ps(m0, m1)));
+    int64_t best = 0;
+    for (i = 0; i < N; i += kW) {
+      const __mmask16 m = i + kW <= N ? 0xFFFF : tail_mask(N - i);
+      const __m512 v = _mm512_maskz_loadu_ps(m, xr + i);
+      const __mmask16 hit = nan ? _mm512_mask_cmp_ps_mask(m, v, v, _CMP_UNORD_Q)
+                                : _mm512_mask_cmp_ps_mask(m, v, target, _CMP_EQ_OQ);
+      if (hit) {
+        best = i + __builtin_ctz(hit);
+        break;
+      }
+    }
+    out[r] = static_cast<int32_t>(best);
+  }
+}
+
+void embedding_rows_avx512(const int32_t* ids, int64_t r0, int64_t r1, int64_t T,
+                           const float* table, int64_t D, float scale, const float* positions,
+                           int64_t pos_offset, float* y) {
+  const __m512 sv = _mm512_set1_ps(scale);
+  for (int64_t r = r0; r < r1; ++r) {
+    const float* e = table + static_cast<int64_t>(ids[r]) * D;
+    float* yr = y + r * D;
+    if (positions) {
+      const float* p = positions + (pos_offset + r % T) * D;
+      int64_t i = 0;
+      for (; i + kW <= D; i += kW) {
+        const __m512 v = _mm512_fmadd_ps(_mm512_loadu_ps(e + i), sv, _mm512_loadu_ps(p + i));
+        _mm512_storeu_ps(yr + i, v);
+      }
+      if (i < D) {
+        const __mmask16 m = tail_mask(D - i);
+        const __m512 v =
+            _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, e + i), sv, _mm512_maskz_loadu_ps(m, p + i));
+        _mm512_mask_storeu_ps(yr + i, m, v);
+      }
+    } else {
+      int64_t i = 0;
+      for (; i + kW <= D; i += kW) {
+        _mm512_storeu_ps(yr + i, _mm512_mul_ps(_mm512_loadu_ps(e + i), sv));
+      }
+      if (i < D) {
+        const __mmask16 m = tail_mask(D - i);
+        _mm512_mask_storeu_ps(yr + i, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, e + i), sv));
+      }
+    }
+  }
+}
+
+}  // namespace aiayn

@@ -1,0 +1,46 @@
+// Internal per-ISA entry points behind ops.h (declarations only: this header is
+// included by TUs compiled with different -m flags, so it must define nothing).
+//
+// Each function processes `rows` contiguous rows single-threaded, with the
+// same contract as the matching op in ops.h; ops.cc picks the ISA and splits
+// rows over the thread pool. The avx2/avx512 variants may only be called when
+// active_isa() allows them.
+//
+// embedding_rows_*: token rows [r0, r1) of the flattened [B,T] id array; row r
+// uses position row pos_offset + r % T.
+#pragma once
+
+#include <cstdint>
+
+namespace aiayn {
+
+void layernorm_rows_scalar(const float* x, const float* residual, const float* gamma,
+                           const float* beta, float eps, int64_t rows, int64_t D, float* y);
+void layernorm_rows_avx2(const float* x, const float* residual, const float* gamma,
+                         const float* beta, float eps, int64_t rows, int64_t D, float* y);
+void layernorm_rows_avx512(const float* x, const float* residual, const float* gamma,
+                           const float* beta, float eps, int64_t rows, int64_t D, float* y);
+
+void softmax_rows_scalar(const float* x, int64_t rows, int64_t N, float* y);
+void softmax_rows_avx2(const float* x, int64_t rows, int64_t N, float* y);
+void softmax_rows_avx512(const float* x, int64_t rows, int64_t N, float* y);
+
+void log_softmax_rows_scalar(const float* x, int64_t rows, int64_t N, float* y);
+void log_softmax_rows_avx2(const float* x, int64_t rows, int64_t N, float* y);
+void log_softmax_rows_avx512(const float* x, int64_t rows, int64_t N, float* y);
+
+void argmax_rows_scalar(const float* x, int64_t rows, int64_t N, int32_t* out);
+void argmax_rows_avx2(const float* x, int64_t rows, int64_t N, int32_t* out);
+void argmax_rows_avx512(const float* x, int64_t rows, int64_t N, int32_t* out);
+
+void embedding_rows_scalar(const int32_t* ids, int64_t r0, int64_t r1, int64_t T,
+                           const float* table, int64_t D, float scale, const float* positions,
+                           int64_t pos_offset, float* y);
+void embedding_rows_avx2(const int32_t* ids, int64_t r0, int64_t r1, int64_t T,
+                         const float* table, int64_t D, float scale, const float* positions,
+                         int64_t pos_offset, float* y);
+void embedding_rows_avx512(const int32_t* ids, int64_t r0, int64_t r1, int64_t T,
+                           const float* table, int64_t D, float scale, const float* positions,
+                           int64_t pos_offset, float* y);
+
+}  // namespace aiayn
