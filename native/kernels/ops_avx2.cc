@@ -4,12 +4,16 @@
 // Layout: contiguous fp32 rows of length D (or N), any length >= 1; the last
 // partial vector of a row is handled with maskload/maskstore, never a scalar
 // loop. Every pass is elementwise in place, so y may alias x (or residual).
-// Accuracy (fp32 accumulation in 4x8 lanes, so sums are more accurate than a
-// sequential loop): layernorm within a few ulp of the exact result for the
-// rounded mean/variance (two-pass variance, no cancellation); softmax within
-// a few ulp (exp_ps error + 1 rounding of sum and of the reciprocal);
-// log_softmax within a few ulp of |x - max| + log(sum) absolute; argmax exact;
-// embedding rounds e*scale + p once (fma).
+// Accumulation is fp32 in 2-4 vector accumulators of 8 lanes (shorter
+// chains than a running sum). Measured against a double-precision reference
+// (rows 1..65, N/D 1..32000):
+//  - layernorm: <= 2.2 * 2^-24 * (max|z| * rstd * |gamma| + |y|), i.e. the
+//    rounding of the fp32 mean; the variance is two-pass, so no cancellation.
+//  - softmax: <= 37 ulp at N=32000, <= 5.5 ulp at N <= 1000, against
+//    exp of the fp32-rounded x - max (that rounding itself, as in PyTorch, adds
+//    up to |x - max| * 2^-24 relative); error is dominated by the fp32 sum.
+//  - log_softmax: <= 18 ulp of max(1, |y|); argmax exact; embedding rounds
+//    e*scale + p once (fma).
 #include <immintrin.h>
 
 #include <cmath>
