@@ -2,7 +2,7 @@
   "variables": {
     "kernel_cflags": ["-std=c++17", "-O3", "-fno-math-errno", "-fPIC", "-fvisibility=hidden"],
     "avx2_cflags": ["-mavx2", "-mfma", "-mf16c"],
-    "avx512_cflags": ["-mavx512f", "-mavx512bw", "-mavx512dq", "-mavx512vl", "-mavx2", "-mfma", "-mf16c", "-Wno-maybe-uninitialized"]
+    "avx512_cflags": ["-mavx512f", "-mavx512bw", "-mavx512dq", "-mavx512vl", "-mavx2", "-mfma", "-mf16c", "-Wno-maybe-uninitialized", "-Wno-uninitialized"]
   },
   "targets": [
     {

@@ -1,10 +1,14 @@
 // info(), setThreads(), getBackend(), loading in worker_threads, and the raw
 // addon's own bounds checks (a wrong call throws; it never crashes).
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { getBackend, info, native, reference, setThreads } from '../lib/index.js';
 import { loadAddon } from '../lib/backend/addon.js';
 import { erf } from '../lib/backend/reference.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
 
 describe('runtime', () => {
   it('info() reports version, ISA, available ISAs and threads', () => {
@@ -15,6 +19,22 @@ describe('runtime', () => {
     expect(i.threads).toBeGreaterThanOrEqual(1);
     if (process.env.AIAYN_ISA) expect(i.isa).toBe(process.env.AIAYN_ISA);
     else expect(i.isa).toBe(i.isaAvailable[i.isaAvailable.length - 1]);
+  });
+
+  it('AIAYN_THREADS sets the pool size; bad AIAYN_THREADS or AIAYN_ISA fail the load with a clear error', () => {
+    const probe = (env: Record<string, string>) =>
+      spawnSync(process.execPath, ['-e', `console.log(JSON.stringify(require('node-gyp-build')('.').info()))`], {
+        cwd: root,
+        encoding: 'utf8',
+        env: { ...process.env, ...env },
+      });
+    const three = probe({ AIAYN_THREADS: '3' });
+    expect(JSON.parse(three.stdout)).toMatchObject({ threads: 3, defaultThreads: 3 });
+    expect(probe({ AIAYN_THREADS: '0' }).stderr).toMatch(/AIAYN_THREADS must be an integer in \[1, 1024\], got '0'/);
+    expect(probe({ AIAYN_THREADS: 'two' }).stderr).toMatch(/got 'two'/);
+    expect(probe({ AIAYN_ISA: 'sse' }).stderr).toMatch(/AIAYN_ISA must be one of scalar, avx2, avx512; got 'sse'/);
+    const scalar = probe({ AIAYN_ISA: 'scalar' });
+    expect(JSON.parse(scalar.stdout).isa).toBe('scalar');
   });
 
   it('setThreads resizes the pool and rejects bad sizes', () => {
@@ -37,7 +57,7 @@ describe('runtime', () => {
     const code = `
       const { parentPort } = require('node:worker_threads');
       const build = require('node-gyp-build');
-      const addon = build(${JSON.stringify(new URL('..', import.meta.url).pathname)});
+      const addon = build(${JSON.stringify(root)});
       const x = new Float32Array([1, 2, 3, 4]);
       const y = new Float32Array(4);
       addon.softmax(x, 1, 4, y);

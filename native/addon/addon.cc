@@ -3,6 +3,9 @@
 // behind it is one per process.
 #include <napi.h>
 
+#include <cstdlib>
+#include <string>
+
 #include "../kernels/cpu.h"
 #include "../kernels/threadpool.h"
 #include "args.h"
@@ -32,6 +35,9 @@ Napi::Value SetThreads(const Napi::CallbackInfo& info) {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   if (const char* error = aiayn::isa_env_error()) throw Napi::Error::New(env, error);
+  if (const char* error = aiayn::threads_env_error()) {
+    throw Napi::Error::New(env, std::string(error) + ", got '" + std::getenv("AIAYN_THREADS") + "'");
+  }
   exports.Set("info", Napi::Function::New(env, Info, "info"));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
   init_linear(env, exports);

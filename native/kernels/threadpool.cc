@@ -176,13 +176,27 @@ Pool& pool() {
 
 }  // namespace
 
+namespace {
+
+// AIAYN_THREADS as a count, 0 when unset, -1 when malformed.
+int threads_from_env() {
+  const char* env = std::getenv("AIAYN_THREADS");
+  if (env == nullptr || *env == '\0') return 0;
+  char* end = nullptr;
+  const long v = std::strtol(env, &end, 10);
+  if (end == env || *end != '\0' || v < 1 || v > 1024) return -1;
+  return static_cast<int>(v);
+}
+
+}  // namespace
+
 int default_threads() {
-  if (const char* env = std::getenv("AIAYN_THREADS")) {
-    char* end = nullptr;
-    const long v = std::strtol(env, &end, 10);
-    if (end != env && *end == '\0' && v >= 1 && v <= 1024) return static_cast<int>(v);
-  }
-  return physical_cores();
+  const int n = threads_from_env();
+  return n > 0 ? n : physical_cores();
+}
+
+const char* threads_env_error() {
+  return threads_from_env() < 0 ? "AIAYN_THREADS must be an integer in [1, 1024]" : nullptr;
 }
 
 int threads() { return pool().size(); }

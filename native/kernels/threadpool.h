@@ -15,6 +15,9 @@ namespace aiayn {
 
 // Default size: AIAYN_THREADS, else the number of physical cores we may run on.
 int default_threads();
+// Non-null when AIAYN_THREADS is set but not an integer in [1, 1024]; the
+// addon turns it into a load error. default_threads() then ignores it.
+const char* threads_env_error();
 int threads();
 // n >= 1; blocks until running work finishes, then resizes.
 void set_threads(int n);
