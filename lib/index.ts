@@ -15,3 +15,10 @@ export { native } from './backend/native.js';
 export { reference } from './backend/reference.js';
 export { getBackend, info, setThreads, type BackendName, type Info } from './runtime.js';
 export { CharTokenizer, type CharTokenizerJSON, type EncodeOptions, type EncodedBatch } from './tokenizer/char.js';
+export {
+  parseSafetensors,
+  readSafetensors,
+  serializeSafetensors,
+  writeSafetensors,
+  type SafetensorsFile,
+} from './io/safetensors.js';
