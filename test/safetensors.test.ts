@@ -198,7 +198,7 @@ describe('files from the spec and from the upstream writer', () => {
     expect(new Uint8Array(readFileSync(path))).toEqual(handBuilt);
   });
 
-  it('reads a file written by huggingface safetensors 0.8.0 (fixtures/safetensors/reference.py)', () => {
+  it('reads a file written by huggingface safetensors 0.8.0 (tools/safetensors_fixture.py)', () => {
     const file = readSafetensors(join(fixtures, 'reference.safetensors'));
     expect(file.metadata).toEqual({ format: 'pt', writer: 'safetensors 0.8.0' });
     expect([...file.tensors.keys()]).toEqual(['empty', 'encoder.layers.0.linear1.weight', 'scalar', 'brain', 'half']);

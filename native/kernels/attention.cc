@@ -110,9 +110,10 @@ void decode(const AttentionArgs& a, const Kernels& kn, int nthreads) {
     if (splits < 1) splits = 1;
   }
   Slices scratch(nthreads, scr_floats + acc_floats);
+  // Rows of one (b, h) are consecutive tasks, so they find its K and V in cache.
   auto locate = [&](int64_t row, int64_t* b, int64_t* i, int64_t* h) {
-    *h = row % H;
-    *i = (row / H) % Tq;
+    *i = row % Tq;
+    *h = (row / Tq) % H;
     *b = row / (H * Tq);
   };
   if (splits == 1) {

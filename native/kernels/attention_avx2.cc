@@ -86,7 +86,7 @@ struct Prefill {
   const float* v;
   float* qt;  // [Dh][QB]
   float* o;   // [QB][Dhp]
-  alignas(64) float s[KB * QB];
+  alignas(64) float s[(KB + RK - 1) / RK * RK * QB];  // whole Q K^T tiles
   alignas(64) float m[QB];
   alignas(64) float l[QB];
   alignas(64) float alpha[QB];
@@ -287,12 +287,13 @@ void attention_decode_row_avx2(const AttentionArgs& a, int64_t b, int64_t h, int
       for (int r = 0; r < W; ++r) krow[r] = kb + (jb + (g + r < jn ? g + r : jn - 1)) * ks;
       __m256 dots[W];
       for (int r = 0; r < W; ++r) dots[r] = _mm256_setzero_ps();
-      for (int64_t c = 0; c < nd; ++c) {
-        const __m256i mk = c + 1 == nd ? tail : full_mask();
+      for (int64_t c = 0; c + 1 < nd; ++c) {
         const __m256 qv = _mm256_load_ps(qs + c * W);
-        for (int r = 0; r < W; ++r)
-          dots[r] = _mm256_fmadd_ps(qv, _mm256_maskload_ps(krow[r] + c * W, mk), dots[r]);
+        for (int r = 0; r < W; ++r) dots[r] = _mm256_fmadd_ps(qv, _mm256_loadu_ps(krow[r] + c * W), dots[r]);
       }
+      const __m256 ql = _mm256_load_ps(qs + (nd - 1) * W);
+      for (int r = 0; r < W; ++r)
+        dots[r] = _mm256_fmadd_ps(ql, _mm256_maskload_ps(krow[r] + (nd - 1) * W, tail), dots[r]);
       const __m256 valid = _mm256_castsi256_ps(tail_mask(jn - g));
       const __m256 sv = _mm256_blendv_ps(ninf, reduce8(dots), valid);
       _mm256_store_ps(s + g, sv);

@@ -300,12 +300,13 @@ void attention_decode_row_avx512(const AttentionArgs& a, int64_t b, int64_t h, i
       for (int r = 0; r < W; ++r) krow[r] = kb + (jb + (g + r < jn ? g + r : jn - 1)) * ks;
       __m512 dots[W];
       for (int r = 0; r < W; ++r) dots[r] = _mm512_setzero_ps();
-      for (int64_t c = 0; c < nd; ++c) {
-        const __mmask16 mk = c + 1 == nd ? tail : static_cast<__mmask16>(0xFFFF);
+      for (int64_t c = 0; c + 1 < nd; ++c) {
         const __m512 qv = _mm512_load_ps(qs + c * W);
-        for (int r = 0; r < W; ++r)
-          dots[r] = _mm512_fmadd_ps(qv, _mm512_maskz_loadu_ps(mk, krow[r] + c * W), dots[r]);
+        for (int r = 0; r < W; ++r) dots[r] = _mm512_fmadd_ps(qv, _mm512_loadu_ps(krow[r] + c * W), dots[r]);
       }
+      const __m512 ql = _mm512_load_ps(qs + (nd - 1) * W);
+      for (int r = 0; r < W; ++r)
+        dots[r] = _mm512_fmadd_ps(ql, _mm512_maskz_loadu_ps(tail, krow[r] + (nd - 1) * W), dots[r]);
       const __m512 sv = _mm512_mask_blend_ps(tail_mask(jn - g), _mm512_set1_ps(-INFINITY), reduce16(dots));
       _mm512_store_ps(s + g, sv);
       bmax = _mm512_max_ps(bmax, sv);

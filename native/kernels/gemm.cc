@@ -18,6 +18,7 @@
 #include "gemm.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <new>
 
@@ -67,6 +68,7 @@ PackedWeights* linear_pack(const float* w, int64_t N, int64_t K) {
   const Isa isa = active_isa();
   const int64_t nr = panel_width(isa);
   const int64_t panels = ceil_div(N, nr);
+  if (K > INT64_MAX / static_cast<int64_t>(sizeof(float)) / (panels * nr)) return nullptr;
   const size_t bytes = static_cast<size_t>(panels * K * nr) * sizeof(float);
   void* mem = nullptr;
   if (posix_memalign(&mem, 64, bytes) != 0) return nullptr;
@@ -76,23 +78,27 @@ PackedWeights* linear_pack(const float* w, int64_t N, int64_t K) {
     return nullptr;
   }
   float* dst = static_cast<float*>(mem);
-  // Transpose in depth chunks so both the rows of W and the panel stay cached.
+  // Transpose in depth chunks so both the rows of W and the panel stay cached;
+  // panels are independent, so they are split over the pool.
   constexpr int64_t kChunk = 64;
-  for (int64_t pi = 0; pi < panels; ++pi) {
-    float* panel = dst + pi * K * nr;
-    const int64_t cols = std::min(nr, N - pi * nr);
-    for (int64_t k0 = 0; k0 < K; k0 += kChunk) {
-      const int64_t k1 = std::min(K, k0 + kChunk);
-      for (int64_t j = 0; j < nr; ++j) {
-        if (j < cols) {
-          const float* src = w + (pi * nr + j) * K;
-          for (int64_t k = k0; k < k1; ++k) panel[k * nr + j] = src[k];
-        } else {
-          for (int64_t k = k0; k < k1; ++k) panel[k * nr + j] = 0.0f;
+  const int64_t ntasks = std::min(panels, static_cast<int64_t>(threads()) * kTasksPerThread);
+  parallel_for(ntasks, [&](int64_t task, int) {
+    for (int64_t pi = panels * task / ntasks; pi < panels * (task + 1) / ntasks; ++pi) {
+      float* panel = dst + pi * K * nr;
+      const int64_t cols = std::min(nr, N - pi * nr);
+      for (int64_t k0 = 0; k0 < K; k0 += kChunk) {
+        const int64_t k1 = std::min(K, k0 + kChunk);
+        for (int64_t j = 0; j < nr; ++j) {
+          if (j < cols) {
+            const float* src = w + (pi * nr + j) * K;
+            for (int64_t k = k0; k < k1; ++k) panel[k * nr + j] = src[k];
+          } else {
+            for (int64_t k = k0; k < k1; ++k) panel[k * nr + j] = 0.0f;
+          }
         }
       }
     }
-  }
+  });
   p->N = N;
   p->K = K;
   p->isa = isa;

@@ -6,9 +6,8 @@
 // place (row pointers, no packing); gemm.cc keeps the panel block in L2.
 // Column edges use maskload/maskstore; rows 1..5 at the bottom edge use the
 // same kernel instantiated for fewer rows. Epilogue in registers: + bias, then
-// ReLU or exact-erf GELU (erf_ps from vecmath_avx2.h, absolute error <= 1.2e-7).
-// fp32 accumulation in
-// depth order within a block.
+// ReLU or exact-erf GELU (erf_ps from vecmath_avx2.h, absolute error <=
+// 1.2e-7). fp32 accumulation in depth order within a block.
 //
 // ODR: only intrinsics, declaration-only headers and the static-inline
 // vecmath header are included here, and every helper has internal linkage.
@@ -34,6 +33,20 @@ inline __m256 activate(__m256 v, Activation act) {
   return v;
 }
 
+// acc[r][:] += x[r][k] * panel[k][:] for the MR rows.
+template <int MR>
+__attribute__((always_inline)) inline void fma_step(const float* const* xr, int64_t k,
+                                                    const float* b, __m256 (&acc)[MR][2]) {
+  const __m256 b0 = _mm256_load_ps(b + k * kNr);
+  const __m256 b1 = _mm256_load_ps(b + k * kNr + 8);
+  #pragma GCC unroll 8
+  for (int r = 0; r < MR; ++r) {
+    const __m256 a = _mm256_broadcast_ss(xr[r] + k);
+    acc[r][0] = _mm256_fmadd_ps(a, b0, acc[r][0]);
+    acc[r][1] = _mm256_fmadd_ps(a, b1, acc[r][1]);
+  }
+}
+
 // y[0:MR, 0:cols] (+)= x[0:MR, 0:kc] . panel[0:kc, 0:16], then the epilogue.
 template <int MR>
 inline void tile(const GemmBlock& blk, const float* x, const float* b, float* y,
@@ -42,30 +55,43 @@ inline void tile(const GemmBlock& blk, const float* x, const float* b, float* y,
   const __m256i mask[2] = {_mm256_cmpgt_epi32(_mm256_set1_epi32(cols), iota),
                            _mm256_cmpgt_epi32(_mm256_set1_epi32(cols - 8), iota)};
   const float* xr[MR];
+  #pragma GCC unroll 8
   for (int r = 0; r < MR; ++r) xr[r] = x + r * blk.ldx;
 
-  __m256 acc[MR][2];
-  for (int r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+  // Fewer than 3 rows give too few independent FMA chains to hide the FMA
+  // latency: they split the depth into interleaved parts summed at the end.
+  constexpr int KS = MR == 1 ? 4 : MR == 2 ? 2 : 1;
+  __m256 acc[KS][MR][2];
+  #pragma GCC unroll 8
+  for (int s = 0; s < KS; ++s)
+    #pragma GCC unroll 8
+    for (int r = 0; r < MR; ++r) acc[s][r][0] = acc[s][r][1] = _mm256_setzero_ps();
 
   const int64_t kc = blk.kc;
-  for (int64_t k = 0; k < kc; ++k) {
-    const __m256 b0 = _mm256_load_ps(b + k * kNr);
-    const __m256 b1 = _mm256_load_ps(b + k * kNr + 8);
-    for (int r = 0; r < MR; ++r) {
-      const __m256 a = _mm256_broadcast_ss(xr[r] + k);
-      acc[r][0] = _mm256_fmadd_ps(a, b0, acc[r][0]);
-      acc[r][1] = _mm256_fmadd_ps(a, b1, acc[r][1]);
-    }
+  int64_t k = 0;
+  for (; k + KS <= kc; k += KS) {
+    #pragma GCC unroll 8
+    for (int s = 0; s < KS; ++s) fma_step<MR>(xr, k + s, b, acc[s]);
   }
+  for (; k < kc; ++k) fma_step<MR>(xr, k, b, acc[0]);
+  #pragma GCC unroll 8
+  for (int s = 1; s < KS; ++s)
+    #pragma GCC unroll 8
+    for (int r = 0; r < MR; ++r)
+      #pragma GCC unroll 8
+      for (int j = 0; j < 2; ++j) acc[0][r][j] = _mm256_add_ps(acc[0][r][j], acc[s][r][j]);
 
   __m256 bv[2];
+  #pragma GCC unroll 8
   for (int j = 0; j < 2; ++j) {
     bv[j] = blk.finish && bias ? _mm256_maskload_ps(bias + 8 * j, mask[j]) : _mm256_setzero_ps();
   }
+  #pragma GCC unroll 8
   for (int r = 0; r < MR; ++r) {
     float* yr = y + r * blk.ldy;
+    #pragma GCC unroll 8
     for (int j = 0; j < 2; ++j) {
-      __m256 v = acc[r][j];
+      __m256 v = acc[0][r][j];
       if (blk.accumulate) v = _mm256_add_ps(v, _mm256_maskload_ps(yr + 8 * j, mask[j]));
       if (blk.finish) v = activate(_mm256_add_ps(v, bv[j]), blk.act);
       _mm256_maskstore_ps(yr + 8 * j, mask[j], v);

@@ -70,28 +70,38 @@ static inline __m256 exp2_ps(__m256 x) {
   return scale_pow2_ps_(p, n);
 }
 
-// erf(x) = x P(x^2) / Q(x^2) on [-3.92, 3.92]: a degree 6/5 (in x^2) rational
-// fit, minimax in absolute error (2.3e-8 with fp32 coefficients). All Q and
-// nearly all P coefficients are positive, so Horner evaluation does not cancel.
+// erf in two pieces, both evaluated and blended (fits: minimax relative error,
+// fp32 coefficients):
+//   |x| < 0.6:  x P(x^2), P of degree 5 (fit error 1e-10 relative);
+//   |x| >= 0.6: sign(x) (1 - e^(-z^2) R(z)), z = min(|x|, 3.92), R = erfc(z) e^(z^2)
+//               as a degree 3/4 rational (fit error 3e-9 relative), so the
+//               result is 1 minus a small, accurately computed term.
 // Beyond 3.92, erf rounds to +-1 in fp32.
 static inline __m256 erf_ps(__m256 x) {
-  x = _mm256_min_ps(_mm256_set1_ps(3.92f), _mm256_max_ps(_mm256_set1_ps(-3.92f), x));
+  const __m256 sign = _mm256_castsi256_ps(_mm256_set1_epi32(INT32_MIN));
+  const __m256 ax = _mm256_andnot_ps(sign, x);
   const __m256 x2 = _mm256_mul_ps(x, x);
-  __m256 p = _mm256_set1_ps(-1.333762167e-08f);
-  p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(4.718126547e-06f));
-  p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(3.803824948e-04f));
-  p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(3.832381917e-03f));
-  p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(5.427851155e-02f));
-  p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(1.847003996e-01f));
+  __m256 p = _mm256_set1_ps(-7.345635095e-04f);
+  p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(5.176410079e-03f));
+  p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(-2.685736492e-02f));
+  p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(1.128371730e-01f));
+  p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(-3.761263788e-01f));
   p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(1.128379226e+00f));
-  p = _mm256_mul_ps(p, x);
-  __m256 q = _mm256_set1_ps(6.342206325e-05f);
-  q = _mm256_fmadd_ps(q, x2, _mm256_set1_ps(1.305044745e-03f));
-  q = _mm256_fmadd_ps(q, x2, _mm256_set1_ps(1.543099247e-02f));
-  q = _mm256_fmadd_ps(q, x2, _mm256_set1_ps(1.137755066e-01f));
-  q = _mm256_fmadd_ps(q, x2, _mm256_set1_ps(4.970200062e-01f));
-  q = _mm256_fmadd_ps(q, x2, _mm256_set1_ps(1.000000000e+00f));
-  return _mm256_div_ps(p, q);
+  const __m256 small = _mm256_mul_ps(x, p);
+  const __m256 z = _mm256_min_ps(_mm256_set1_ps(3.92f), ax);  // keeps NaN
+  __m256 rn = _mm256_set1_ps(9.856500477e-02f);
+  rn = _mm256_fmadd_ps(rn, z, _mm256_set1_ps(4.774539769e-01f));
+  rn = _mm256_fmadd_ps(rn, z, _mm256_set1_ps(1.018731594e+00f));
+  rn = _mm256_fmadd_ps(rn, z, _mm256_set1_ps(9.999448061e-01f));
+  __m256 rd = _mm256_set1_ps(1.747436225e-01f);
+  rd = _mm256_fmadd_ps(rd, z, _mm256_set1_ps(8.453794718e-01f));
+  rd = _mm256_fmadd_ps(rd, z, _mm256_set1_ps(1.901512265e+00f));
+  rd = _mm256_fmadd_ps(rd, z, _mm256_set1_ps(2.146641016e+00f));
+  rd = _mm256_fmadd_ps(rd, z, _mm256_set1_ps(1.000000000e+00f));
+  const __m256 e = exp_ps(_mm256_mul_ps(_mm256_sub_ps(_mm256_setzero_ps(), z), z));
+  const __m256 large = _mm256_fnmadd_ps(e, _mm256_div_ps(rn, rd), _mm256_set1_ps(1.0f));
+  const __m256 signed_large = _mm256_or_ps(large, _mm256_and_ps(sign, x));
+  return _mm256_blendv_ps(signed_large, small, _mm256_cmp_ps(ax, _mm256_set1_ps(0.6f), _CMP_LT_OQ));
 }
 
 static inline float hsum_ps(__m256 x) {

@@ -59,28 +59,38 @@ static inline __m512 exp2_ps(__m512 x) {
   return _mm512_scalef_ps(p, n);
 }
 
-// erf(x) = x P(x^2) / Q(x^2) on [-3.92, 3.92]: a degree 6/5 (in x^2) rational
-// fit, minimax in absolute error (2.3e-8 with fp32 coefficients). All Q and
-// nearly all P coefficients are positive, so Horner evaluation does not cancel.
+// erf in two pieces, both evaluated and blended (fits: minimax relative error,
+// fp32 coefficients):
+//   |x| < 0.6:  x P(x^2), P of degree 5 (fit error 1e-10 relative);
+//   |x| >= 0.6: sign(x) (1 - e^(-z^2) R(z)), z = min(|x|, 3.92), R = erfc(z) e^(z^2)
+//               as a degree 3/4 rational (fit error 3e-9 relative), so the
+//               result is 1 minus a small, accurately computed term.
 // Beyond 3.92, erf rounds to +-1 in fp32.
 static inline __m512 erf_ps(__m512 x) {
-  x = _mm512_min_ps(_mm512_set1_ps(3.92f), _mm512_max_ps(_mm512_set1_ps(-3.92f), x));
+  const __m512 sign = _mm512_castsi512_ps(_mm512_set1_epi32(INT32_MIN));
+  const __m512 ax = _mm512_andnot_ps(sign, x);
   const __m512 x2 = _mm512_mul_ps(x, x);
-  __m512 p = _mm512_set1_ps(-1.333762167e-08f);
-  p = _mm512_fmadd_ps(p, x2, _mm512_set1_ps(4.718126547e-06f));
-  p = _mm512_fmadd_ps(p, x2, _mm512_set1_ps(3.803824948e-04f));
-  p = _mm512_fmadd_ps(p, x2, _mm512_set1_ps(3.832381917e-03f));
-  p = _mm512_fmadd_ps(p, x2, _mm512_set1_ps(5.427851155e-02f));
-  p = _mm512_fmadd_ps(p, x2, _mm512_set1_ps(1.847003996e-01f));
+  __m512 p = _mm512_set1_ps(-7.345635095e-04f);
+  p = _mm512_fmadd_ps(p, x2, _mm512_set1_ps(5.176410079e-03f));
+  p = _mm512_fmadd_ps(p, x2, _mm512_set1_ps(-2.685736492e-02f));
+  p = _mm512_fmadd_ps(p, x2, _mm512_set1_ps(1.128371730e-01f));
+  p = _mm512_fmadd_ps(p, x2, _mm512_set1_ps(-3.761263788e-01f));
   p = _mm512_fmadd_ps(p, x2, _mm512_set1_ps(1.128379226e+00f));
-  p = _mm512_mul_ps(p, x);
-  __m512 q = _mm512_set1_ps(6.342206325e-05f);
-  q = _mm512_fmadd_ps(q, x2, _mm512_set1_ps(1.305044745e-03f));
-  q = _mm512_fmadd_ps(q, x2, _mm512_set1_ps(1.543099247e-02f));
-  q = _mm512_fmadd_ps(q, x2, _mm512_set1_ps(1.137755066e-01f));
-  q = _mm512_fmadd_ps(q, x2, _mm512_set1_ps(4.970200062e-01f));
-  q = _mm512_fmadd_ps(q, x2, _mm512_set1_ps(1.000000000e+00f));
-  return _mm512_div_ps(p, q);
+  const __m512 small = _mm512_mul_ps(x, p);
+  const __m512 z = _mm512_min_ps(_mm512_set1_ps(3.92f), ax);  // keeps NaN
+  __m512 rn = _mm512_set1_ps(9.856500477e-02f);
+  rn = _mm512_fmadd_ps(rn, z, _mm512_set1_ps(4.774539769e-01f));
+  rn = _mm512_fmadd_ps(rn, z, _mm512_set1_ps(1.018731594e+00f));
+  rn = _mm512_fmadd_ps(rn, z, _mm512_set1_ps(9.999448061e-01f));
+  __m512 rd = _mm512_set1_ps(1.747436225e-01f);
+  rd = _mm512_fmadd_ps(rd, z, _mm512_set1_ps(8.453794718e-01f));
+  rd = _mm512_fmadd_ps(rd, z, _mm512_set1_ps(1.901512265e+00f));
+  rd = _mm512_fmadd_ps(rd, z, _mm512_set1_ps(2.146641016e+00f));
+  rd = _mm512_fmadd_ps(rd, z, _mm512_set1_ps(1.000000000e+00f));
+  const __m512 e = exp_ps(_mm512_mul_ps(_mm512_sub_ps(_mm512_setzero_ps(), z), z));
+  const __m512 large = _mm512_fnmadd_ps(e, _mm512_div_ps(rn, rd), _mm512_set1_ps(1.0f));
+  const __m512 signed_large = _mm512_or_ps(large, _mm512_and_ps(sign, x));
+  return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(ax, _mm512_set1_ps(0.6f), _CMP_LT_OQ), signed_large, small);
 }
 
 static inline float hsum_ps(__m512 x) { return _mm512_reduce_add_ps(x); }
