@@ -22,3 +22,6 @@ export {
   writeSafetensors,
   type SafetensorsFile,
 } from './io/safetensors.js';
+export { Transformer, type GenerateOptions, type TokenBatch, type TransformerOptions } from './model/transformer.js';
+export { resolveConfig, type TransformerConfig } from './model/config.js';
+export { KVCache } from './generate/kvcache.js';

@@ -33,6 +33,8 @@ const cases: Case[] = [
   ['linear unknown activation', (b) => b.linear(t(2, 4), b.linearPack(t(3, 4)), { activation: 'tanh' as 'relu' }), RangeError, /options.activation must be one of none, relu, gelu, got "tanh"/],
   ['linear out wrong shape', (b) => b.linear(t(2, 4), b.linearPack(t(3, 4)), { out: t(2, 4) }), RangeError, /options.out must have shape \[2, 3\], got \[2, 4\]/],
   ['linear out aliases x', (b) => { const x = t(3, 3); return b.linear(x, b.linearPack(t(3, 3)), { out: x }); }, RangeError, /options.out must not share memory with x/],
+  ['linear residual wrong shape', (b) => b.linear(t(2, 4), b.linearPack(t(3, 4)), { residual: t(2, 4) }), RangeError, /options.residual must have shape \[2, 3\], got \[2, 4\]/],
+  ['linear in place with an activation', (b) => { const r = t(2, 3); return b.linear(t(2, 4), b.linearPack(t(3, 4)), { activation: 'relu', residual: r, out: r }); }, RangeError, /options.out must not share memory with residual/],
   ['linear options not an object', (b) => b.linear(t(2, 4), b.linearPack(t(3, 4)), 5 as never), TypeError, /options must be an object, got 5/],
   // attention
   ['attention q rank 3', (b) => b.attention(t(1, 2, 8), t(1, 2, 1, 8), t(1, 2, 1, 8)), RangeError, /q must have rank 4, got shape \[1, 2, 8\]/],

@@ -72,6 +72,27 @@ describe(`linear on ${isa}`, () => {
     nw.dispose();
   });
 
+  it('adds a residual after the activation, in place or not, over split depths', () => {
+    for (const [M, N, K] of [[1, 40, 30], [7, 65, 600], [130, 96, 1100]]) {
+      const x = randomTensor([M, K], M);
+      const w = randomTensor([N, K], M + 1);
+      const b = randomTensor([N], M + 2);
+      const nw = native.linearPack(w, b);
+      const rw = reference.linearPack(w, b);
+      const tol = 1e-6 * K + 1e-6;
+      for (const activation of ['none', 'gelu'] as const) {
+        const r = randomTensor([M, N], M + 3);
+        const want = reference.linear(x, rw, { activation, residual: r });
+        expectClose(native.linear(x, nw, { activation, residual: r }).data, want.data, tol, 1e-6, `residual ${activation} M=${M} K=${K}`);
+        if (activation === 'none') {
+          expect(native.linear(x, nw, { residual: r, out: r })).toBe(r);
+          expectClose(r.data, want.data, tol, 1e-6, `in place M=${M} K=${K}`);
+        }
+      }
+      nw.dispose();
+    }
+  });
+
   it('GELU is the exact erf form', () => {
     const x = Tensor.from([-3, -1, -0.5, 0, 0.5, 1, 3], [7, 1]);
     const w = native.linearPack(Tensor.from([1], [1, 1]));

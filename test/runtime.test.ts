@@ -63,7 +63,7 @@ describe('runtime', () => {
       addon.softmax(x, 1, 4, y);
       const w = new addon.PackedLinear(new Float32Array([1, 0, 0, 1]), 2, 2, null);
       const z = new Float32Array(2);
-      addon.linear(new Float32Array([5, 6]), 1, w, 0, z);
+      addon.linear(new Float32Array([5, 6]), 1, w, 0, null, z);
       w.dispose();
       parentPort.postMessage({ sum: y.reduce((a, b) => a + b, 0), z: Array.from(z), isa: addon.info().isa });
     `;
@@ -89,14 +89,17 @@ describe('runtime', () => {
     expect(() => addon.softmax(f(3), 1, 4, f(4))).toThrow(/x must have at least 4 elements, got 3/);
     expect(() => addon.softmax(f(4), 1, 4, f(3))).toThrow(/y must have at least 4 elements/);
     expect(() => addon.softmax(f(4), -1, 4, f(4))).toThrow(RangeError);
-    expect(() => addon.linear(f(4), 1, {}, 0, f(4))).toThrow(/weights must be a PackedLinear/);
+    expect(() => addon.linear(f(4), 1, {}, 0, null, f(4))).toThrow(/weights must be a PackedLinear/);
     const Packed = (addon as unknown as { PackedLinear: new (...a: unknown[]) => { dispose(): void } }).PackedLinear;
     expect(() => new Packed(f(3), 2, 2, null)).toThrow(/weight must have at least 4 elements/);
     const w = new Packed(f(4), 2, 2, null);
-    expect(() => addon.linear(f(2), 1, w, 3, f(2))).toThrow(/activation must be an integer in \[0, 2\]/);
+    expect(() => addon.linear(f(2), 1, w, 3, null, f(2))).toThrow(/activation must be an integer in \[0, 2\]/);
+    const y = f(2);
+    expect(() => addon.linear(f(2), 1, w, 1, y, y)).toThrow(/residual may be y itself only without an activation/);
+    expect(() => addon.linear(y, 1, w, 0, null, y)).toThrow(/y must not share memory with x/);
     w.dispose();
     w.dispose();
-    expect(() => addon.linear(f(2), 1, w, 0, f(2))).toThrow(/disposed/);
+    expect(() => addon.linear(f(2), 1, w, 0, null, f(2))).toThrow(/disposed/);
     expect(() => addon.embedding(Int32Array.of(0, 9), 1, 2, f(8), 2, 4, 1, null, 0, 0, f(8))).toThrow(/ids must be in \[0, V\)/);
     expect(() =>
       addon.attention(f(8), f(8), f(8), f(8), 1, 1, 2, 1, 8, 8, 8, 8, 16, 8, 8, null, false, 1),

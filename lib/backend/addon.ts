@@ -21,7 +21,10 @@ export interface Addon {
   info(): NativeInfo;
   setThreads(n: number): void;
   PackedLinear: new (weight: Float32Array, N: number, K: number, bias: Float32Array | null) => PackedLinearHandle;
-  linear(x: Float32Array, M: number, weights: PackedLinearHandle, activation: number, y: Float32Array): void;
+  linear(
+    x: Float32Array, M: number, weights: PackedLinearHandle, activation: number,
+    residual: Float32Array | null, y: Float32Array,
+  ): void;
   attention(
     q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array,
     B: number, Tq: number, Tk: number, H: number, Dh: number,

@@ -19,7 +19,9 @@ export interface LinearWeights {
 export interface LinearOptions {
   /** Applied after the bias. Default 'none'. */
   activation?: Activation;
-  /** Destination [..., outFeatures]; a new tensor when absent. Must not share memory with x. */
+  /** Added after the activation (a fused residual connection); shape [..., outFeatures]. */
+  residual?: Tensor;
+  /** Destination [..., outFeatures]; a new tensor when absent. Must not share memory with x; may be `residual` itself when the activation is none. */
   out?: Tensor;
 }
 
@@ -31,11 +33,12 @@ export interface AttentionOptions {
   /** Multiplies q·k. Default 1 / sqrt(Dh). */
   scale?: number;
   /**
-   * Layout of k and v. 'bthd' (default): [B, Tk, H, Dh], like q. 'bhtd': a
-   * KV cache [B, H, Tcap, Dh] of which the first `kvLength` positions are used.
+   * Layout of k and v: 'bthd' (default) is [B, Tcap, H, Dh], like q; 'bhtd' is
+   * [B, H, Tcap, Dh]. Either way they may be a KV cache of which only the first
+   * `kvLength` positions are in use.
    */
   kvLayout?: 'bthd' | 'bhtd';
-  /** With kvLayout 'bhtd': the number of cached positions in use (Tk). Default Tcap. */
+  /** Positions of k and v in use (Tk), from the start. Default: all Tcap. */
   kvLength?: number;
   /** Destination [B, Tq, H, Dh]; must not share memory with q, k or v. */
   out?: Tensor;
@@ -78,7 +81,7 @@ export interface Backend {
   /** Prepares weight [N, K] (nn.Linear layout) and optional bias [N]. The inputs can be dropped afterwards. */
   linearPack(weight: Tensor, bias?: Tensor): LinearWeights;
 
-  /** y = activation(x W^T + b) over the last dimension of x: [..., K] -> [..., N]. */
+  /** y = activation(x W^T + b) + residual over the last dimension of x: [..., K] -> [..., N]. */
   linear(x: Tensor, weights: LinearWeights, options?: LinearOptions): Tensor;
 
   /** Fused multi-head scaled-dot-product attention. q: [B, Tq, H, Dh] -> [B, Tq, H, Dh]. */

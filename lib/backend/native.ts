@@ -71,8 +71,8 @@ export const native: Backend = {
 
   linear(x: Tensor, weights: LinearWeights, options?: LinearOptions): Tensor {
     const w = checkWeights(weights);
-    const { M, activation, out } = checkLinear(x, w.outFeatures, w.inFeatures, options);
-    loadAddon().linear(x.data, M, w.handle, ACTIVATION_CODE[activation], out.data);
+    const { M, activation, residual, out } = checkLinear(x, w.outFeatures, w.inFeatures, options);
+    loadAddon().linear(x.data, M, w.handle, ACTIVATION_CODE[activation], residual ? residual.data : null, out.data);
     return out;
   },
 

@@ -105,13 +105,13 @@ export const reference: Backend = {
     const w = checkWeights(weights);
     const N = w.outFeatures;
     const K = w.inFeatures;
-    const { M, activation, out } = checkLinear(x, N, K, options);
+    const { M, activation, residual, out } = checkLinear(x, N, K, options);
     const W = w.weight; // [N, K]
     for (let m = 0; m < M; m++) {
       for (let n = 0; n < N; n++) {
         let acc = w.bias ? w.bias[n] : 0;
         for (let k = 0; k < K; k++) acc += x.data[m * K + k] * W[n * K + k];
-        out.data[m * N + n] = activate(acc, activation);
+        out.data[m * N + n] = activate(acc, activation) + (residual ? residual.data[m * N + n] : 0);
       }
     }
     return out;

@@ -71,7 +71,7 @@ export function checkLinear(
   N: number,
   K: number,
   options: LinearOptions | undefined,
-): { x: Tensor; M: number; activation: Activation; out: Tensor } {
+): { x: Tensor; M: number; activation: Activation; residual?: Tensor; out: Tensor } {
   checkOptions('options', options);
   const t = checkTensor('x', x);
   const last = t.shape[t.rank - 1];
@@ -83,8 +83,15 @@ export function checkLinear(
     throw new RangeError(`options.activation must be one of ${ACTIVATIONS.join(', ')}, got ${describe(activation)}`);
   }
   const outShape = [...t.shape.slice(0, -1), N];
-  const out = resolveOut(options?.out, outShape, { x: t });
-  return { x: t, M: t.size / K, activation, out };
+  let residual: Tensor | undefined;
+  if (options?.residual !== undefined) {
+    residual = checkTensor('options.residual', options.residual);
+    checkShapeEquals('options.residual', residual, outShape);
+    if (overlaps(residual.data, t.data)) throw new RangeError('options.residual must not share memory with x');
+  }
+  // In place onto the residual only without an activation: the kernel accumulates onto it.
+  const out = resolveOut(options?.out, outShape, { x: t, residual }, residual && activation === 'none' ? [residual] : []);
+  return { x: t, M: t.size / K, activation, residual, out };
 }
 
 export interface AttentionDims {
@@ -112,21 +119,12 @@ export function checkAttention(q: unknown, k: unknown, v: unknown, options: Atte
   if (layout !== 'bthd' && layout !== 'bhtd') {
     throw new RangeError(`options.kvLayout must be 'bthd' or 'bhtd', got ${describe(layout)}`);
   }
-  let Tk: number;
-  let kvStrides: [number, number, number];
-  if (layout === 'bthd') {
-    Tk = kt.shape[1];
-    if (options?.kvLength !== undefined) {
-      throw new RangeError(`options.kvLength applies only to kvLayout 'bhtd'; use kvLengths for padding`);
-    }
-    checkShapeEquals('k', kt, [B, Tk, H, Dh]);
-    kvStrides = [Tk * H * Dh, H * Dh, Dh];
-  } else {
-    const Tcap = kt.shape[2];
-    checkShapeEquals('k', kt, [B, H, Tcap, Dh]);
-    Tk = options?.kvLength === undefined ? Tcap : checkInt('options.kvLength', options.kvLength, 1, Tcap);
-    kvStrides = [H * Tcap * Dh, Dh, Tcap * Dh];
-  }
+  // k and v hold Tcap positions, of which the first Tk (kvLength) are used.
+  const Tcap = layout === 'bthd' ? kt.shape[1] : kt.shape[2];
+  checkShapeEquals('k', kt, layout === 'bthd' ? [B, Tcap, H, Dh] : [B, H, Tcap, Dh]);
+  const Tk = options?.kvLength === undefined ? Tcap : checkInt('options.kvLength', options.kvLength, 1, Tcap);
+  const kvStrides: [number, number, number] =
+    layout === 'bthd' ? [Tcap * H * Dh, H * Dh, Dh] : [H * Tcap * Dh, Dh, Tcap * Dh];
   checkShapeEquals('v', vt, kt.shape);
   let kvLengths: Int32Array | null = null;
   if (options?.kvLengths !== undefined) {

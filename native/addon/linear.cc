@@ -93,16 +93,27 @@ PackedLinear* get_packed(const Napi::CallbackInfo& info, size_t i) {
   return p;
 }
 
-// linear(x: Float32Array [M*K], M, weights: PackedLinear, activation: 0|1|2, y: Float32Array [M*N])
+bool overlap(const float* a, const float* b, int64_t n) { return a < b + n && b < a + n; }
+
+// linear(x: Float32Array [M*K], M, weights: PackedLinear, activation: 0|1|2,
+//        residual: Float32Array [M*N] | null, y: Float32Array [M*N])
 Napi::Value Linear(const Napi::CallbackInfo& info) {
-  check_count(info, 5, "linear");
+  check_count(info, 6, "linear");
+  Napi::Env env = info.Env();
   const int64_t M = get_int(info, 1, "M", 1);
   const PackedLinear* p = get_packed(info, 2);
   const aiayn::PackedWeights& w = *p->weights();
   const auto act = static_cast<aiayn::Activation>(get_int(info, 3, "activation", 0, 2));
   const float* x = get_f32(info, 0, "x", M * w.K);
-  float* y = get_f32(info, 4, "y", M * w.N);
-  aiayn::linear(x, M, w.K, w, p->bias(), act, y, w.N);
+  const float* residual = get_f32(info, 4, "residual", M * w.N, true);
+  float* y = get_f32(info, 5, "y", M * w.N);
+  const int64_t nx = M * w.K, ny = M * w.N;
+  if (x < y + ny && y < x + nx) throw Napi::RangeError::New(env, "y must not share memory with x");
+  if (residual != nullptr && overlap(residual, y, ny) &&
+      (residual != y || act != aiayn::Activation::none)) {
+    throw Napi::RangeError::New(env, "residual may be y itself only without an activation");
+  }
+  aiayn::linear(x, M, w.K, w, p->bias(), act, residual, y, w.N);
   return info.Env().Undefined();
 }
 

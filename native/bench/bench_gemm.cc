@@ -34,7 +34,7 @@ double seconds_since(Clock::time_point t0) {
 // Median seconds per call.
 double time_call(const float* x, const aiayn::PackedWeights& w, const float* bias,
                  aiayn::Activation act, float* y, int64_t M) {
-  const auto call = [&] { aiayn::linear(x, M, w.K, w, bias, act, y, w.N); };
+  const auto call = [&] { aiayn::linear(x, M, w.K, w, bias, act, nullptr, y, w.N); };
   call();
   int64_t reps = 1;
   for (;;) {

@@ -2,8 +2,8 @@
 //
 // Picks the kernel set for active_isa() and splits the work over the pool:
 //   prefill (Tq > kDecodeMaxTq): one task per (b, h, block of query rows),
-//     the block size being the ISA's (64 rows for AVX-512), heaviest causal
-//     blocks first so the dynamic schedule ends evenly;
+//     the block size being the ISA's (64 rows for AVX-512); tasks of one
+//     (b, h) are consecutive, heaviest causal block first;
 //   decode (Tq <= kDecodeMaxTq): one task per (b, h, query row); when there are
 //     fewer rows than threads, the visible keys are split into chunks whose
 //     partial softmax states (max, sum, unnormalised output) are merged here.
@@ -180,9 +180,11 @@ void prefill(const AttentionArgs& a, const Kernels& kn, int nthreads) {
   const int64_t bh = a.B * a.H;
   Slices scratch(nthreads, static_cast<int64_t>(kn.prefill_scratch(a.Dh)));
   parallel_for(bh * nqb, [&](int64_t task, int thread) {
-    // Last query blocks first: under a causal mask they are the longest.
-    const int64_t qb = nqb - 1 - task / bh;
-    const int64_t b = (task % bh) / a.H, h = task % a.H;
+    // All blocks of one (b, h) in a row, so its K and V stay in L2; within it
+    // the last (under a causal mask the longest) first, so the schedule ends
+    // on short tasks.
+    const int64_t qb = nqb - 1 - task % nqb;
+    const int64_t b = task / nqb / a.H, h = task / nqb % a.H;
     const int64_t i0 = qb * kn.qblock;
     const int64_t i1 = i0 + kn.qblock < a.Tq ? i0 + kn.qblock : a.Tq;
     kn.prefill(a, b, h, i0, i1, scratch.at(thread));

@@ -3,12 +3,13 @@
 // Same algorithm as attention_avx512.cc with 8-lane vectors and 16 registers:
 // prefill blocks of up to 32 query rows, kv blocks of 64 keys, scores kept
 // transposed (S^T[key][query]) so Q^T is packed once (scale * log2(e) folded
-// in) and Q K^T is a 2-key x 32-query register tile fed by broadcasts of K from
+// in) and Q K^T is a 3-key x 32-query register tile fed by broadcasts of K from
 // the caller's strided rows; online softmax as vertical vector ops; P V as a
-// 4-query x 16-column tile accumulating O[query][Dh] in scratch, Dh tail by
+// 4-query x 24-column tile accumulating O[query][Dh] in scratch, Dh tail by
 // masked loads. Causal blocks past the diagonal are skipped, blocks crossing
 // it masked. Decode: 8 keys at a time as 8 dot products reduced by a shuffle
-// tree. fp32 throughout, exp2 within 1 ulp.
+// tree. fp32 throughout, exp2 within 1 ulp; max abs error against a double
+// reference 1e-5 over the test sweep (inputs in [-3, 3], Dh <= 200).
 #include <immintrin.h>
 
 #include <cmath>
@@ -24,9 +25,9 @@ namespace {
 constexpr int W = 8;
 constexpr int QB = static_cast<int>(kAttnQBlockAvx2);  // query rows per call
 constexpr int KB = 64;                                   // keys per kv block
-constexpr int RK = 2;  // keys per Q K^T tile
+constexpr int RK = 3;  // keys per Q K^T tile
 constexpr int RQ = 4;  // query rows per P V tile
-constexpr int DC = 2;  // vectors of Dh per P V tile
+constexpr int DC = 3;  // vectors of Dh per P V tile
 constexpr float kLog2e = 1.44269504088896341f;
 
 inline int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
@@ -161,10 +162,10 @@ void prefill_kv_block(Prefill& st, int64_t j0, int64_t jn, bool diag) {
       const float* p = st.s + r0;
       const float* al = st.alpha + r0;
       const float* vc = vb + c0 * W;
-      if (cn == 2) {
-        pv_tile<2>(p, al, vc, vs, jn, o, st.Dhp, last);
-      } else {
-        pv_tile<1>(p, al, vc, vs, jn, o, st.Dhp, last);
+      switch (cn) {
+        case 3: pv_tile<3>(p, al, vc, vs, jn, o, st.Dhp, last); break;
+        case 2: pv_tile<2>(p, al, vc, vs, jn, o, st.Dhp, last); break;
+        default: pv_tile<1>(p, al, vc, vs, jn, o, st.Dhp, last); break;
       }
     }
   }

@@ -14,8 +14,9 @@
 // Causal blocks past the diagonal are never visited; only blocks crossing it
 // are masked. Decode (few query rows): 16 keys at a time as 16 dot products
 // along Dh reduced by a shuffle tree, then the same online softmax.
-// Accuracy: fp32 throughout, exp2 within 1 ulp; results match a double
-// reference to ~1e-6 relative for typical inputs.
+// Accuracy: fp32 throughout, exp2 within 1 ulp; max abs error against a double
+// reference 1e-5 over the test sweep (inputs in [-3, 3], Dh <= 200), the same
+// as the scalar path: fp32 rounding of the scores dominates.
 #include <immintrin.h>
 
 #include <cmath>

@@ -12,8 +12,9 @@
 //   ml[0] = max score, ml[1] = sum of exp(score - ml[0]), acc[0..Dh) = the
 //   unnormalised sum of exp(score - ml[0]) v. The SIMD kernels keep scores in
 //   the log2 domain (scale * log2(e) folded into q, exp2), the scalar one in
-//   the natural domain (attention.cc merges accordingly). `acc` and `scratch`
-//   are 64-byte aligned, decode_scratch_floats(Dh) floats each.
+//   the natural domain (attention.cc merges accordingly). `acc` (Dh rounded
+//   up to 16 floats) and `scratch` (decode_scratch_floats(Dh) floats) are
+//   64-byte aligned.
 #pragma once
 
 #include <cstddef>

@@ -115,7 +115,7 @@ void linear_free(PackedWeights* p) {
 }
 
 void linear(const float* x, int64_t M, int64_t ldx, const PackedWeights& w, const float* bias,
-            Activation act, float* y, int64_t ldy) {
+            Activation act, const float* residual, float* y, int64_t ldy) {
   if (M <= 0) return;
   const int64_t N = w.N, K = w.K, nr = w.nr;
   const BlockFn fn = block_fn(w.isa);
@@ -155,6 +155,10 @@ void linear(const float* x, int64_t M, int64_t ldx, const PackedWeights& w, cons
     blk.y = y + r0 * ldy + p0 * nr;
     blk.ldy = ldy;
     blk.bias = bias ? bias + p0 * nr : nullptr;
+    // In place (residual is y, no activation): y already holds the residual, so
+    // every depth block accumulates onto it and the epilogue adds nothing.
+    const bool in_place = residual == y;
+    blk.residual = residual && !in_place ? residual + r0 * ldy + p0 * nr : nullptr;
     blk.panel_outer = small;
     blk.act = act;
     for (int64_t ik = 0; ik < nk; ++ik) {
@@ -162,7 +166,7 @@ void linear(const float* x, int64_t M, int64_t ldx, const PackedWeights& w, cons
       blk.x = x + r0 * ldx + k0;
       blk.b = w.data + p0 * K * nr + k0 * nr;
       blk.kc = k1 - k0;
-      blk.accumulate = ik > 0;
+      blk.accumulate = ik > 0 || in_place;
       blk.finish = ik == nk - 1;
       fn(blk);
     }

@@ -31,9 +31,12 @@ struct PackedWeights {
 PackedWeights* linear_pack(const float* w, int64_t N, int64_t K);
 void linear_free(PackedWeights* p);
 
+// y = act(x W^T + bias) + residual.
 // x: [M, K] with row stride ldx >= K; y: [M, N] with row stride ldy >= N;
-// bias: [N] or null. y must not overlap x. M >= 0.
+// bias: [N] or null; residual: [M, N] with row stride ldy, or null. y must not
+// overlap x; residual may be y itself (in place) only when act is none,
+// otherwise it must not overlap y. M >= 0.
 void linear(const float* x, int64_t M, int64_t ldx, const PackedWeights& w, const float* bias,
-            Activation act, float* y, int64_t ldy);
+            Activation act, const float* residual, float* y, int64_t ldy);
 
 }  // namespace aiayn

@@ -93,7 +93,12 @@ inline void tile(const GemmBlock& blk, const float* x, const float* b, float* y,
     for (int j = 0; j < 2; ++j) {
       __m256 v = acc[0][r][j];
       if (blk.accumulate) v = _mm256_add_ps(v, _mm256_maskload_ps(yr + 8 * j, mask[j]));
-      if (blk.finish) v = activate(_mm256_add_ps(v, bv[j]), blk.act);
+      if (blk.finish) {
+        v = activate(_mm256_add_ps(v, bv[j]), blk.act);
+        if (blk.residual) {
+          v = _mm256_add_ps(v, _mm256_maskload_ps(blk.residual + (yr - blk.y) + 8 * j, mask[j]));
+        }
+      }
       _mm256_maskstore_ps(yr + 8 * j, mask[j], v);
     }
   }

@@ -107,7 +107,12 @@ inline void tile(const GemmBlock& blk, const float* x, const float* b, float* y,
     for (int j = 0; j < 4; ++j) {
       __m512 v = acc[0][r][j];
       if (blk.accumulate) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask[j], yr + 16 * j));
-      if (blk.finish) v = activate(_mm512_add_ps(v, bv[j]), blk.act);
+      if (blk.finish) {
+        v = activate(_mm512_add_ps(v, bv[j]), blk.act);
+        if (blk.residual) {
+          v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask[j], blk.residual + (yr - blk.y) + 16 * j));
+        }
+      }
       _mm512_mask_storeu_ps(yr + 16 * j, mask[j], v);
     }
   }

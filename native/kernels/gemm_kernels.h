@@ -36,6 +36,7 @@ struct GemmBlock {
   float* y;              // row 0, column 0 of the block
   int64_t ldy;
   const float* bias;     // bias for column 0 of the block, or null
+  const float* residual; // added after the activation, same layout as y; or null
   bool accumulate;       // add to y (not the first depth block)
   bool finish;           // apply bias and activation (the last depth block)
   bool panel_outer;      // loop panels outside row tiles (stream B once: small m)

@@ -40,6 +40,7 @@ void linear_block_scalar(const GemmBlock& blk) {
         if (blk.finish) {
           if (blk.bias) v += blk.bias[n0 + j];
           v = activate(v, blk.act);
+          if (blk.residual) v += blk.residual[(y - blk.y) + n0 + j];
         }
         y[n0 + j] = v;
       }

@@ -1,0 +1,276 @@
+// The encoder-decoder Transformer of "Attention Is All You Need", written once
+// against `Backend`, so it runs on the native kernels and on the reference.
+import { mkdirSync, readFileSync, renameSync, writeFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Tensor, checkInt, describe, formatShape } from '../tensor.js';
+import type { Backend, LinearWeights } from '../backend/backend.js';
+import { getBackend, type BackendName } from '../runtime.js';
+import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
+import { CharTokenizer } from '../tokenizer/char.js';
+import { KVCache } from '../generate/kvcache.js';
+import { resolveConfig, type TransformerConfig } from './config.js';
+import { DecoderLayer, EncoderLayer, type SelfAttentionKV } from './layers.js';
+import { LayerNorm } from './layernorm.js';
+import { POSITIONS_KEY, checkWeights, randomWeights, type WeightMap } from './weights.js';
+
+/** Token id sequences, one per batch row, of any lengths: arrays or Int32Arrays. */
+export type TokenBatch = ReadonlyArray<ArrayLike<number>>;
+
+export interface TransformerOptions {
+  /** 'native' (default), 'reference', or a Backend object. */
+  backend?: BackendName | Backend;
+  /** Kept with the model and saved as tokenizer.json. */
+  tokenizer?: CharTokenizer;
+}
+
+export interface GenerateOptions {
+  /** Most new tokens per row (EOS excluded). Default 64, capped by config.maxPositions. */
+  maxNewTokens?: number;
+}
+
+/** A padded batch: ids [B, T] with `pad`, and each row's length. */
+interface Batch {
+  ids: Int32Array;
+  B: number;
+  T: number;
+  lengths: Int32Array;
+}
+
+function toBatch(name: string, seqs: unknown, vocab: number, pad: number, maxT: number): Batch {
+  if (!Array.isArray(seqs)) throw new TypeError(`${name} must be an array of id sequences, got ${describe(seqs)}`);
+  if (seqs.length === 0) throw new RangeError(`${name} must hold at least one sequence, got an empty batch`);
+  const lengths = new Int32Array(seqs.length);
+  seqs.forEach((s: unknown, b) => {
+    if (!Array.isArray(s) && !(s instanceof Int32Array)) {
+      throw new TypeError(`${name}[${b}] must be an array or Int32Array of ids, got ${describe(s)}`);
+    }
+    if (s.length === 0) throw new RangeError(`${name}[${b}] must not be empty`);
+    if (s.length > maxT) throw new RangeError(`${name}[${b}] has ${s.length} tokens, more than config.maxPositions (${maxT})`);
+    lengths[b] = s.length;
+  });
+  const B = seqs.length;
+  const T = Math.max(...lengths);
+  const ids = new Int32Array(B * T).fill(pad); // [B, T]
+  seqs.forEach((s: ArrayLike<number>, b) => {
+    for (let t = 0; t < s.length; t++) {
+      const id = s[t];
+      if (!Number.isInteger(id) || id < 0 || id >= vocab) {
+        throw new RangeError(`${name}[${b}][${t}] must be an integer id in [0, ${vocab - 1}], got ${describe(id)}`);
+      }
+      ids[b * T + t] = id;
+    }
+  });
+  return { ids, B, T, lengths };
+}
+
+export class Transformer {
+  readonly config: Readonly<TransformerConfig>;
+  readonly backend: Backend;
+  readonly tokenizer: CharTokenizer | undefined;
+  readonly #weights: WeightMap;
+  readonly #srcEmbedding: Tensor; // [srcVocab, D]
+  readonly #tgtEmbedding: Tensor; // [tgtVocab, D]
+  readonly #positions: Tensor; // [maxPositions, D]
+  readonly #encoder: EncoderLayer[];
+  readonly #decoder: DecoderLayer[];
+  readonly #encoderNorm: LayerNorm | undefined;
+  readonly #decoderNorm: LayerNorm | undefined;
+  readonly #generator: LinearWeights;
+  #disposed = false;
+
+  private constructor(config: Readonly<TransformerConfig>, weights: WeightMap, options: TransformerOptions) {
+    const c = config;
+    this.config = c;
+    this.#weights = weights;
+    const backend = options.backend ?? 'native';
+    this.backend = typeof backend === 'string' ? getBackend(backend) : backend;
+    if (options.tokenizer !== undefined && !(options.tokenizer instanceof CharTokenizer)) {
+      throw new TypeError(`options.tokenizer must be a CharTokenizer, got ${describe(options.tokenizer)}`);
+    }
+    this.tokenizer = options.tokenizer;
+    const w = (name: string) => weights.get(name)!;
+    this.#srcEmbedding = w('src_tok_emb.embedding.weight');
+    this.#tgtEmbedding = c.shareEmbeddings ? this.#srcEmbedding : w('tgt_tok_emb.embedding.weight');
+    const pe = w(POSITIONS_KEY); // [P, 1, D] or [P, D]: the first maxPositions rows
+    this.#positions = new Tensor(pe.data.subarray(0, c.maxPositions * c.dModel), [c.maxPositions, c.dModel]);
+    const b = this.backend;
+    this.#encoder = Array.from({ length: c.encoderLayers }, (_, i) => new EncoderLayer(b, weights, `transformer.encoder.layers.${i}`, c));
+    this.#decoder = Array.from({ length: c.decoderLayers }, (_, i) => new DecoderLayer(b, weights, `transformer.decoder.layers.${i}`, c));
+    this.#encoderNorm = c.finalNorm ? new LayerNorm(b, weights, 'transformer.encoder.norm', c.layerNormEps) : undefined;
+    this.#decoderNorm = c.finalNorm ? new LayerNorm(b, weights, 'transformer.decoder.norm', c.layerNormEps) : undefined;
+    this.#generator = b.linearPack(c.tieOutput ? this.#tgtEmbedding : w('generator.weight'), w('generator.bias'));
+  }
+
+  /**
+   * A model from named weights (PyTorch tutorial names, see README). All
+   * missing keys, unexpected keys and shape mismatches are reported in one
+   * Error naming `source`.
+   */
+  static fromWeights(
+    config: Partial<TransformerConfig>,
+    weights: WeightMap | Record<string, Tensor>,
+    options: TransformerOptions & { source?: string } = {},
+  ): Transformer {
+    const c = resolveConfig(config);
+    const map: WeightMap = weights instanceof Map ? weights : new Map(Object.entries(weights));
+    for (const [name, t] of map) {
+      if (!(t instanceof Tensor)) throw new TypeError(`weights[${JSON.stringify(name)}] must be a Tensor, got ${describe(t)}`);
+    }
+    checkWeights(map, c, options.source ?? 'weights');
+    return new Transformer(c, map, options);
+  }
+
+  /** Random weights from a seed: for tests and benchmarks. */
+  static random(config: Partial<TransformerConfig>, options: TransformerOptions & { seed?: number } = {}): Transformer {
+    const c = resolveConfig(config);
+    return new Transformer(c, randomWeights(c, options.seed ?? 0), options);
+  }
+
+  /**
+   * Loads the state_dict of PyTorch's tutorial Seq2SeqTransformer saved as
+   * safetensors (`safetensors.torch.save_file(model.state_dict(), file)`).
+   */
+  static fromPyTorch(file: string, config: Partial<TransformerConfig>, options: TransformerOptions = {}): Transformer {
+    const { tensors } = readSafetensors(file);
+    return Transformer.fromWeights(config, tensors, { ...options, source: file });
+  }
+
+  /** Loads `dir`/config.json, `dir`/model.safetensors and, when present, `dir`/tokenizer.json. */
+  static load(dir: string, options: TransformerOptions = {}): Transformer {
+    const configPath = join(dir, 'config.json');
+    let text: string;
+    try {
+      text = readFileSync(configPath, 'utf8');
+    } catch (error) {
+      throw new Error(`${configPath}: cannot read the model config (${(error as Error).message})`, { cause: error });
+    }
+    let config: Partial<TransformerConfig>;
+    try {
+      config = JSON.parse(text) as Partial<TransformerConfig>;
+    } catch (error) {
+      throw new Error(`${configPath}: not valid JSON (${(error as Error).message})`, { cause: error });
+    }
+    try {
+      resolveConfig(config);
+    } catch (error) {
+      throw new Error(`${configPath}: ${(error as Error).message}`, { cause: error });
+    }
+    const tokenizerPath = join(dir, 'tokenizer.json');
+    const tokenizer = options.tokenizer ?? (existsSync(tokenizerPath) ? CharTokenizer.load(tokenizerPath) : undefined);
+    return Transformer.fromPyTorch(join(dir, 'model.safetensors'), config, { ...options, tokenizer });
+  }
+
+  /** Writes config.json, model.safetensors and (with a tokenizer) tokenizer.json into `dir`. */
+  save(dir: string): void {
+    this.#checkLive();
+    mkdirSync(dir, { recursive: true });
+    writeSafetensors(join(dir, 'model.safetensors'), this.#weights, { format: 'pt', writer: 'aiayn' });
+    const configPath = join(dir, 'config.json');
+    writeFileSync(`${configPath}.tmp`, JSON.stringify(this.config, null, 2) + '\n');
+    renameSync(`${configPath}.tmp`, configPath);
+    this.tokenizer?.save(join(dir, 'tokenizer.json'));
+  }
+
+  /** The encoder: source id sequences -> memory [B, S, D] (S = the longest; padded rows masked). */
+  encode(src: TokenBatch): Tensor {
+    this.#checkLive();
+    const c = this.config;
+    const batch = toBatch('src', src, c.srcVocab, c.padId, c.maxPositions);
+    return this.#encode(batch);
+  }
+
+  /**
+   * The decoder, teacher-forced: target id sequences (usually starting with
+   * BOS) over `memory` [B, S, D] -> logits [B, T, V], causal. `srcLengths`
+   * (default: S for every row) masks padded memory positions.
+   */
+  decode(tgt: TokenBatch, memory: Tensor, srcLengths?: ArrayLike<number>): Tensor {
+    this.#checkLive();
+    const c = this.config;
+    const batch = toBatch('tgt', tgt, c.tgtVocab, c.padId, c.maxPositions);
+    const lengths = this.#checkMemory(memory, batch.B, srcLengths);
+    const y = this.#embed(this.#tgtEmbedding, batch.ids, batch.B, batch.T, 0);
+    const thisPass: SelfAttentionKV = { append: (k, v) => ({ k, v, length: k.shape[1] }) };
+    for (const layer of this.#decoder) layer.forward(y, layer.crossKV(memory, lengths), thisPass, batch.lengths);
+    return this.#logits(y);
+  }
+
+  /**
+   * Greedy decoding with a KV cache: for each source sequence, the new target
+   * ids (without BOS and EOS). A row stops at its EOS; all stop after
+   * `maxNewTokens`.
+   */
+  generate(src: TokenBatch, options: GenerateOptions = {}): number[][] {
+    this.#checkLive();
+    const c = this.config;
+    if (options === null || typeof options !== 'object') {
+      throw new TypeError(`options must be an object, got ${describe(options)}`);
+    }
+    const maxNew = checkInt('options.maxNewTokens', options.maxNewTokens ?? Math.min(64, c.maxPositions), 1, c.maxPositions);
+    const batch = toBatch('src', src, c.srcVocab, c.padId, c.maxPositions);
+    const B = batch.B;
+    const memory = this.#encode(batch);
+    const cross = this.#decoder.map((layer) => layer.crossKV(memory, batch.lengths));
+    const Dh = c.dModel / c.heads;
+    const caches = this.#decoder.map(() => new KVCache(B, maxNew, c.heads, Dh));
+    const out: number[][] = Array.from({ length: B }, () => []);
+    const done = new Array<boolean>(B).fill(false);
+    let tokens: Int32Array = new Int32Array(B).fill(c.bosId); // [B, 1]
+    for (let step = 0; step < maxNew; step++) {
+      const y = this.#embed(this.#tgtEmbedding, tokens, B, 1, step); // [B, 1, D]
+      this.#decoder.forEach((layer, i) => layer.forward(y, cross[i], caches[i]));
+      tokens = this.backend.argmax(this.#logits(y));
+      for (let b = 0; b < B; b++) {
+        if (done[b]) continue;
+        if (tokens[b] === c.eosId) done[b] = true;
+        else out[b].push(tokens[b]);
+      }
+      if (done.every(Boolean)) break;
+    }
+    return out;
+  }
+
+  /** Frees the native memory of the packed weights; the model cannot be used afterwards. */
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    for (const layer of [...this.#encoder, ...this.#decoder]) layer.dispose();
+    this.#generator.dispose();
+  }
+
+  #checkLive(): void {
+    if (this.#disposed) throw new Error('the model was disposed');
+  }
+
+  #encode(batch: Batch): Tensor {
+    const x = this.#embed(this.#srcEmbedding, batch.ids, batch.B, batch.T, 0); // [B, S, D]
+    for (const layer of this.#encoder) layer.forward(x, batch.lengths);
+    return this.#encoderNorm ? this.#encoderNorm.forward(x) : x;
+  }
+
+  /** Token embeddings x sqrt(D) plus positions from `offset`: [B, T, D]. */
+  #embed(table: Tensor, ids: Int32Array, B: number, T: number, offset: number): Tensor {
+    const scale = Math.sqrt(this.config.dModel);
+    return this.backend.embedding(ids, [B, T], table, { scale, positions: this.#positions, positionOffset: offset });
+  }
+
+  /** Final decoder norm and output projection: y [B, T, D] -> logits [B, T, V]. */
+  #logits(y: Tensor): Tensor {
+    const h = this.#decoderNorm ? this.#decoderNorm.forward(y) : y;
+    return this.backend.linear(h, this.#generator);
+  }
+
+  #checkMemory(memory: unknown, B: number, srcLengths: ArrayLike<number> | undefined): Int32Array {
+    if (!(memory instanceof Tensor)) throw new TypeError(`memory must be a Tensor, got ${describe(memory)}`);
+    const D = this.config.dModel;
+    if (memory.rank !== 3 || memory.shape[0] !== B || memory.shape[2] !== D || memory.shape[1] < 1) {
+      throw new RangeError(`memory must have shape [${B}, S, ${D}] (B from tgt), got ${formatShape(memory.shape)}`);
+    }
+    const S = memory.shape[1];
+    if (srcLengths === undefined) return new Int32Array(B).fill(S);
+    if (srcLengths === null || typeof srcLengths !== 'object' || srcLengths.length !== B) {
+      throw new RangeError(`srcLengths must have ${B} entries (one per row), got ${describe(srcLengths)}`);
+    }
+    return Int32Array.from({ length: B }, (_, b) => checkInt(`srcLengths[${b}]`, srcLengths[b], 1, S));
+  }
+}

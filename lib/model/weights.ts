@@ -1,0 +1,142 @@
+// The model's weights by name. The names are those of PyTorch's tutorial model
+// (Seq2SeqTransformer in "Language Translation with nn.Transformer and
+// torchtext"), so its state_dict loads as is and our own files use the same
+// names. A checkpoint is checked as a whole: every missing key, unexpected key
+// and wrong shape is reported in one Error.
+import { Tensor, formatShape, type Shape } from '../tensor.js';
+import type { TransformerConfig } from './config.js';
+import { sinusoidalPositions } from '../positions.js';
+
+export type WeightMap = Map<string, Tensor>;
+
+function attentionShapes(prefix: string, D: number, out: Map<string, Shape>): void {
+  out.set(`${prefix}.in_proj_weight`, [3 * D, D]); // rows: Wq, Wk, Wv
+  out.set(`${prefix}.in_proj_bias`, [3 * D]);
+  out.set(`${prefix}.out_proj.weight`, [D, D]);
+  out.set(`${prefix}.out_proj.bias`, [D]);
+}
+
+function linearShapes(prefix: string, outF: number, inF: number, out: Map<string, Shape>): void {
+  out.set(`${prefix}.weight`, [outF, inF]);
+  out.set(`${prefix}.bias`, [outF]);
+}
+
+function normShapes(prefix: string, D: number, out: Map<string, Shape>): void {
+  out.set(`${prefix}.weight`, [D]);
+  out.set(`${prefix}.bias`, [D]);
+}
+
+export const POSITIONS_KEY = 'positional_encoding.pos_embedding';
+
+/** Every weight the config needs, with its shape, in checkpoint order. */
+export function expectedShapes(c: TransformerConfig): Map<string, Shape> {
+  const D = c.dModel;
+  const F = c.dFF;
+  const s = new Map<string, Shape>();
+  s.set('src_tok_emb.embedding.weight', [c.srcVocab, D]);
+  if (!c.shareEmbeddings) s.set('tgt_tok_emb.embedding.weight', [c.tgtVocab, D]);
+  s.set(POSITIONS_KEY, [c.maxPositions, 1, D]);
+  for (let i = 0; i < c.encoderLayers; i++) {
+    const p = `transformer.encoder.layers.${i}`;
+    attentionShapes(`${p}.self_attn`, D, s);
+    linearShapes(`${p}.linear1`, F, D, s);
+    linearShapes(`${p}.linear2`, D, F, s);
+    normShapes(`${p}.norm1`, D, s);
+    normShapes(`${p}.norm2`, D, s);
+  }
+  if (c.finalNorm) normShapes('transformer.encoder.norm', D, s);
+  for (let i = 0; i < c.decoderLayers; i++) {
+    const p = `transformer.decoder.layers.${i}`;
+    attentionShapes(`${p}.self_attn`, D, s);
+    attentionShapes(`${p}.multihead_attn`, D, s);
+    linearShapes(`${p}.linear1`, F, D, s);
+    linearShapes(`${p}.linear2`, D, F, s);
+    normShapes(`${p}.norm1`, D, s);
+    normShapes(`${p}.norm2`, D, s);
+    normShapes(`${p}.norm3`, D, s);
+  }
+  if (c.finalNorm) normShapes('transformer.decoder.norm', D, s);
+  if (!c.tieOutput) s.set('generator.weight', [c.tgtVocab, D]);
+  s.set('generator.bias', [c.tgtVocab]);
+  return s;
+}
+
+function sameShape(a: Shape, b: Shape): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+/**
+ * Checks `weights` against the config; throws one Error naming `source` and
+ * listing all missing keys, unexpected keys and shape mismatches. The position
+ * table may have more rows than maxPositions (the tutorial keeps 5000) and may
+ * be [P, D] as well as [P, 1, D]; its first maxPositions rows are used.
+ */
+export function checkWeights(weights: WeightMap, c: TransformerConfig, source: string): void {
+  const expected = expectedShapes(c);
+  const missing: string[] = [];
+  const mismatched: string[] = [];
+  for (const [name, shape] of expected) {
+    const t = weights.get(name);
+    if (t === undefined) {
+      missing.push(name);
+    } else if (name === POSITIONS_KEY) {
+      const [P, mid, D] = t.rank === 2 ? [t.shape[0], 1, t.shape[1]] : t.shape;
+      if (t.rank < 2 || t.rank > 3 || mid !== 1 || D !== c.dModel || P < c.maxPositions) {
+        mismatched.push(`${name}: expected [>=${c.maxPositions}, 1, ${c.dModel}], got ${formatShape(t.shape)}`);
+      }
+    } else if (!sameShape(t.shape, shape)) {
+      mismatched.push(`${name}: expected ${formatShape(shape)}, got ${formatShape(t.shape)}`);
+    }
+  }
+  const unexpected = [...weights.keys()].filter((k) => !expected.has(k));
+  if (missing.length + unexpected.length + mismatched.length === 0) return;
+  const parts = [
+    missing.length ? `missing keys (${missing.length}): ${missing.join(', ')}` : '',
+    unexpected.length ? `unexpected keys (${unexpected.length}): ${unexpected.join(', ')}` : '',
+    mismatched.length ? `shape mismatches (${mismatched.length}): ${mismatched.join('; ')}` : '',
+  ].filter(Boolean);
+  throw new Error(`${source}: weights do not match the config: ${parts.join('. ')}`);
+}
+
+/** mulberry32, so random models are reproducible from a seed. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * Random weights for a config: Xavier-uniform matrices, small random biases and
+ * LayerNorm parameters near (1, 0), sinusoidal positions. For tests and benchmarks.
+ */
+export function randomWeights(c: TransformerConfig, seed = 0): WeightMap {
+  const next = rng(seed);
+  const weights: WeightMap = new Map();
+  for (const [name, shape] of expectedShapes(c)) {
+    if (name === POSITIONS_KEY) {
+      weights.set(name, sinusoidalPositions(c.maxPositions, c.dModel).reshape(shape));
+      continue;
+    }
+    const t = Tensor.zeros(shape);
+    const uniform = (a: number) => {
+      for (let i = 0; i < t.size; i++) t.data[i] = (next() * 2 - 1) * a;
+    };
+    if (name.includes('norm') && name.endsWith('.weight')) {
+      uniform(0.1);
+      for (let i = 0; i < t.size; i++) t.data[i] += 1;
+    } else if (shape.length === 1) {
+      uniform(0.1);
+    } else if (name.includes('emb')) {
+      uniform(1);
+    } else {
+      uniform(Math.sqrt(6 / (shape[0] + shape[1])));
+    }
+    weights.set(name, t);
+  }
+  return weights;
+}

@@ -1,0 +1,184 @@
+// The Transformer on both backends: native against reference on random
+// configs, the KV cache against recomputing the prefix, save/load, checkpoint
+// checks, and bad input.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { CharTokenizer, Tensor, Transformer, type TransformerConfig } from '../lib/index.js';
+import { randomWeights } from '../lib/model/weights.js';
+import { resolveConfig } from '../lib/model/config.js';
+import { expectClose, isa, rng } from './helpers.js';
+
+const base: Partial<TransformerConfig> = {
+  dModel: 32, heads: 4, dFF: 64, encoderLayers: 2, decoderLayers: 2, srcVocab: 23, tgtVocab: 29,
+  maxPositions: 40, padId: 0, bosId: 1, eosId: 2, unkId: 3,
+};
+
+function randomSeqs(next: () => number, B: number, vocab: number, minLen: number, maxLen: number, first?: number): number[][] {
+  return Array.from({ length: B }, () => {
+    const n = minLen + Math.floor(next() * (maxLen - minLen + 1));
+    return Array.from({ length: n }, (_, t) => (t === 0 && first !== undefined ? first : 4 + Math.floor(next() * (vocab - 4))));
+  });
+}
+
+/** Greedy decoding without a cache: the whole prefix through decode() each step. */
+function greedyRecompute(model: Transformer, src: number[][], steps: number): number[][] {
+  const c = model.config;
+  const memory = model.encode(src);
+  const lengths = src.map((s) => s.length);
+  const prefixes = src.map(() => [c.bosId]);
+  const out: number[][] = src.map(() => []);
+  const done = src.map(() => false);
+  for (let step = 0; step < steps && !done.every(Boolean); step++) {
+    const logits = model.decode(prefixes, memory, lengths); // [B, T, V]
+    const [B, T, V] = logits.shape;
+    for (let b = 0; b < B; b++) {
+      const row = logits.data.subarray((b * T + prefixes[b].length - 1) * V, (b * T + prefixes[b].length) * V);
+      let best = 0;
+      for (let v = 1; v < V; v++) if (row[v] > row[best]) best = v;
+      if (!done[b]) {
+        if (best === c.eosId) done[b] = true;
+        else out[b].push(best);
+      }
+      prefixes[b].push(best);
+    }
+  }
+  return out;
+}
+
+describe(`Transformer on ${isa}`, () => {
+  const variants: Array<[string, Partial<TransformerConfig>]> = [
+    ['post-LN relu', {}],
+    ['pre-LN gelu, no final norm', { normFirst: true, activation: 'gelu', finalNorm: false }],
+    ['shared embeddings, tied output', { srcVocab: 29, shareEmbeddings: true, tieOutput: true }],
+    ['odd sizes', { dModel: 30, heads: 3, dFF: 50, encoderLayers: 1, decoderLayers: 3 }],
+  ];
+
+  for (const [name, extra] of variants) {
+    it(`native matches reference: ${name}`, () => {
+      const config = { ...base, ...extra };
+      const next = rng(name.length);
+      const native = Transformer.random(config, { seed: 5, backend: 'native' });
+      const reference = Transformer.random(config, { seed: 5, backend: 'reference' });
+      const src = randomSeqs(next, 3, native.config.srcVocab, 1, 12);
+      const tgt = randomSeqs(next, 3, native.config.tgtVocab, 1, 9, native.config.bosId);
+      const mn = native.encode(src);
+      const mr = reference.encode(src);
+      expect(mn.shape).toEqual([3, Math.max(...src.map((s) => s.length)), native.config.dModel]);
+      expectClose(mn.data, mr.data, 1e-4, 1e-4, 'memory');
+      const lengths = src.map((s) => s.length);
+      const ln = native.decode(tgt, mn, lengths);
+      const lr = reference.decode(tgt, mr, lengths);
+      const scale = Math.max(...lr.data.map(Math.abs));
+      expectClose(ln.data, lr.data, 1e-4 * scale, 0, 'logits');
+      expect(native.generate(src, { maxNewTokens: 12 })).toEqual(reference.generate(src, { maxNewTokens: 12 }));
+      native.dispose();
+      reference.dispose();
+    });
+  }
+
+  it('greedy generation with the KV cache equals recomputing the prefix each step', () => {
+    for (const backend of ['native', 'reference'] as const) {
+      const model = Transformer.random({ ...base, normFirst: backend === 'reference' }, { seed: 9, backend });
+      const src = randomSeqs(rng(3), 4, base.srcVocab!, 2, 10);
+      const steps = 15;
+      expect(model.generate(src, { maxNewTokens: steps }), backend).toEqual(greedyRecompute(model, src, steps));
+      model.dispose();
+    }
+  });
+
+  it('padding does not change a row: batched equals one at a time', () => {
+    const model = Transformer.random(base, { seed: 2 });
+    const src = randomSeqs(rng(8), 3, base.srcVocab!, 1, 14);
+    const batched = model.generate(src, { maxNewTokens: 10 });
+    src.forEach((s, b) => expect(model.generate([s], { maxNewTokens: 10 })[0]).toEqual(batched[b]));
+    model.dispose();
+  });
+
+  it('saves and loads config.json, model.safetensors and tokenizer.json', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'aiayn-model-'));
+    try {
+      const tokenizer = CharTokenizer.fromText('abc');
+      const model = Transformer.fromWeights(
+        { ...base, srcVocab: tokenizer.vocabSize, tgtVocab: tokenizer.vocabSize },
+        randomWeights(resolveConfig({ ...base, srcVocab: 7, tgtVocab: 7 }), 4),
+        { tokenizer },
+      );
+      model.save(dir);
+      const again = Transformer.load(dir);
+      expect(again.config).toEqual(model.config);
+      expect(again.tokenizer?.toJSON()).toEqual(tokenizer.toJSON());
+      const src = [[4, 5, 6, 5]];
+      expect(again.generate(src, { maxNewTokens: 8 })).toEqual(model.generate(src, { maxNewTokens: 8 }));
+      expectClose(again.encode(src).data, model.encode(src).data, 0);
+      writeFileSync(join(dir, 'config.json'), '{"dModel": 32');
+      expect(() => Transformer.load(dir)).toThrow(/config.json: not valid JSON/);
+      writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...model.config, heads: 5 }));
+      expect(() => Transformer.load(dir)).toThrow(/config.json: config.heads must be a divisor of dModel \(32\), got 5/);
+      expect(() => Transformer.load(join(dir, 'nope'))).toThrow(/nope[/\\]config.json: cannot read the model config/);
+      model.dispose();
+      again.dispose();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('reports every missing key, unexpected key and shape mismatch at once', () => {
+    const c = resolveConfig(base);
+    const weights = randomWeights(c, 1);
+    weights.delete('generator.bias');
+    weights.delete('transformer.decoder.layers.1.norm3.weight');
+    weights.set('transformer.decoder.layers.2.norm1.weight', Tensor.zeros([32]));
+    weights.set('src_tok_emb.embedding.weight', Tensor.zeros([22, 32]));
+    let message = '';
+    try {
+      Transformer.fromWeights(base, weights, { source: 'ckpt.safetensors' });
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toMatch(/^ckpt.safetensors: weights do not match the config/);
+    expect(message).toMatch(/missing keys \(2\): transformer.decoder.layers.1.norm3.weight, generator.bias/);
+    expect(message).toMatch(/unexpected keys \(1\): transformer.decoder.layers.2.norm1.weight/);
+    expect(message).toMatch(/shape mismatches \(1\): src_tok_emb.embedding.weight: expected \[23, 32\], got \[22, 32\]/);
+  });
+
+  it('validates the config, naming the field', () => {
+    const bad: Array<[Partial<TransformerConfig>, RegExp]> = [
+      [{ heads: 5 }, /config.heads must be a divisor of dModel \(32\), got 5/],
+      [{ dModel: 0 }, /config.dModel must be an integer in \[1, …\], got 0/],
+      [{ dFF: 6.5 }, /config.dFF must be an integer/],
+      [{ eosId: 29 }, /config.eosId must be an integer in \[0, 22\], got 29/],
+      [{ padId: -1 }, /config.padId must be an integer in \[0, 22\], got -1/],
+      [{ activation: 'tanh' as 'relu' }, /config.activation must be 'relu' or 'gelu', got "tanh"/],
+      [{ normFirst: 'yes' as never }, /config.normFirst must be a boolean, got "yes"/],
+      [{ layerNormEps: 0 }, /config.layerNormEps must be a finite number > 0, got 0/],
+      [{ shareEmbeddings: true }, /config.shareEmbeddings must be false when srcVocab \(23\) differs from tgtVocab \(29\)/],
+      [{ dmodel: 3 } as never, /config has an unknown field "dmodel"/],
+      [{ encoderLayers: undefined }, /config.encoderLayers must be an integer in \[0, …\], got undefined/],
+    ];
+    for (const [extra, message] of bad) expect(() => Transformer.random({ ...base, ...extra })).toThrow(message);
+  });
+
+  it('rejects bad input with clear errors', () => {
+    const model = Transformer.random(base, { seed: 1 });
+    const memory = model.encode([[4, 5]]);
+    expect(() => model.encode([])).toThrow(/src must hold at least one sequence, got an empty batch/);
+    expect(() => model.encode([[4], []])).toThrow(/src\[1\] must not be empty/);
+    expect(() => model.encode([[4, 23]])).toThrow(/src\[0\]\[1\] must be an integer id in \[0, 22\], got 23/);
+    expect(() => model.encode([[4, 1.5]])).toThrow(RangeError);
+    expect(() => model.encode('abc' as never)).toThrow(/src must be an array of id sequences, got "abc"/);
+    expect(() => model.encode([new Float32Array(2) as never])).toThrow(/src\[0\] must be an array or Int32Array of ids, got Float32Array\(2\)/);
+    expect(() => model.encode([new Array(41).fill(4)])).toThrow(/src\[0\] has 41 tokens, more than config.maxPositions \(40\)/);
+    expect(() => model.decode([[1, 4]], Tensor.zeros([2, 2, 32]))).toThrow(/memory must have shape \[1, S, 32\]/);
+    expect(() => model.decode([[1, 4]], memory, [3])).toThrow(/srcLengths\[0\] must be an integer in \[1, 2\], got 3/);
+    expect(() => model.decode([[1, 4]], memory, [1, 2])).toThrow(/srcLengths must have 1 entries/);
+    expect(() => model.decode([[1, 29]], memory)).toThrow(/tgt\[0\]\[1\] must be an integer id in \[0, 28\], got 29/);
+    expect(() => model.generate([[4]], { maxNewTokens: 0 })).toThrow(/options.maxNewTokens must be an integer in \[1, 40\], got 0/);
+    expect(() => model.generate([[4]], { maxNewTokens: 41 })).toThrow(RangeError);
+    expect(() => Transformer.random(base, { backend: 'gpu' as never })).toThrow(/backend must be 'native' or 'reference'/);
+    model.dispose();
+    expect(() => model.generate([[4]])).toThrow(/the model was disposed/);
+    model.dispose();
+  });
+});
