@@ -81,6 +81,40 @@ describe('runtime', () => {
     }
   });
 
+  it('the shared pool stays correct under concurrent callers and resizes', async () => {
+    // Each worker repeats a threaded linear call and counts results that differ from its first.
+    const code = `
+      const { parentPort } = require('node:worker_threads');
+      const addon = require('node-gyp-build')(${JSON.stringify(root)});
+      const [M, N, K] = [8, 256, 512];
+      const w = new addon.PackedLinear(Float32Array.from({ length: N * K }, (_, i) => Math.sin(i)), N, K, null);
+      const x = Float32Array.from({ length: M * K }, (_, i) => Math.cos(i));
+      const first = new Float32Array(M * N);
+      const y = new Float32Array(M * N);
+      addon.linear(x, M, w, 0, null, first);
+      let mismatches = 0;
+      for (let i = 0; i < 400; i++) {
+        addon.linear(x, M, w, 0, null, y);
+        if (!y.every((v, j) => v === first[j])) mismatches++;
+      }
+      w.dispose();
+      parentPort.postMessage(mismatches);
+    `;
+    const run = () =>
+      new Promise<number>((resolve, reject) => {
+        const w = new Worker(code, { eval: true });
+        w.once('message', resolve);
+        w.once('error', reject);
+      });
+    const pending = Promise.all([run(), run()]);
+    for (let i = 0; i < 20; i++) {
+      setThreads(1 + (i % 3));
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    expect(await pending).toEqual([0, 0]);
+    setThreads(info().defaultThreads);
+  });
+
   it('the raw addon re-checks arguments', () => {
     const addon = loadAddon() as unknown as Record<string, (...args: unknown[]) => unknown>;
     const f = (n: number) => new Float32Array(n);

@@ -58,14 +58,11 @@ class Pool {
  public:
   explicit Pool(int n) { start(n); }
 
-  int size() {
-    std::lock_guard<std::mutex> job_lock(job_mutex_);
-    return size_;
-  }
+  int size() const { return size_.load(std::memory_order_relaxed); }
 
   void resize(int n) {
     std::lock_guard<std::mutex> job_lock(job_mutex_);
-    if (n == size_) return;
+    if (n == size()) return;
     stop();
     start(n);
   }
@@ -73,43 +70,54 @@ class Pool {
   void run(int64_t ntasks, TaskFn fn, void* ctx) {
     const unsigned saved = _mm_getcsr();
     _mm_setcsr(saved | kFtzDaz);
-    if (tl_in_task || ntasks == 1) {
-      for (int64_t t = 0; t < ntasks; ++t) fn(ctx, t, 0);
-      _mm_setcsr(saved);
-      return;
-    }
-    std::unique_lock<std::mutex> job_lock(job_mutex_);
-    if (size_ == 1) {
-      job_lock.unlock();
+    std::unique_lock<std::mutex> job_lock(job_mutex_, std::defer_lock);
+    if (!tl_in_task && ntasks > 1 && size() > 1) job_lock.lock();
+    if (!job_lock.owns_lock() || size() == 1) {
+      const bool nested = tl_in_task;
       tl_in_task = true;
       for (int64_t t = 0; t < ntasks; ++t) fn(ctx, t, 0);
-      tl_in_task = false;
+      tl_in_task = nested;
       _mm_setcsr(saved);
       return;
     }
     fn_ = fn;
     ctx_ = ctx;
-    ntasks_ = ntasks;
-    next_.store(0, std::memory_order_relaxed);
-    pending_.store(size_ - 1, std::memory_order_relaxed);
+    ntasks_.store(ntasks, std::memory_order_relaxed);
+    done_.store(0, std::memory_order_relaxed);
+    uint64_t gen;
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      generation_.fetch_add(1, std::memory_order_release);
+      gen = generation_.load(std::memory_order_relaxed) + 1;
+      claim_.store(gen << 32, std::memory_order_release);
+      generation_.store(gen, std::memory_order_release);
     }
     cv_.notify_all();
     tl_in_task = true;
-    work(0);
+    work(gen, 0);
     tl_in_task = false;
-    while (pending_.load(std::memory_order_acquire) != 0) _mm_pause();
+    // Wait only for tasks others have claimed: a worker that has not woken yet
+    // finds nothing left and never holds this job up.
+    while (done_.load(std::memory_order_acquire) != ntasks) _mm_pause();
     _mm_setcsr(saved);
   }
 
  private:
-  void work(int thread) {
+  // Claims and runs tasks of job `gen` until none are left. A claim is a CAS on
+  // (generation << 32 | next task), so a late worker holding an old generation
+  // can never claim a task of a newer job; a successful claim also keeps the
+  // job (and so fn_ and ctx_) alive until that task is done.
+  void work(uint64_t gen, int thread) {
+    uint64_t c = claim_.load(std::memory_order_acquire);
     for (;;) {
-      const int64_t t = next_.fetch_add(1, std::memory_order_relaxed);
-      if (t >= ntasks_) break;
+      if ((c >> 32) != (gen & 0xFFFFFFFFu)) return;
+      const int64_t t = static_cast<int64_t>(c & 0xFFFFFFFFu);
+      if (t >= ntasks_.load(std::memory_order_relaxed)) return;
+      if (!claim_.compare_exchange_weak(c, c + 1, std::memory_order_acq_rel, std::memory_order_acquire)) {
+        continue;
+      }
       fn_(ctx_, t, thread);
+      done_.fetch_add(1, std::memory_order_release);
+      c = claim_.load(std::memory_order_acquire);
     }
   }
 
@@ -131,13 +139,12 @@ class Pool {
       }
       if (quit_) return;
       seen = g;
-      work(thread);
-      pending_.fetch_sub(1, std::memory_order_release);
+      work(g, thread);
     }
   }
 
   void start(int n) {
-    size_ = n;
+    size_.store(n, std::memory_order_relaxed);
     quit_ = false;
     const uint64_t now = generation_.load(std::memory_order_relaxed);
     for (int i = 1; i < n; ++i) workers_.emplace_back([this, i, now] { worker(i, now); });
@@ -157,14 +164,14 @@ class Pool {
   std::mutex mutex_;      // guards sleeping and quit_
   std::condition_variable cv_;
   std::vector<std::thread> workers_;
-  int size_ = 1;
+  std::atomic<int> size_{1};
   bool quit_ = false;
   std::atomic<uint64_t> generation_{0};
-  std::atomic<int64_t> next_{0};
-  std::atomic<int> pending_{0};
+  std::atomic<uint64_t> claim_{0};  // generation << 32 | next task index
+  std::atomic<int64_t> done_{0};    // tasks of the current job finished
   TaskFn fn_ = nullptr;
   void* ctx_ = nullptr;
-  int64_t ntasks_ = 0;
+  std::atomic<int64_t> ntasks_{0};  // read before a claim; the CAS rejects a stale one
 };
 
 // Never destroyed: worker threads must not be joined from static destructors

@@ -3,7 +3,9 @@
 // parallel_for(n, fn) runs fn(task, thread) for every task in [0, n) and
 // returns when all are done. The calling thread takes part (thread 0); the
 // workers are threads 1..threads()-1, so per-thread scratch can be indexed by
-// `thread`. Tasks are handed out dynamically. Callers from several threads
+// `thread`. Tasks are claimed dynamically, and the caller waits only for tasks
+// already claimed, so a worker slow to wake never delays a job (at most 2^31
+// tasks per job). Callers from several threads
 // (e.g. Node worker_threads) are serialised; a parallel_for issued from inside
 // a task runs inline. FTZ/DAZ are on while tasks run and the caller's MXCSR is
 // restored afterwards.
