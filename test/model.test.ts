@@ -78,6 +78,38 @@ describe(`Transformer on ${isa}`, () => {
     });
   }
 
+  it('native matches reference on randomly drawn configs', () => {
+    const next = rng(2024);
+    const pick = <T,>(xs: readonly T[]) => xs[Math.floor(next() * xs.length)];
+    for (let trial = 0; trial < 6; trial++) {
+      const heads = pick([1, 2, 3, 4]);
+      const config: Partial<TransformerConfig> = {
+        ...base,
+        dModel: heads * pick([4, 7, 8, 16]),
+        heads,
+        dFF: pick([8, 31, 64]),
+        encoderLayers: pick([0, 1, 2]),
+        decoderLayers: pick([1, 2]),
+        srcVocab: pick([5, 13, 40]),
+        tgtVocab: pick([6, 17, 33]),
+        activation: pick(['relu', 'gelu'] as const),
+        normFirst: next() < 0.5,
+        finalNorm: next() < 0.5,
+      };
+      const what = JSON.stringify(config);
+      const n = Transformer.random(config, { seed: trial, backend: 'native' });
+      const r = Transformer.random(config, { seed: trial, backend: 'reference' });
+      const src = randomSeqs(next, 2, config.srcVocab!, 1, 9);
+      const tgt = randomSeqs(next, 2, config.tgtVocab!, 1, 7, config.bosId);
+      const mem = r.encode(src);
+      expectClose(n.encode(src).data, mem.data, 1e-4, 1e-4, `memory ${what}`);
+      const logits = r.decode(tgt, mem);
+      const scale = Math.max(...logits.data.map(Math.abs));
+      expectClose(n.decode(tgt, mem).data, logits.data, 1e-4 * scale, 0, `logits ${what}`);
+      n.dispose();
+    }
+  });
+
   it('greedy generation with the KV cache equals recomputing the prefix each step', () => {
     for (const backend of ['native', 'reference'] as const) {
       const model = Transformer.random({ ...base, normFirst: backend === 'reference' }, { seed: 9, backend });
