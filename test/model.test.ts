@@ -120,6 +120,20 @@ describe(`Transformer on ${isa}`, () => {
     }
   });
 
+  it('stopAtEos: false runs every row for exactly maxNewTokens steps', () => {
+    const model = Transformer.random(base, { seed: 2 });
+    const src = randomSeqs(rng(4), 3, base.srcVocab!, 1, 9);
+    const full = model.generate(src, { maxNewTokens: 12, stopAtEos: false });
+    const stopped = model.generate(src, { maxNewTokens: 12 });
+    full.forEach((row, b) => {
+      expect(row).toHaveLength(12);
+      const eos = row.indexOf(base.eosId!);
+      expect(stopped[b]).toEqual(eos >= 0 ? row.slice(0, eos) : row);
+    });
+    expect(() => model.generate(src, { stopAtEos: 'no' as never })).toThrow(/options.stopAtEos must be a boolean, got "no"/);
+    model.dispose();
+  });
+
   it('padding does not change a row: batched equals one at a time', () => {
     const model = Transformer.random(base, { seed: 2 });
     const src = randomSeqs(rng(8), 3, base.srcVocab!, 1, 14);

@@ -24,8 +24,13 @@ export interface TransformerOptions {
 }
 
 export interface GenerateOptions {
-  /** Most new tokens per row (EOS excluded). Default 64, capped by config.maxPositions. */
+  /** Most new tokens per row (EOS excluded). Default min(64, config.maxPositions). */
   maxNewTokens?: number;
+  /**
+   * Stop a row at its EOS (default true). With false, every row runs exactly
+   * maxNewTokens steps and EOS is kept as an ordinary id: for benchmarks.
+   */
+  stopAtEos?: boolean;
 }
 
 /** A padded batch: ids [B, T] with `pad`, and each row's length. */
@@ -207,6 +212,8 @@ export class Transformer {
       throw new TypeError(`options must be an object, got ${describe(options)}`);
     }
     const maxNew = checkInt('options.maxNewTokens', options.maxNewTokens ?? Math.min(64, c.maxPositions), 1, c.maxPositions);
+    const stopAtEos = options.stopAtEos ?? true;
+    if (typeof stopAtEos !== 'boolean') throw new TypeError(`options.stopAtEos must be a boolean, got ${describe(stopAtEos)}`);
     const batch = toBatch('src', src, c.srcVocab, c.padId, c.maxPositions);
     const B = batch.B;
     const memory = this.#encode(batch);
@@ -222,7 +229,7 @@ export class Transformer {
       tokens = this.backend.argmax(this.#logits(y));
       for (let b = 0; b < B; b++) {
         if (done[b]) continue;
-        if (tokens[b] === c.eosId) done[b] = true;
+        if (stopAtEos && tokens[b] === c.eosId) done[b] = true;
         else out[b].push(tokens[b]);
       }
       if (done.every(Boolean)) break;
