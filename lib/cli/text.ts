@@ -3,9 +3,9 @@
 import type { Transformer } from '../model/transformer.js';
 import type { CharTokenizer } from '../tokenizer/char.js';
 
-/** Source ids as the tutorial's text transform makes them: <bos> characters <eos>. */
+/** Source ids as aiayn's text models are trained (tools/train_pt_numbers.py): the characters, then <eos>. */
 export function encodeSource(tokenizer: CharTokenizer, text: string): Int32Array {
-  return tokenizer.encode(text, { bos: true, eos: true });
+  return tokenizer.encode(text, { eos: true });
 }
 
 export function requireTokenizer(model: Transformer, dir: string): CharTokenizer {
