@@ -60,7 +60,7 @@ MAX_NEW_TOKENS = 8  # 6 digits + EOS, with one to spare
 DEV_TARGET = 0.998
 TEST_REQUIRED = 0.995
 
-CONFIG = dict(dModel=128, heads=4, dFF=512, encoderLayers=3, decoderLayers=2, maxPositions=80,
+CONFIG = dict(dModel=128, heads=4, dFF=256, encoderLayers=2, decoderLayers=2, maxPositions=80,
               activation="relu", normFirst=False, finalNorm=True, layerNormEps=1e-5,
               shareEmbeddings=False, tieOutput=False, padId=PAD, bosId=BOS, eosId=EOS, unkId=UNK)
 
@@ -372,10 +372,10 @@ def write_outputs(model, vocab, config, test, predictions, test_acc, stats, weig
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--max-steps", type=int, default=4000)
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--lr", type=float, default=7e-4, help="peak learning rate")
-    parser.add_argument("--warmup", type=int, default=300)
+    parser.add_argument("--max-steps", type=int, default=6000)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--lr", type=float, default=1e-3, help="peak learning rate")
+    parser.add_argument("--warmup", type=int, default=200)
     parser.add_argument("--eval-every", type=int, default=250)
     parser.add_argument("--weights", type=Path, default=Path("/tmp/pt-numbers.safetensors"))
     args = parser.parse_args()
