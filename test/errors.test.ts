@@ -53,6 +53,7 @@ const cases: Case[] = [
   ['layernorm beta not a tensor', (b) => b.layernorm(t(2, 4), t(4), [0, 0, 0, 0] as never), TypeError, /beta must be a Tensor, got Array\(4\)/],
   ['layernorm residual shape', (b) => b.layernorm(t(2, 4), t(4), t(4), { residual: t(1, 4) }), RangeError, /options.residual must have shape \[2, 4\], got \[1, 4\]/],
   ['layernorm negative eps', (b) => b.layernorm(t(2, 4), t(4), t(4), { eps: -1 }), RangeError, /options.eps must be a finite number >= 0, got -1/],
+  ['layernorm out aliases gamma', (b) => { const g = t(4); return b.layernorm(t(1, 4), g, t(4), { out: g.reshape([1, 4]) }); }, RangeError, /options.out must not share memory with gamma/],
   // softmax, logSoftmax, argmax
   ['softmax not a tensor', (b) => b.softmax(new Float32Array(3) as never), TypeError, /x must be a Tensor, got Float32Array\(3\)/],
   ['logSoftmax out wrong shape', (b) => b.logSoftmax(t(2, 3), { out: t(3, 2) }), RangeError, /options.out must have shape \[2, 3\], got \[3, 2\]/],
@@ -67,6 +68,7 @@ const cases: Case[] = [
   ['embedding fractional B', (b) => b.embedding(ids(0, 1), [0.5, 4], t(5, 4)), RangeError, /shape\[0\] \(B\) must be an integer >= 1, got 0.5/],
   ['embedding positions too short', (b) => b.embedding(ids(0, 1), [1, 2], t(5, 4), { positions: t(3, 4), positionOffset: 2 }), RangeError, /positionOffset \+ T = 4 exceeds the 3 rows/],
   ['embedding positions wrong width', (b) => b.embedding(ids(0, 1), [1, 2], t(5, 4), { positions: t(8, 3) }), RangeError, /positions must have shape \[P, 4\], got \[8, 3\]/],
+  ['embedding ids inside out', (b) => { const out = t(1, 2, 4); return b.embedding(new Int32Array(out.data.buffer, 8, 2), [1, 2], t(5, 4), { out }); }, RangeError, /options.out must not share memory with ids/],
   ['embedding offset without positions', (b) => b.embedding(ids(0, 1), [1, 2], t(5, 4), { positionOffset: 1 }), RangeError, /positionOffset needs options.positions/],
 ];
 

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CharTokenizer, Tensor, Transformer, type TransformerConfig } from '../lib/index.js';
+import { CharTokenizer, KVCache, Tensor, Transformer, type TransformerConfig } from '../lib/index.js';
 import { randomWeights } from '../lib/model/weights.js';
 import { resolveConfig } from '../lib/model/config.js';
 import { expectClose, isa, rng } from './helpers.js';
@@ -121,10 +121,13 @@ describe(`Transformer on ${isa}`, () => {
   });
 
   it('stopAtEos: false runs every row for exactly maxNewTokens steps', () => {
-    const model = Transformer.random(base, { seed: 2 });
-    const src = randomSeqs(rng(4), 3, base.srcVocab!, 1, 9);
+    // A 5-token target vocabulary, so that random rows do meet EOS.
+    const small = { ...base, tgtVocab: 5 };
+    const model = Transformer.random(small, { seed: 2 });
+    const src = randomSeqs(rng(4), 6, base.srcVocab!, 1, 9);
     const full = model.generate(src, { maxNewTokens: 12, stopAtEos: false });
     const stopped = model.generate(src, { maxNewTokens: 12 });
+    expect(full.some((row) => row.includes(base.eosId!))).toBe(true);
     full.forEach((row, b) => {
       expect(row).toHaveLength(12);
       const eos = row.indexOf(base.eosId!);
@@ -168,6 +171,22 @@ describe(`Transformer on ${isa}`, () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('refuses a tokenizer whose vocabulary or special ids differ from the config', () => {
+    const tokenizer = CharTokenizer.fromText('abcdefghijklmnopqrs'); // 23 ids
+    expect(() => Transformer.random({ ...base, tgtVocab: 23 }, { tokenizer })).not.toThrow();
+    expect(() => Transformer.random(base, { tokenizer })).toThrow(/the tokenizer does not fit the model: vocabulary 23 != config.tgtVocab 29/);
+    expect(() => Transformer.random({ ...base, tgtVocab: 23, padId: 1, unkId: 0 }, { tokenizer })).toThrow(/padId 0 != config.padId 1, unkId 3 != config.unkId 0/);
+  });
+
+  it('KVCache checks what is appended', () => {
+    const cache = new KVCache(2, 4, 2, 8);
+    expect(() => cache.append(Tensor.zeros([1, 1, 2, 8]), Tensor.zeros([1, 1, 2, 8]))).toThrow(/k must have shape \[2, Tn, 2, 8\]/);
+    expect(() => cache.append(Tensor.zeros([2, 1, 2, 8]), Tensor.zeros([2, 2, 2, 8]))).toThrow(/v must have shape/);
+    expect(cache.append(Tensor.zeros([2, 3, 2, 8]), Tensor.zeros([2, 3, 2, 8])).length).toBe(3);
+    expect(() => cache.append(Tensor.zeros([2, 2, 2, 8]), Tensor.zeros([2, 2, 2, 8]))).toThrow(/KV cache full: 3 \+ 2 positions exceed its capacity 4/);
+    expect(() => new KVCache(0, 4, 2, 8)).toThrow(/B must be an integer >= 1, got 0/);
   });
 
   it('reports every missing key, unexpected key and shape mismatch at once', () => {

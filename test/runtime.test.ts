@@ -115,6 +115,46 @@ describe('runtime', () => {
     setThreads(info().defaultThreads);
   });
 
+  it('the pool stays correct when jobs of different sizes alternate while another thread resizes it', async () => {
+    // Attention (per-thread scratch) and linear of several shapes, so consecutive
+    // jobs have different task counts; each result must equal the first one.
+    const code = `
+      const { parentPort } = require('node:worker_threads');
+      const addon = require('node-gyp-build')(${JSON.stringify(root)});
+      const fill = (n, s) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * s));
+      const jobs = [[1, 96, 2, 32], [1, 7, 8, 64], [2, 33, 3, 16]].map(([B, T, H, Dh]) => {
+        const q = fill(B * T * H * Dh, 0.1), k = fill(B * T * H * Dh, 0.2), v = fill(B * T * H * Dh, 0.3);
+        const out = new Float32Array(B * T * H * Dh);
+        return () => { addon.attention(q, k, v, out, B, T, T, H, Dh, T * H * Dh, H * Dh, Dh, T * H * Dh, H * Dh, Dh, null, true, 0.125); return out; };
+      });
+      for (const [M, N, K] of [[1, 512, 64], [40, 300, 128], [3, 2048, 32]]) {
+        const w = new addon.PackedLinear(fill(N * K, 0.01), N, K, null), x = fill(M * K, 0.02), y = new Float32Array(M * N);
+        jobs.push(() => { addon.linear(x, M, w, 0, null, y); return y; });
+      }
+      const first = jobs.map((job) => job().slice());
+      let mismatches = 0;
+      for (let i = 0; i < 600; i++) {
+        const j = i % jobs.length;
+        if (!job_equal(jobs[j](), first[j])) mismatches++;
+      }
+      function job_equal(a, b) { return a.every((v, i) => v === b[i]); }
+      parentPort.postMessage(mismatches);
+    `;
+    const worker = new Worker(code, { eval: true });
+    const result = new Promise<number>((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+    });
+    let settled = false;
+    void result.finally(() => (settled = true));
+    for (let i = 0; !settled; i++) {
+      setThreads(1 + (i % 4));
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    expect(await result).toBe(0);
+    setThreads(info().defaultThreads);
+  });
+
   it('the raw addon re-checks arguments', () => {
     const addon = loadAddon() as unknown as Record<string, (...args: unknown[]) => unknown>;
     const f = (n: number) => new Float32Array(n);
@@ -138,6 +178,17 @@ describe('runtime', () => {
     expect(() =>
       addon.attention(f(8), f(8), f(8), f(8), 1, 1, 2, 1, 8, 8, 8, 8, 16, 8, 8, null, false, 1),
     ).toThrow(/k must have at least/);
+    const huge = 2 ** 54;
+    expect(() =>
+      addon.attention(f(1), f(1), f(1), f(1), 513, 1, 1, 1, 1, huge, 1, 1, huge, 1, 1, null, false, 1),
+    ).toThrow(/strides span more than 2\^53 elements/);
+    // Outputs that overlap inputs they are computed from, through raw views of one buffer.
+    const buf = new ArrayBuffer(64 * 4);
+    const at = (offset: number, n: number) => new Float32Array(buf, offset * 4, n);
+    expect(() => addon.softmax(at(0, 8), 1, 8, at(4, 8))).toThrow(/y must be x itself or not share memory with it/);
+    expect(() => addon.layernorm(at(0, 8), null, at(8, 8), at(16, 8), 1e-5, 1, 8, at(8, 8))).toThrow(/must not share memory with gamma/);
+    expect(() => addon.argmax(at(0, 8), 1, 8, new Int32Array(buf, 0, 1))).toThrow(/must not share memory with x/);
+    expect(() => addon.embedding(new Int32Array(buf, 0, 2), 1, 2, at(32, 8), 2, 4, 1, null, 0, 0, at(0, 8))).toThrow(/must not share memory with ids/);
   });
 });
 

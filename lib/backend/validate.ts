@@ -26,7 +26,7 @@ function sameView(a: Float32Array, b: Float32Array): boolean {
   return a.buffer === b.buffer && a.byteOffset === b.byteOffset && a.length === b.length;
 }
 
-function overlaps(a: Float32Array, b: Float32Array): boolean {
+function overlaps(a: ArrayBufferView, b: ArrayBufferView): boolean {
   if (a.buffer !== b.buffer) return false;
   return a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength;
 }
@@ -169,7 +169,7 @@ export function checkLayerNorm(
     throw new RangeError(`options.eps must be a finite number >= 0, got ${describe(eps)}`);
   }
   const aliases = residual ? [t, residual] : [t];
-  const out = resolveOut(options?.out, t.shape, { x: t, residual }, aliases);
+  const out = resolveOut(options?.out, t.shape, { x: t, residual, gamma: g, beta: b }, aliases);
   return { x: t, rows: t.size / D, D, gamma: g, beta: b, residual, eps, out };
 }
 
@@ -227,5 +227,6 @@ export function checkEmbedding(
     throw new RangeError('options.positionOffset needs options.positions');
   }
   const out = resolveOut(options?.out, [B, T, D], { table: tab, positions });
+  if (overlaps(out.data, ids)) throw new RangeError('options.out must not share memory with ids');
   return { ids, B, T, V, D, table: tab, scale, positions, offset, out };
 }

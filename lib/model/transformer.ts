@@ -68,6 +68,20 @@ function toBatch(name: string, seqs: unknown, vocab: number, pad: number, maxT: 
   return { ids, B, T, lengths };
 }
 
+/** The tokenizer reads and writes both sides, so its vocabulary and special ids must be the config's. */
+function checkTokenizer(tokenizer: unknown, c: TransformerConfig): void {
+  if (!(tokenizer instanceof CharTokenizer)) {
+    throw new TypeError(`options.tokenizer must be a CharTokenizer, got ${describe(tokenizer)}`);
+  }
+  const problems: string[] = [];
+  if (tokenizer.vocabSize !== c.srcVocab) problems.push(`vocabulary ${tokenizer.vocabSize} != config.srcVocab ${c.srcVocab}`);
+  if (tokenizer.vocabSize !== c.tgtVocab) problems.push(`vocabulary ${tokenizer.vocabSize} != config.tgtVocab ${c.tgtVocab}`);
+  for (const id of ['padId', 'bosId', 'eosId', 'unkId'] as const) {
+    if (tokenizer[id] !== c[id]) problems.push(`${id} ${tokenizer[id]} != config.${id} ${c[id]}`);
+  }
+  if (problems.length > 0) throw new Error(`the tokenizer does not fit the model: ${problems.join(', ')}`);
+}
+
 export class Transformer {
   readonly config: Readonly<TransformerConfig>;
   readonly backend: Backend;
@@ -89,9 +103,7 @@ export class Transformer {
     this.#weights = weights;
     const backend = options.backend ?? 'native';
     this.backend = typeof backend === 'string' ? getBackend(backend) : backend;
-    if (options.tokenizer !== undefined && !(options.tokenizer instanceof CharTokenizer)) {
-      throw new TypeError(`options.tokenizer must be a CharTokenizer, got ${describe(options.tokenizer)}`);
-    }
+    if (options.tokenizer !== undefined) checkTokenizer(options.tokenizer, c);
     this.tokenizer = options.tokenizer;
     const w = (name: string) => weights.get(name)!;
     this.#srcEmbedding = w('src_tok_emb.embedding.weight');

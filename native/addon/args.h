@@ -79,6 +79,27 @@ inline int32_t* get_i32(const Napi::CallbackInfo& info, size_t i, const char* na
   return typed_view<int32_t, napi_int32_array>(info, i, name, min_length, nullable, "Int32Array");
 }
 
+// Whether two byte ranges share memory.
+inline bool overlap(const void* a, int64_t a_bytes, const void* b, int64_t b_bytes) {
+  const auto* pa = static_cast<const char*>(a);
+  const auto* pb = static_cast<const char*>(b);
+  return pa < pb + b_bytes && pb < pa + a_bytes;
+}
+
+// y may be x itself (same start, n floats) or apart from it, never partly over it.
+inline void check_same_or_apart(Napi::Env env, const float* y, const float* x, int64_t n, const char* what) {
+  if (x != nullptr && x != y && overlap(x, n * 4, y, n * 4)) {
+    throw Napi::RangeError::New(env, std::string("y must be ") + what + " itself or not share memory with it");
+  }
+}
+
+inline void check_apart(Napi::Env env, const void* y, int64_t y_bytes, const void* x, int64_t x_bytes,
+                        const char* what) {
+  if (x != nullptr && overlap(x, x_bytes, y, y_bytes)) {
+    throw Napi::RangeError::New(env, std::string("the output must not share memory with ") + what);
+  }
+}
+
 // Registers each binding file's exports.
 void init_linear(Napi::Env env, Napi::Object exports);
 void init_attention(Napi::Env env, Napi::Object exports);

@@ -1,20 +1,22 @@
 // Binding for fused attention over strided [B, T, H, Dh] views.
 #include <napi.h>
 
+#include <vector>
+
 #include "../kernels/attention.h"
 #include "args.h"
 
 namespace aiayn_addon {
 namespace {
 
-// Elements a strided view spans: the last element's offset + 1.
-int64_t span(int64_t B, int64_t T, int64_t H, int64_t Dh, const aiayn::AttentionStrides& s) {
+// Elements a strided view spans: the last element's offset + 1, computed in
+// 128 bits so that hostile strides cannot wrap around a length check.
+int64_t span(Napi::Env env, int64_t B, int64_t T, int64_t H, int64_t Dh, const aiayn::AttentionStrides& s) {
   if (T == 0) return 0;
-  return (B - 1) * s.batch + (T - 1) * s.time + (H - 1) * s.head + Dh;
-}
-
-bool overlap(const float* a, int64_t na, const float* b, int64_t nb) {
-  return a < b + nb && b < a + na;
+  const __int128 n = static_cast<__int128>(B - 1) * s.batch + static_cast<__int128>(T - 1) * s.time +
+                     static_cast<__int128>(H - 1) * s.head + Dh;
+  if (n > (static_cast<__int128>(1) << 53)) throw Napi::RangeError::New(env, "strides span more than 2^53 elements");
+  return static_cast<int64_t>(n);
 }
 
 // attention(q, k, v, out, B, Tq, Tk, H, Dh, qsb, qst, qsh, ksb, kst, ksh,
@@ -35,23 +37,25 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
                  get_int(info, 14, "kv stride H")};
   a.v_strides = a.k_strides;
   a.out_strides = a.q_strides;
-  const int64_t q_span = span(a.B, a.Tq, a.H, a.Dh, a.q_strides);
-  const int64_t kv_span = span(a.B, a.Tk, a.H, a.Dh, a.k_strides);
+  const int64_t q_span = span(env, a.B, a.Tq, a.H, a.Dh, a.q_strides);
+  const int64_t kv_span = span(env, a.B, a.Tk, a.H, a.Dh, a.k_strides);
   a.q = get_f32(info, 0, "q", q_span);
   a.k = get_f32(info, 1, "k", kv_span);
   a.v = get_f32(info, 2, "v", kv_span);
   a.out = get_f32(info, 3, "out", q_span);
-  if (overlap(a.out, q_span, a.q, q_span) || overlap(a.out, q_span, a.k, kv_span) ||
-      overlap(a.out, q_span, a.v, kv_span)) {
+  if (overlap(a.out, q_span * 4, a.q, q_span * 4) || overlap(a.out, q_span * 4, a.k, kv_span * 4) ||
+      overlap(a.out, q_span * 4, a.v, kv_span * 4)) {
     throw Napi::RangeError::New(env, "out must not share memory with q, k or v");
   }
-  a.kv_lengths = get_i32(info, 15, "kvLengths", a.B, true);
-  if (a.kv_lengths != nullptr) {
-    for (int64_t b = 0; b < a.B; ++b) {
-      if (a.kv_lengths[b] < 0 || a.kv_lengths[b] > a.Tk) {
-        throw Napi::RangeError::New(env, "kvLengths entries must be in [0, Tk]");
-      }
+  // Copied once checked, so that nothing the kernel writes can change them.
+  const int32_t* kv_lengths = get_i32(info, 15, "kvLengths", a.B, true);
+  std::vector<int32_t> lengths;
+  if (kv_lengths != nullptr) {
+    lengths.assign(kv_lengths, kv_lengths + a.B);
+    for (const int32_t l : lengths) {
+      if (l < 0 || l > a.Tk) throw Napi::RangeError::New(env, "kvLengths entries must be in [0, Tk]");
     }
+    a.kv_lengths = lengths.data();
   }
   a.causal = get_bool(info, 16, "causal");
   a.scale = get_float(info, 17, "scale");

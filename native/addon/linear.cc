@@ -93,8 +93,6 @@ PackedLinear* get_packed(const Napi::CallbackInfo& info, size_t i) {
   return p;
 }
 
-bool overlap(const float* a, const float* b, int64_t n) { return a < b + n && b < a + n; }
-
 // linear(x: Float32Array [M*K], M, weights: PackedLinear, activation: 0|1|2,
 //        residual: Float32Array [M*N] | null, y: Float32Array [M*N])
 Napi::Value Linear(const Napi::CallbackInfo& info) {
@@ -108,8 +106,8 @@ Napi::Value Linear(const Napi::CallbackInfo& info) {
   const float* residual = get_f32(info, 4, "residual", M * w.N, true);
   float* y = get_f32(info, 5, "y", M * w.N);
   const int64_t nx = M * w.K, ny = M * w.N;
-  if (x < y + ny && y < x + nx) throw Napi::RangeError::New(env, "y must not share memory with x");
-  if (residual != nullptr && overlap(residual, y, ny) &&
+  if (overlap(x, nx * 4, y, ny * 4)) throw Napi::RangeError::New(env, "y must not share memory with x");
+  if (residual != nullptr && overlap(residual, ny * 4, y, ny * 4) &&
       (residual != y || act != aiayn::Activation::none)) {
     throw Napi::RangeError::New(env, "residual may be y itself only without an activation");
   }

@@ -18,6 +18,11 @@ Napi::Value LayerNorm(const Napi::CallbackInfo& info) {
   const float* beta = get_f32(info, 3, "beta", D);
   const float eps = get_float(info, 4, "eps");
   float* y = get_f32(info, 7, "y", rows * D);
+  Napi::Env env = info.Env();
+  check_same_or_apart(env, y, x, rows * D, "x");
+  check_same_or_apart(env, y, residual, rows * D, "residual");
+  check_apart(env, y, rows * D * 4, gamma, D * 4, "gamma");
+  check_apart(env, y, rows * D * 4, beta, D * 4, "beta");
   aiayn::layernorm(x, residual, gamma, beta, eps, rows, D, y);
   return info.Env().Undefined();
 }
@@ -30,6 +35,7 @@ Napi::Value RowOp(const Napi::CallbackInfo& info) {
   const int64_t N = get_int(info, 2, "N", 1);
   const float* x = get_f32(info, 0, "x", rows * N);
   float* y = get_f32(info, 3, "y", rows * N);
+  check_same_or_apart(info.Env(), y, x, rows * N, "x");
   Op(x, rows, N, y);
   return info.Env().Undefined();
 }
@@ -41,6 +47,7 @@ Napi::Value Argmax(const Napi::CallbackInfo& info) {
   const int64_t N = get_int(info, 2, "N", 1);
   const float* x = get_f32(info, 0, "x", rows * N);
   int32_t* out = get_i32(info, 3, "out", rows);
+  check_apart(info.Env(), out, rows * 4, x, rows * N * 4, "x");
   aiayn::argmax(x, rows, N, out);
   return info.Env().Undefined();
 }
@@ -63,6 +70,10 @@ Napi::Value Embedding(const Napi::CallbackInfo& info) {
   if (positions != nullptr && offset + T > P) {
     throw Napi::RangeError::New(env, "positionOffset + T exceeds the rows of positions");
   }
+  // The ids are checked here and read again by the kernel: y must not be able to change them.
+  check_apart(env, y, B * T * D * 4, ids, B * T * 4, "ids");
+  check_apart(env, y, B * T * D * 4, table, V * D * 4, "table");
+  check_apart(env, y, B * T * D * 4, positions, P * D * 4, "positions");
   for (int64_t i = 0; i < B * T; ++i) {
     if (ids[i] < 0 || ids[i] >= V) throw Napi::RangeError::New(env, "ids must be in [0, V)");
   }

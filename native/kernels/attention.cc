@@ -130,7 +130,7 @@ void decode(const AttentionArgs& a, const Kernels& kn, int nthreads) {
       float ml[2];
       kn.decode(a, b, h, i, 0, end, acc, ml, acc + acc_floats);
       write_normalised(out, acc, ml[1], Dh);
-    });
+    }, nthreads);
     return;
   }
   // Split KV: part p holds [m, l, pad to a line][acc].
@@ -150,7 +150,7 @@ void decode(const AttentionArgs& a, const Kernels& kn, int nthreads) {
       return;
     }
     kn.decode(a, b, h, i, j0, j1, part + kLine, part, scratch.at(thread) + acc_floats);
-  });
+  }, nthreads);
   parallel_for(rows, [&](int64_t row, int thread) {
     int64_t b, i, h;
     locate(row, &b, &i, &h);
@@ -172,7 +172,7 @@ void decode(const AttentionArgs& a, const Kernels& kn, int nthreads) {
       for (int64_t d = 0; d < Dh; ++d) acc[d] += w * part[kLine + d];
     }
     write_normalised(out, acc, l, Dh);
-  });
+  }, nthreads);
 }
 
 void prefill(const AttentionArgs& a, const Kernels& kn, int nthreads) {
@@ -188,7 +188,7 @@ void prefill(const AttentionArgs& a, const Kernels& kn, int nthreads) {
     const int64_t i0 = qb * kn.qblock;
     const int64_t i1 = i0 + kn.qblock < a.Tq ? i0 + kn.qblock : a.Tq;
     kn.prefill(a, b, h, i0, i1, scratch.at(thread));
-  });
+  }, nthreads);
 }
 
 }  // namespace

@@ -19,7 +19,6 @@
 // as the scalar path: fp32 rounding of the scores dominates.
 #include <immintrin.h>
 
-#include <cmath>
 #include <cstddef>
 #include <cstdint>
 
@@ -113,7 +112,7 @@ void prefill_kv_block(Prefill& st, int64_t j0, int64_t jn, bool diag) {
   }
   if (diag) {
     // Query lane r sees key j iff r >= j - off - i0.
-    const __m512 ninf = _mm512_set1_ps(-INFINITY);
+    const __m512 ninf = _mm512_set1_ps(-__builtin_inff());
     for (int64_t jj = 0; jj < jn; ++jj) {
       int64_t first = j0 + jj - st.off - st.i0;
       first = first < 0 ? 0 : (first > QB ? QB : first);
@@ -135,7 +134,7 @@ void prefill_kv_block(Prefill& st, int64_t j0, int64_t jn, bool diag) {
     // A query with nothing visible yet keeps max -inf; subtract 0 instead so
     // exp2(-inf - 0) = 0 rather than NaN.
     const __m512 m_use = _mm512_mask_blend_ps(
-        _mm512_cmp_ps_mask(mx, _mm512_set1_ps(-INFINITY), _CMP_EQ_OQ), mx, _mm512_setzero_ps());
+        _mm512_cmp_ps_mask(mx, _mm512_set1_ps(-__builtin_inff()), _CMP_EQ_OQ), mx, _mm512_setzero_ps());
     const __m512 al = exp2_ps(_mm512_sub_ps(m_old, m_use));
     __m512 sum0 = _mm512_setzero_ps(), sum1 = _mm512_setzero_ps();
     int64_t jj = 0;
@@ -249,7 +248,7 @@ void attention_prefill_block_avx512(const AttentionArgs& a, int64_t b, int64_t h
     for (int64_t r = 0; r < round_up(st.nq, RQ); ++r)
       for (int64_t d = 0; d < st.Dhp; d += W) _mm512_store_ps(st.o + r * st.Dhp + d, _mm512_setzero_ps());
     for (int v = 0; v < QV; ++v) {
-      _mm512_store_ps(st.m + v * W, _mm512_set1_ps(-INFINITY));
+      _mm512_store_ps(st.m + v * W, _mm512_set1_ps(-__builtin_inff()));
       _mm512_store_ps(st.l + v * W, _mm512_setzero_ps());
     }
     switch (QV) {
@@ -292,10 +291,10 @@ void attention_decode_row_avx512(const AttentionArgs& a, int64_t b, int64_t h, i
   }
   constexpr int KD = 64;  // keys per online-softmax step
   alignas(64) float s[KD];
-  float m = -INFINITY, l = 0.0f;
+  float m = -__builtin_inff(), l = 0.0f;
   for (int64_t jb = j0; jb < j1; jb += KD) {
     const int64_t jn = j1 - jb < KD ? j1 - jb : KD;
-    __m512 bmax = _mm512_set1_ps(-INFINITY);
+    __m512 bmax = _mm512_set1_ps(-__builtin_inff());
     for (int64_t g = 0; g < jn; g += W) {
       const float* krow[W];
       for (int r = 0; r < W; ++r) krow[r] = kb + (jb + (g + r < jn ? g + r : jn - 1)) * ks;
@@ -308,13 +307,13 @@ void attention_decode_row_avx512(const AttentionArgs& a, int64_t b, int64_t h, i
       const __m512 ql = _mm512_load_ps(qs + (nd - 1) * W);
       for (int r = 0; r < W; ++r)
         dots[r] = _mm512_fmadd_ps(ql, _mm512_maskz_loadu_ps(tail, krow[r] + (nd - 1) * W), dots[r]);
-      const __m512 sv = _mm512_mask_blend_ps(tail_mask(jn - g), _mm512_set1_ps(-INFINITY), reduce16(dots));
+      const __m512 sv = _mm512_mask_blend_ps(tail_mask(jn - g), _mm512_set1_ps(-__builtin_inff()), reduce16(dots));
       _mm512_store_ps(s + g, sv);
       bmax = _mm512_max_ps(bmax, sv);
     }
     const float mx = hmax_ps(bmax);
     const float m_new = mx > m ? mx : m;
-    const float al = std::exp2(m - m_new);
+    const float al = __builtin_exp2f(m - m_new);
     __m512 sum = _mm512_setzero_ps();
     for (int64_t g = 0; g < jn; g += W) {
       const __m512 p = exp2_ps(_mm512_sub_ps(_mm512_load_ps(s + g), _mm512_set1_ps(m_new)));

@@ -16,7 +16,6 @@
 //    e*scale + p once (fma).
 #include <immintrin.h>
 
-#include <cmath>
 #include <cstdint>
 
 #include "ops_kernels.h"
@@ -35,7 +34,7 @@ inline __m256i tail_mask(int64_t n) {
 
 // Masked-off lanes read as -inf instead of 0.
 inline __m256 load_tail_ninf(const float* p, __m256i m) {
-  return _mm256_blendv_ps(_mm256_set1_ps(-INFINITY), _mm256_maskload_ps(p, m),
+  return _mm256_blendv_ps(_mm256_set1_ps(-__builtin_inff()), _mm256_maskload_ps(p, m),
                           _mm256_castsi256_ps(m));
 }
 
@@ -119,7 +118,7 @@ float centered_sumsq(const float* p, float mean, int64_t n) {
 }
 
 float row_max(const float* p, int64_t n) {
-  const __m256 ninf = _mm256_set1_ps(-INFINITY);
+  const __m256 ninf = _mm256_set1_ps(-__builtin_inff());
   __m256 m0 = ninf, m1 = ninf, m2 = ninf, m3 = ninf;
   int64_t i = 0;
   for (; i + 4 * kW <= n; i += 4 * kW) {
@@ -158,7 +157,7 @@ void layernorm_rows_avx2(const float* x, const float* residual, const float* gam
     // Second pass over the (L1-resident) row: no E[z^2] - mean^2 cancellation.
     const float var = centered_sumsq(z, mean, D) / static_cast<float>(D);
     const __m256 mv = _mm256_set1_ps(mean);
-    const __m256 rstd = _mm256_set1_ps(1.0f / std::sqrt(var + eps));
+    const __m256 rstd = _mm256_set1_ps(1.0f / __builtin_sqrtf(var + eps));
     int64_t i = 0;
     for (; i + kW <= D; i += kW) {
       const __m256 t = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(z + i), mv), rstd);
@@ -180,7 +179,7 @@ void softmax_rows_avx2(const float* x, int64_t rows, int64_t N, float* y) {
     const float* xr = x + r * N;
     float* yr = y + r * N;
     const float mx = row_max(xr, N);
-    if (mx == -INFINITY) {  // every entry masked: zeros, not (-inf) - (-inf) = NaN
+    if (mx == -__builtin_inff()) {  // every entry masked: zeros, not (-inf) - (-inf) = NaN
       fill(yr, 0.0f, N);
       continue;
     }
@@ -223,8 +222,8 @@ void log_softmax_rows_avx2(const float* x, int64_t rows, int64_t N, float* y) {
     const float* xr = x + r * N;
     float* yr = y + r * N;
     const float mx = row_max(xr, N);
-    if (mx == -INFINITY) {
-      fill(yr, -INFINITY, N);
+    if (mx == -__builtin_inff()) {
+      fill(yr, -__builtin_inff(), N);
       continue;
     }
     const __m256 mv = _mm256_set1_ps(mx);
@@ -242,7 +241,7 @@ void log_softmax_rows_avx2(const float* x, int64_t rows, int64_t N, float* y) {
       const __m256 e = exp_ps(_mm256_sub_ps(load_tail_ninf(xr + i, m), mv));
       s1 = _mm256_add_ps(s1, _mm256_and_ps(e, _mm256_castsi256_ps(m)));
     }
-    const __m256 lse = _mm256_set1_ps(std::log(hsum_ps(_mm256_add_ps(s0, s1))));
+    const __m256 lse = _mm256_set1_ps(__builtin_logf(hsum_ps(_mm256_add_ps(s0, s1))));
     i = 0;
     for (; i + kW <= N; i += kW) {
       _mm256_storeu_ps(yr + i, _mm256_sub_ps(_mm256_sub_ps(_mm256_loadu_ps(xr + i), mv), lse));
@@ -260,7 +259,7 @@ void log_softmax_rows_avx2(const float* x, int64_t rows, int64_t N, float* y) {
 void argmax_rows_avx2(const float* x, int64_t rows, int64_t N, int32_t* out) {
   for (int64_t r = 0; r < rows; ++r) {
     const float* xr = x + r * N;
-    __m256 m0 = _mm256_set1_ps(-INFINITY), m1 = m0;
+    __m256 m0 = _mm256_set1_ps(-__builtin_inff()), m1 = m0;
     __m256 nan = _mm256_setzero_ps();
     int64_t i = 0;
     for (; i + 2 * kW <= N; i += 2 * kW) {

@@ -16,7 +16,6 @@
 //    e*scale + p once (fma).
 #include <immintrin.h>
 
-#include <cmath>
 #include <cstdint>
 
 #include "ops_kernels.h"
@@ -110,7 +109,7 @@ float centered_sumsq(const float* p, float mean, int64_t n) {
 
 // Tail lanes read as -inf so they never win.
 float row_max(const float* p, int64_t n) {
-  const __m512 ninf = _mm512_set1_ps(-INFINITY);
+  const __m512 ninf = _mm512_set1_ps(-__builtin_inff());
   __m512 m0 = ninf, m1 = ninf, m2 = ninf, m3 = ninf;
   int64_t i = 0;
   for (; i + 4 * kW <= n; i += 4 * kW) {
@@ -149,7 +148,7 @@ void layernorm_rows_avx512(const float* x, const float* residual, const float* g
     // Second pass over the (L1-resident) row: no E[z^2] - mean^2 cancellation.
     const float var = centered_sumsq(z, mean, D) / static_cast<float>(D);
     const __m512 mv = _mm512_set1_ps(mean);
-    const __m512 rstd = _mm512_set1_ps(1.0f / std::sqrt(var + eps));
+    const __m512 rstd = _mm512_set1_ps(1.0f / __builtin_sqrtf(var + eps));
     int64_t i = 0;
     for (; i + kW <= D; i += kW) {
       const __m512 t = _mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(z + i), mv), rstd);
@@ -170,7 +169,7 @@ void softmax_rows_avx512(const float* x, int64_t rows, int64_t N, float* y) {
     const float* xr = x + r * N;
     float* yr = y + r * N;
     const float mx = row_max(xr, N);
-    if (mx == -INFINITY) {  // every entry masked: zeros, not (-inf) - (-inf) = NaN
+    if (mx == -__builtin_inff()) {  // every entry masked: zeros, not (-inf) - (-inf) = NaN
       fill(yr, 0.0f, N);
       continue;
     }
@@ -213,8 +212,8 @@ void log_softmax_rows_avx512(const float* x, int64_t rows, int64_t N, float* y) 
     const float* xr = x + r * N;
     float* yr = y + r * N;
     const float mx = row_max(xr, N);
-    if (mx == -INFINITY) {
-      fill(yr, -INFINITY, N);
+    if (mx == -__builtin_inff()) {
+      fill(yr, -__builtin_inff(), N);
       continue;
     }
     const __m512 mv = _mm512_set1_ps(mx);
@@ -232,7 +231,7 @@ void log_softmax_rows_avx512(const float* x, int64_t rows, int64_t N, float* y) 
       const __m512 e = exp_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, xr + i), mv));
       s1 = _mm512_mask_add_ps(s1, m, s1, e);
     }
-    const __m512 lse = _mm512_set1_ps(std::log(hsum_ps(_mm512_add_ps(s0, s1))));
+    const __m512 lse = _mm512_set1_ps(__builtin_logf(hsum_ps(_mm512_add_ps(s0, s1))));
     i = 0;
     for (; i + kW <= N; i += kW) {
       _mm512_storeu_ps(yr + i, _mm512_sub_ps(_mm512_sub_ps(_mm512_loadu_ps(xr + i), mv), lse));
@@ -250,7 +249,7 @@ void log_softmax_rows_avx512(const float* x, int64_t rows, int64_t N, float* y) 
 void argmax_rows_avx512(const float* x, int64_t rows, int64_t N, int32_t* out) {
   for (int64_t r = 0; r < rows; ++r) {
     const float* xr = x + r * N;
-    const __m512 ninf = _mm512_set1_ps(-INFINITY);
+    const __m512 ninf = _mm512_set1_ps(-__builtin_inff());
     __m512 m0 = ninf, m1 = ninf;
     __mmask16 nan = 0;
     int64_t i = 0;

@@ -67,11 +67,11 @@ class Pool {
     start(n);
   }
 
-  void run(int64_t ntasks, TaskFn fn, void* ctx) {
+  void run(int64_t ntasks, TaskFn fn, void* ctx, int max_threads) {
     const unsigned saved = _mm_getcsr();
     _mm_setcsr(saved | kFtzDaz);
     std::unique_lock<std::mutex> job_lock(job_mutex_, std::defer_lock);
-    if (!tl_in_task && ntasks > 1 && size() > 1) job_lock.lock();
+    if (!tl_in_task && ntasks > 1 && size() > 1 && max_threads != 1) job_lock.lock();
     if (!job_lock.owns_lock() || size() == 1) {
       const bool nested = tl_in_task;
       tl_in_task = true;
@@ -80,15 +80,17 @@ class Pool {
       _mm_setcsr(saved);
       return;
     }
+    // Close the previous job to late claimers first (its claim word changes
+    // generation), then describe this one, then wake the workers.
+    const uint64_t gen = generation_.load(std::memory_order_relaxed) + 1;
+    claim_.store(gen << 32, std::memory_order_release);
     fn_ = fn;
     ctx_ = ctx;
-    ntasks_.store(ntasks, std::memory_order_relaxed);
+    max_threads_.store(max_threads, std::memory_order_relaxed);
     done_.store(0, std::memory_order_relaxed);
-    uint64_t gen;
+    ntasks_.store(ntasks, std::memory_order_release);
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      gen = generation_.load(std::memory_order_relaxed) + 1;
-      claim_.store(gen << 32, std::memory_order_release);
       generation_.store(gen, std::memory_order_release);
     }
     cv_.notify_all();
@@ -97,7 +99,7 @@ class Pool {
     tl_in_task = false;
     // Wait only for tasks others have claimed: a worker that has not woken yet
     // finds nothing left and never holds this job up.
-    while (done_.load(std::memory_order_acquire) != ntasks) _mm_pause();
+    while (done_.load(std::memory_order_acquire) < ntasks) _mm_pause();
     _mm_setcsr(saved);
   }
 
@@ -106,12 +108,16 @@ class Pool {
   // (generation << 32 | next task), so a late worker holding an old generation
   // can never claim a task of a newer job; a successful claim also keeps the
   // job (and so fn_ and ctx_) alive until that task is done.
+  // Reading ntasks_ with acquire orders it after the claim word of its job, so
+  // a CAS after seeing a new count cannot succeed on the old job's word.
   void work(uint64_t gen, int thread) {
+    const int max_threads = max_threads_.load(std::memory_order_relaxed);
+    if (max_threads > 0 && thread >= max_threads) return;
     uint64_t c = claim_.load(std::memory_order_acquire);
     for (;;) {
       if ((c >> 32) != (gen & 0xFFFFFFFFu)) return;
       const int64_t t = static_cast<int64_t>(c & 0xFFFFFFFFu);
-      if (t >= ntasks_.load(std::memory_order_relaxed)) return;
+      if (t >= ntasks_.load(std::memory_order_acquire)) return;
       if (!claim_.compare_exchange_weak(c, c + 1, std::memory_order_acq_rel, std::memory_order_acquire)) {
         continue;
       }
@@ -169,6 +175,7 @@ class Pool {
   std::atomic<uint64_t> generation_{0};
   std::atomic<uint64_t> claim_{0};  // generation << 32 | next task index
   std::atomic<int64_t> done_{0};    // tasks of the current job finished
+  std::atomic<int> max_threads_{0};  // threads that may take part (0: all)
   TaskFn fn_ = nullptr;
   void* ctx_ = nullptr;
   std::atomic<int64_t> ntasks_{0};  // read before a claim; the CAS rejects a stale one
@@ -210,9 +217,27 @@ int threads() { return pool().size(); }
 
 void set_threads(int n) { pool().resize(std::max(1, n)); }
 
-void parallel_for_raw(int64_t ntasks, TaskFn fn, void* ctx) {
-  if (ntasks <= 0) return;
-  pool().run(ntasks, fn, ctx);
+void parallel_for_raw(int64_t ntasks, TaskFn fn, void* ctx, int max_threads) {
+  // The claim word counts tasks in 32 bits: run giant jobs in chunks.
+  constexpr int64_t kChunk = int64_t{1} << 30;
+  if (ntasks <= kChunk) {
+    if (ntasks > 0) pool().run(ntasks, fn, ctx, max_threads);
+    return;
+  }
+  struct Offset {
+    TaskFn fn;
+    void* ctx;
+    int64_t base;
+  };
+  for (int64_t base = 0; base < ntasks; base += kChunk) {
+    Offset o{fn, ctx, base};
+    pool().run(std::min(kChunk, ntasks - base),
+               [](void* p, int64_t task, int thread) {
+                 const auto* off = static_cast<Offset*>(p);
+                 off->fn(off->ctx, off->base + task, thread);
+               },
+               &o, max_threads);
+  }
 }
 
 }  // namespace aiayn

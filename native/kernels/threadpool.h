@@ -25,14 +25,17 @@ int threads();
 void set_threads(int n);
 
 using TaskFn = void (*)(void* ctx, int64_t task, int thread);
-void parallel_for_raw(int64_t ntasks, TaskFn fn, void* ctx);
+void parallel_for_raw(int64_t ntasks, TaskFn fn, void* ctx, int max_threads = 0);
 
+// `max_threads` > 0 caps the threads taking part, so `thread` < max_threads:
+// size per-thread scratch with it (threads() may change between a read of it
+// and the call when another thread calls set_threads).
 template <typename F>
-void parallel_for(int64_t ntasks, const F& fn) {
+void parallel_for(int64_t ntasks, const F& fn, int max_threads = 0) {
   parallel_for_raw(
       ntasks,
       [](void* ctx, int64_t task, int thread) { (*static_cast<const F*>(ctx))(task, thread); },
-      const_cast<F*>(&fn));
+      const_cast<F*>(&fn), max_threads);
 }
 
 }  // namespace aiayn
