@@ -1,18 +1,9 @@
 // Shared test utilities: seeded random tensors and tolerant comparisons.
 import { expect } from 'vitest';
 import { Tensor, info, native, reference, type Backend } from '../lib/index.js';
+import { rng } from '../lib/random.js';
 
-/** mulberry32: a small seeded PRNG, so failures reproduce. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { rng };
 
 /** Uniform in [-scale, scale). */
 export function randomTensor(shape: number[], seed: number, scale = 1): Tensor {

@@ -6,6 +6,7 @@
 import { Tensor, formatShape, type Shape } from '../tensor.js';
 import type { TransformerConfig } from './config.js';
 import { sinusoidalPositions } from '../positions.js';
+import { rng } from '../random.js';
 
 export type WeightMap = Map<string, Tensor>;
 
@@ -96,18 +97,6 @@ export function checkWeights(weights: WeightMap, c: TransformerConfig, source: s
     mismatched.length ? `shape mismatches (${mismatched.length}): ${mismatched.join('; ')}` : '',
   ].filter(Boolean);
   throw new Error(`${source}: weights do not match the config: ${parts.join('. ')}`);
-}
-
-/** mulberry32, so random models are reproducible from a seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**
