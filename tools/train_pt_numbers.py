@@ -21,8 +21,10 @@ reads. One character vocabulary (aiayn's CharTokenizer: <pad>=0, <bos>=1, <eos>=
 separate embedding tables. Source = the characters of the words + <eos>; target =
 <bos> + digits + <eos>, trained with teacher forcing and cross-entropy ignoring <pad>.
 
-Training stops once greedy exact-match accuracy on the dev set reaches DEV_TARGET (or
-after --max-steps). Then the script writes:
+Training runs a fixed schedule (Adam, linear warmup, then linear decay to zero), printing
+greedy exact-match accuracy on the dev set as it goes; the test set is decoded once, at
+the end, and must reach TEST_REQUIRED (else the outputs are still written, and the
+script exits 1). The script writes:
   models/pt-numbers/config.json               aiayn TransformerConfig
   models/pt-numbers/tokenizer.json            CharTokenizer JSON
   models/pt-numbers/heldout.json              the 2000 test examples [{text, digits}]
@@ -57,7 +59,6 @@ TEST_COUNT = 2000
 DEV_COUNT = 2000
 PREDICTIONS_COUNT = 500
 MAX_NEW_TOKENS = 8  # 6 digits + EOS, with one to spare
-DEV_TARGET = 0.998
 TEST_REQUIRED = 0.995
 
 CONFIG = dict(dModel=128, heads=4, dFF=256, encoderLayers=2, decoderLayers=2, maxPositions=80,
@@ -149,31 +150,42 @@ class Vocab:
 
 
 def split_numbers():
-    """Held-out numbers (test, dev, the rest of the 2%) and the training numbers, bucketed
-    by digit count (bucket 1 holds 0..9)."""
+    """The test and dev numbers (the first 4000 of the held-out 2%) and the set of all
+    held-out numbers."""
     rng = random.Random(SEED)
     heldout = rng.sample(range(1000, 1_000_000), HELDOUT_COUNT)
-    test, dev = heldout[:TEST_COUNT], heldout[TEST_COUNT:TEST_COUNT + DEV_COUNT]
-    excluded = set(heldout)
-    train = [n for n in range(1_000_000) if n not in excluded]
-    buckets = [[n for n in train if len(str(n)) == k] for k in range(1, 7)]
-    return test, dev, train, buckets
+    return heldout[:TEST_COUNT], heldout[TEST_COUNT:TEST_COUNT + DEV_COUNT], set(heldout)
 
 
 class Batches:
-    """Training batches: half the rows uniform over the training numbers, half with a
-    uniformly drawn digit count (so short numbers and "mil e ..." are seen often)."""
+    """Training batches, never holding a held-out number. Half the rows are uniform over
+    the training numbers; half are short or round: a digit count d uniform in 1..6, a
+    number with d digits, its last z digits zeroed (z uniform in 0..d-1), so that "mil",
+    "cem mil" and "mil e cem" are seen often and not only the long numbers."""
 
-    def __init__(self, vocab, train, buckets, batch_size, seed):
-        self.vocab, self.train, self.buckets = vocab, train, buckets
+    def __init__(self, vocab, heldout, batch_size, seed):
+        self.vocab, self.heldout = vocab, heldout
         self.batch_size = batch_size
         self.rng = random.Random(seed)
 
+    def uniform(self):
+        while (n := self.rng.randrange(1_000_000)) in self.heldout:
+            pass
+        return n
+
+    def short_or_round(self):
+        while True:
+            digits = self.rng.randint(1, 6)
+            zeros = 10 ** self.rng.randrange(digits)
+            n = self.rng.randrange(10 ** (digits - 1) if digits > 1 else 0, 10 ** digits)
+            n -= n % zeros
+            if n not in self.heldout:
+                return n
+
     def numbers(self):
         half = self.batch_size // 2
-        uniform = [self.rng.choice(self.train) for _ in range(half)]
-        short = [self.rng.choice(self.rng.choice(self.buckets)) for _ in range(self.batch_size - half)]
-        return uniform + short
+        return ([self.uniform() for _ in range(half)]
+                + [self.short_or_round() for _ in range(self.batch_size - half)])
 
     def next(self):
         numbers = self.numbers()
@@ -287,15 +299,17 @@ def accuracy(predictions, numbers):
 
 
 def train(model, vocab, batches, dev, args):
-    """Adam with linear warmup then inverse-sqrt decay; stops at DEV_TARGET dev accuracy."""
+    """Adam, learning rate warmed up linearly over args.warmup steps, then decayed linearly
+    to zero at args.steps."""
     opt = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.9, 0.98), eps=1e-9)
-    schedule = lambda step: min((step + 1) / args.warmup, math.sqrt(args.warmup / (step + 1)))
+    schedule = lambda step: min((step + 1) / args.warmup,
+                                (args.steps - step) / (args.steps - args.warmup))
     sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule)
     loss_fn = nn.CrossEntropyLoss(ignore_index=PAD)
     dev_texts = [words(n) for n in dev]
     start, running, dev_acc = time.time(), 0.0, 0.0
     model.train()
-    for step in range(1, args.max_steps + 1):
+    for step in range(1, args.steps + 1):
         src, tgt = batches.next()
         logits = model(src, tgt[:, :-1])
         loss = loss_fn(logits.reshape(-1, logits.size(-1)), tgt[:, 1:].reshape(-1))
@@ -311,9 +325,7 @@ def train(model, vocab, batches, dev, args):
                   f"lr {sched.get_last_lr()[0]:.2e}  dev exact {dev_acc:.4f}  "
                   f"{time.time() - start:6.1f}s", flush=True)
             running = 0.0
-            if dev_acc >= DEV_TARGET:
-                break
-    return step, time.time() - start, dev_acc
+    return time.time() - start, dev_acc
 
 
 # --- Output ----------------------------------------------------------------------------------
@@ -372,11 +384,11 @@ def write_outputs(model, vocab, config, test, predictions, test_acc, stats, weig
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--max-steps", type=int, default=6000)
+    parser.add_argument("--steps", type=int, default=5000)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=1e-3, help="peak learning rate")
     parser.add_argument("--warmup", type=int, default=200)
-    parser.add_argument("--eval-every", type=int, default=250)
+    parser.add_argument("--eval-every", type=int, default=500)
     parser.add_argument("--weights", type=Path, default=Path("/tmp/pt-numbers.safetensors"))
     args = parser.parse_args()
 
@@ -390,29 +402,30 @@ def main():
     longest = max(len(w) for w in all_words)
     config = {**CONFIG, "srcVocab": len(vocab), "tgtVocab": len(vocab)}
     assert longest + 1 <= config["maxPositions"], "maxPositions must cover the longest source + EOS"
-    test, dev, train_numbers, buckets = split_numbers()
+    test, dev, heldout = split_numbers()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; vocab {len(vocab)}, "
-          f"longest source {longest} chars + EOS; train {len(train_numbers)}, "
+          f"longest source {longest} chars + EOS; train {1_000_000 - len(heldout)}, "
           f"held out {HELDOUT_COUNT} (test {len(test)}, dev {len(dev)})", flush=True)
 
     model = Seq2SeqTransformer(config, dropout=0.0)
     print(f"parameters: {sum(p.numel() for p in model.parameters())}", flush=True)
-    batches = Batches(vocab, train_numbers, buckets, args.batch_size, SEED + 1)
-    steps, seconds, dev_acc = train(model, vocab, batches, dev, args)
+    batches = Batches(vocab, heldout, args.batch_size, SEED + 1)
+    seconds, dev_acc = train(model, vocab, batches, dev, args)
 
     predictions = greedy(model, vocab, [words(n) for n in test])
     test_acc = accuracy(predictions, test)
-    print(f"trained {steps} steps in {seconds:.1f}s; dev exact {dev_acc:.4f}; "
+    print(f"trained {args.steps} steps in {seconds:.1f}s; dev exact {dev_acc:.4f}; "
           f"test exact {test_acc:.4f} ({round(test_acc * len(test))}/{len(test)})", flush=True)
     for n, p in zip(test, predictions):
         if p != str(n):
             print(f"  wrong: {words(n)!r} -> {p!r} (want {n})")
-    assert test_acc >= TEST_REQUIRED, f"test accuracy {test_acc:.4f} < {TEST_REQUIRED}"
-    stats = {"steps": steps, "batchSize": args.batch_size, "seconds": round(seconds, 1),
+    stats = {"steps": args.steps, "batchSize": args.batch_size, "seconds": round(seconds, 1),
              "devAccuracy": dev_acc, "seed": SEED, "torch": torch.__version__}
     write_outputs(model, vocab, config, test, predictions, test_acc, stats, args.weights)
     print(f"wrote {OUT_DIR.relative_to(ROOT)}/ and {args.weights} "
           f"({args.weights.stat().st_size} bytes)")
+    if test_acc < TEST_REQUIRED:
+        raise SystemExit(f"test accuracy {test_acc:.4f} is below {TEST_REQUIRED}")
 
 
 if __name__ == "__main__":
