@@ -16,11 +16,13 @@ export { reference } from './backend/reference.js';
 export { getBackend, info, setThreads, type BackendName, type Info } from './runtime.js';
 export { CharTokenizer, type CharTokenizerJSON, type EncodeOptions, type EncodedBatch } from './tokenizer/char.js';
 export {
+  openSafetensors,
   parseSafetensors,
   readSafetensors,
   serializeSafetensors,
   writeSafetensors,
   type SafetensorsFile,
+  type SafetensorsReader,
 } from './io/safetensors.js';
 export { Transformer, type GenerateOptions, type TokenBatch, type TransformerOptions } from './model/transformer.js';
 export { resolveConfig, type TransformerConfig } from './model/config.js';

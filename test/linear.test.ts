@@ -72,6 +72,24 @@ describe(`linear on ${isa}`, () => {
     nw.dispose();
   });
 
+  it('linearUnpack gives back exactly the packed weight and bias, on both backends', () => {
+    for (const backend of [native, reference]) {
+      for (const [N, K] of [[1, 1], [7, 3], [65, 33], [130, 17]] as const) {
+        const w = randomTensor([N, K], N + K);
+        const b = randomTensor([N], N);
+        const packed = backend.linearPack(w, N % 2 === 1 ? b : undefined);
+        const got = backend.linearUnpack(packed);
+        expect(got.weight.shape).toEqual([N, K]);
+        expect(Array.from(got.weight.data)).toEqual(Array.from(w.data));
+        if (N % 2 === 1) expect(Array.from(got.bias!.data)).toEqual(Array.from(b.data));
+        else expect(got.bias).toBeUndefined();
+        packed.dispose();
+        expect(() => backend.linearUnpack(packed)).toThrow(/weights were disposed/);
+      }
+      expect(() => backend.linearUnpack({} as never)).toThrow(TypeError);
+    }
+  });
+
   it('adds a residual after the activation, in place or not, over split depths', () => {
     for (const [M, N, K] of [[1, 40, 30], [7, 65, 600], [130, 96, 1100]]) {
       const x = randomTensor([M, K], M);

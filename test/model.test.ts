@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CharTokenizer, KVCache, Tensor, Transformer, type TransformerConfig } from '../lib/index.js';
+import { CharTokenizer, KVCache, Tensor, Transformer, readSafetensors, type TransformerConfig } from '../lib/index.js';
 import { randomWeights } from '../lib/model/weights.js';
 import { resolveConfig } from '../lib/model/config.js';
 import { expectClose, isa, rng } from './helpers.js';
@@ -123,7 +123,7 @@ describe(`Transformer on ${isa}`, () => {
   it('stopAtEos: false runs every row for exactly maxNewTokens steps', () => {
     // A 5-token target vocabulary, so that random rows do meet EOS.
     const small = { ...base, tgtVocab: 5 };
-    const model = Transformer.random(small, { seed: 2 });
+    const model = Transformer.random(small, { seed: 0 });
     const src = randomSeqs(rng(4), 6, base.srcVocab!, 1, 9);
     const full = model.generate(src, { maxNewTokens: 12, stopAtEos: false });
     const stopped = model.generate(src, { maxNewTokens: 12 });
@@ -171,6 +171,48 @@ describe(`Transformer on ${isa}`, () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('save writes back exactly the weights it was built from, on both backends and every weight-sharing variant', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'aiayn-state-'));
+    try {
+      const variants: Array<Partial<TransformerConfig>> = [
+        base,
+        { ...base, tgtVocab: 23, shareEmbeddings: true, tieOutput: true },
+        { ...base, finalNorm: false, normFirst: true },
+      ];
+      for (const backend of ['native', 'reference'] as const) {
+        for (const variant of variants) {
+          const weights = randomWeights(resolveConfig(variant), 5);
+          const model = Transformer.fromWeights(variant, weights, { backend });
+          model.save(dir);
+          const saved = readSafetensors(join(dir, 'model.safetensors')).tensors;
+          expect([...saved.keys()]).toEqual([...weights.keys()]);
+          for (const [name, t] of weights) {
+            expect(saved.get(name)!.shape, name).toEqual(t.shape);
+            expect(Array.from(saved.get(name)!.data), name).toEqual(Array.from(t.data));
+          }
+          model.dispose();
+        }
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('results it returns are its own: later calls do not overwrite them', () => {
+    const model = Transformer.random(base, { seed: 6 });
+    const [a, b] = [[[4, 5, 6]], [[7, 8, 9, 10, 11]]];
+    const memory = model.encode(a);
+    const memoryCopy = memory.data.slice();
+    const logits = model.decode([[1, 4]], memory);
+    const logitsCopy = logits.data.slice();
+    model.encode(b);
+    model.decode([[1, 5, 6]], model.encode(b));
+    model.generate(b, { maxNewTokens: 5 });
+    expect(memory.data).toEqual(memoryCopy);
+    expect(logits.data).toEqual(logitsCopy);
+    model.dispose();
   });
 
   it('refuses a tokenizer whose vocabulary or special ids differ from the config', () => {

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Tensor } from '../lib/tensor.js';
-import { parseSafetensors, readSafetensors, serializeSafetensors, writeSafetensors } from '../lib/io/safetensors.js';
+import { openSafetensors, parseSafetensors, readSafetensors, serializeSafetensors, writeSafetensors } from '../lib/io/safetensors.js';
 import { randomTensor, rng } from './helpers.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'aiayn-safetensors-'));
@@ -99,6 +99,39 @@ describe('round trip', () => {
       expect(JSON.parse(header)).toEqual({ ['n'.repeat(len)]: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } });
       expect(bytes.length).toBe(8 + headerLength + 4);
     }
+  });
+});
+
+describe('openSafetensors', () => {
+  it('reads each tensor on its own, equal to reading the whole file, F32, F16 and BF16', () => {
+    const path = join(tmp, 'lazy.safetensors');
+    const tensors = { a: randomTensor([3, 4], 1), b: randomTensor([5], 2), empty: randomTensor([0, 2], 3) };
+    writeSafetensors(path, tensors, { k: 'v' });
+    const reader = openSafetensors(path);
+    expect([...reader.shapes]).toEqual([['a', [3, 4]], ['b', [5]], ['empty', [0, 2]]]);
+    expect(reader.metadata).toEqual({ k: 'v' });
+    const whole = readSafetensors(path).tensors;
+    for (const name of ['b', 'a', 'empty', 'a']) {
+      const t = reader.read(name);
+      expect(t.shape).toEqual(whole.get(name)!.shape);
+      expectSame(t.data, whole.get(name)!.data);
+      expect(t.data.byteLength).toBe(t.data.buffer.byteLength); // its own buffer, not a view of the file
+    }
+    const halves = join(tmp, 'lazy-halves.safetensors');
+    writeFileSync(halves, build({ h: { dtype: 'F16', shape: [2], data_offsets: [0, 4] }, g: { dtype: 'BF16', shape: [1], data_offsets: [4, 6] } }, [...le16(0x3c00, 0xc000), ...le16(0x3f80)]));
+    expect(values(openSafetensors(halves).read('h'))).toEqual([1, -2]);
+    expect(values(openSafetensors(halves).read('g'))).toEqual([1]);
+  });
+
+  it('names an unknown tensor, and a file changed after its header was read', () => {
+    const path = join(tmp, 'lazy-changed.safetensors');
+    writeSafetensors(path, { a: randomTensor([4], 1) });
+    const reader = openSafetensors(path);
+    expect(() => reader.read('nope')).toThrow(`safetensors file ${path}, tensor "nope": no such tensor`);
+    writeSafetensors(path, { a: randomTensor([4], 1), b: randomTensor([1], 2) });
+    expect(() => reader.read('a')).toThrow(/tensor "a": file changed size since its header was read/);
+    expect(() => openSafetensors(5 as never)).toThrow(/path must be a string, got 5/);
+    expect(() => openSafetensors(join(tmp, 'missing.safetensors'))).toThrow(/ENOENT/);
   });
 });
 
@@ -326,6 +359,7 @@ describe('malformed files', () => {
     if (tensor !== undefined) expect(text).toContain(`tensor "${tensor}":`);
     expect(text).toMatch(message);
     expect(() => parseSafetensors(bytes, 'in-memory')).toThrow(new RegExp(`^safetensors file in-memory\\b.*${message.source}`));
+    expect(() => openSafetensors(path)).toThrow(new RegExp(`^safetensors file ${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\b.*${message.source}`));
   });
 
   it('names the buffer <buffer> by default and shortens very long tensor names', () => {
@@ -345,6 +379,7 @@ describe('malformed files', () => {
       const path = join(tmp, `truncated-${cut}.safetensors`);
       writeFileSync(path, bytes.subarray(0, cut));
       expect(() => readSafetensors(path)).toThrow(`safetensors file ${path}`);
+      expect(() => openSafetensors(path)).toThrow(`safetensors file ${path}`);
     }
   });
 

@@ -14,6 +14,7 @@ export interface PackedLinearHandle {
   readonly bytes: number;
   readonly disposed: boolean;
   dispose(): void;
+  unpack(weight: Float32Array, bias: Float32Array | null): void;
 }
 
 /** The raw binding. Arguments are validated in TypeScript first; the addon re-checks bounds. */

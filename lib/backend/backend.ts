@@ -81,6 +81,12 @@ export interface Backend {
   /** Prepares weight [N, K] (nn.Linear layout) and optional bias [N]. The inputs can be dropped afterwards. */
   linearPack(weight: Tensor, bias?: Tensor): LinearWeights;
 
+  /**
+   * The weights prepared by `linearPack`, back in nn.Linear layout: new tensors
+   * equal to the ones packed. Lets a model drop its own copy and still save.
+   */
+  linearUnpack(weights: LinearWeights): { weight: Tensor; bias?: Tensor };
+
   /** y = activation(x W^T + b) + residual over the last dimension of x: [..., K] -> [..., N]. */
   linear(x: Tensor, weights: LinearWeights, options?: LinearOptions): Tensor;
 

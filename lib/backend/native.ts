@@ -1,7 +1,7 @@
 // The native backend: the same ops as reference.ts, run by the C++ kernels.
 // Arguments are validated here (shared checks with the reference backend);
 // the addon only re-checks bounds.
-import { describe, type Tensor } from '../tensor.js';
+import { Tensor, describe } from '../tensor.js';
 import type {
   Activation,
   AttentionOptions,
@@ -67,6 +67,14 @@ export const native: Backend = {
     const { N, K } = checkLinearPack(weight, bias);
     const handle = new (loadAddon().PackedLinear)(weight.data, N, K, bias ? bias.data : null);
     return new NativeLinearWeights(handle, N, K, bias !== undefined);
+  },
+
+  linearUnpack(weights: LinearWeights): { weight: Tensor; bias?: Tensor } {
+    const w = checkWeights(weights);
+    const weight = Tensor.zeros([w.outFeatures, w.inFeatures]);
+    const bias = w.hasBias ? Tensor.zeros([w.outFeatures]) : undefined;
+    w.handle.unpack(weight.data, bias ? bias.data : null);
+    return bias ? { weight, bias } : { weight };
   },
 
   linear(x: Tensor, weights: LinearWeights, options?: LinearOptions): Tensor {

@@ -101,6 +101,12 @@ export const reference: Backend = {
     return new ReferenceLinearWeights(weight, bias);
   },
 
+  linearUnpack(weights: LinearWeights): { weight: Tensor; bias?: Tensor } {
+    const w = checkWeights(weights);
+    const weight = new Tensor(w.weight.slice(), [w.outFeatures, w.inFeatures]);
+    return w.bias ? { weight, bias: new Tensor(w.bias.slice(), [w.outFeatures]) } : { weight };
+  },
+
   linear(x: Tensor, weights: LinearWeights, options?: LinearOptions): Tensor {
     const w = checkWeights(weights);
     const N = w.outFeatures;

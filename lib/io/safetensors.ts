@@ -161,38 +161,11 @@ function decode(bytes: Uint8Array, offset: number, entry: Entry): Float32Array {
   return out;
 }
 
-/**
- * Parses a safetensors file held in memory.
- *
- * The whole header is validated before any tensor data is read, so a malformed,
- * truncated or hostile buffer gives an `Error` naming `name` (and the tensor, where
- * one is at fault) and never allocates more than the buffer's own size.
- *
- * F32 tensors whose data is 4-byte aligned in memory are views over `bytes` (no copy:
- * writes to one show in the other); unaligned F32 data is copied, F16 and BF16 are
- * converted to new F32 arrays. Other dtypes are rejected. Byte ranges may leave
- * unused gaps but must not overlap.
- *
- * @param bytes the file's contents
- * @param name how errors refer to the buffer, e.g. its path
- * @returns the tensors in header order (as JSON.parse enumerates keys: integer-like
- *   names such as "0" come first) and the `__metadata__` strings (empty if absent)
- */
-export function parseSafetensors(bytes: Uint8Array, name = '<buffer>'): SafetensorsFile {
-  if (!(bytes instanceof Uint8Array)) throw new TypeError(`bytes must be a Uint8Array, got ${describe(bytes)}`);
-  if (typeof name !== 'string') throw new TypeError(`name must be a string, got ${describe(name)}`);
-  if (bytes.length < 8) throw fail(name, `file has ${bytes.length} bytes, too short for the 8-byte header length`);
-
-  const headerLength = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
-  if (headerLength > BigInt(bytes.length - 8)) {
-    throw fail(name, `header length ${headerLength} runs past the end of the ${bytes.length}-byte file`);
-  }
-  const dataStart = 8 + Number(headerLength);
-  const dataBytes = bytes.length - dataStart;
-
+/** Validates a parsed header against a data buffer of `dataBytes`: entries in header order and the metadata. */
+function checkHeader(name: string, headerJson: Uint8Array, dataBytes: number): { entries: Entry[]; metadata: Record<string, string> } {
   let header: unknown;
   try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, dataStart)));
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(headerJson));
   } catch (err) {
     throw fail(name, `header is not valid UTF-8 JSON (${(err as Error).message})`);
   }
@@ -217,17 +190,60 @@ export function parseSafetensors(bytes: Uint8Array, name = '<buffer>'): Safetens
       );
     }
   }
+  return { entries, metadata };
+}
 
+/** The header's length field, checked against the file size: where the data starts. */
+function dataStartOf(name: string, first8: Uint8Array, size: number): number {
+  if (size < 8) throw fail(name, `file has ${size} bytes, too short for the 8-byte header length`);
+  const headerLength = new DataView(first8.buffer, first8.byteOffset, 8).getBigUint64(0, true);
+  if (headerLength > BigInt(size - 8)) {
+    throw fail(name, `header length ${headerLength} runs past the end of the ${size}-byte file`);
+  }
+  return 8 + Number(headerLength);
+}
+
+/**
+ * Parses a safetensors file held in memory.
+ *
+ * The whole header is validated before any tensor data is read, so a malformed,
+ * truncated or hostile buffer gives an `Error` naming `name` (and the tensor, where
+ * one is at fault) and never allocates more than the buffer's own size.
+ *
+ * F32 tensors whose data is 4-byte aligned in memory are views over `bytes` (no copy:
+ * writes to one show in the other); unaligned F32 data is copied, F16 and BF16 are
+ * converted to new F32 arrays. Other dtypes are rejected. Byte ranges may leave
+ * unused gaps but must not overlap.
+ *
+ * @param bytes the file's contents
+ * @param name how errors refer to the buffer, e.g. its path
+ * @returns the tensors in header order (as JSON.parse enumerates keys: integer-like
+ *   names such as "0" come first) and the `__metadata__` strings (empty if absent)
+ */
+export function parseSafetensors(bytes: Uint8Array, name = '<buffer>'): SafetensorsFile {
+  if (!(bytes instanceof Uint8Array)) throw new TypeError(`bytes must be a Uint8Array, got ${describe(bytes)}`);
+  if (typeof name !== 'string') throw new TypeError(`name must be a string, got ${describe(name)}`);
+  const dataStart = dataStartOf(name, bytes, bytes.length);
+  const { entries, metadata } = checkHeader(name, bytes.subarray(8, dataStart), bytes.length - dataStart);
   const tensors = new Map<string, Tensor>();
   for (const entry of entries) tensors.set(entry.name, new Tensor(decode(bytes, dataStart, entry), entry.shape));
   return { tensors, metadata };
+}
+
+/** Reads exactly `length` bytes at `position`, or fewer if the file ends first. */
+function readAt(fd: number, length: number, position: number): Uint8Array {
+  const bytes = new Uint8Array(length);
+  let filled = 0;
+  for (let n; filled < length && (n = readSync(fd, bytes, filled, length - filled, position + filled)) > 0; ) filled += n;
+  return filled < length ? bytes.subarray(0, filled) : bytes;
 }
 
 /**
  * Reads a safetensors file into memory and parses it with {@link parseSafetensors}.
  *
  * The file is read into one buffer of exactly its size; aligned F32 tensors are
- * views over it, so that buffer lives as long as any of them does.
+ * views over it, so that buffer lives as long as any of them does. To hold one
+ * tensor at a time instead, use {@link openSafetensors}.
  *
  * @param path the file to read; I/O errors (missing file, ...) propagate from node:fs
  */
@@ -240,15 +256,64 @@ export function readSafetensors(path: string): SafetensorsFile {
     if (size > bufferConstants.MAX_LENGTH) {
       throw fail(path, `file of ${size} bytes is larger than the ${bufferConstants.MAX_LENGTH} bytes Node can hold in one buffer`);
     }
-    bytes = new Uint8Array(size);
-    let filled = 0;
     // A file that shrinks while we read is parsed as what we got: the checks catch the truncation.
-    for (let n; filled < size && (n = readSync(fd, bytes, filled, size - filled, null)) > 0; ) filled += n;
-    if (filled < size) bytes = bytes.subarray(0, filled);
+    bytes = readAt(fd, size, 0);
   } finally {
     closeSync(fd);
   }
   return parseSafetensors(bytes, path);
+}
+
+/** A safetensors file whose header is read and validated, its tensors read one at a time. */
+export interface SafetensorsReader {
+  /** Shapes in header order. */
+  readonly shapes: ReadonlyMap<string, readonly number[]>;
+  readonly metadata: Record<string, string>;
+  /** Reads one tensor into a new F32 array (F16/BF16 converted). Error if the name is unknown or the file changed. */
+  read(tensor: string): Tensor;
+}
+
+/**
+ * Opens a safetensors file lazily: the header is validated as by
+ * {@link parseSafetensors} (against the file's size), and each `read` loads
+ * just that tensor, so loading a model needs no second copy of the file.
+ *
+ * @param path the file; I/O errors propagate from node:fs
+ */
+export function openSafetensors(path: string): SafetensorsReader {
+  if (typeof path !== 'string') throw new TypeError(`path must be a string, got ${describe(path)}`);
+  const fd = openSync(path, 'r');
+  let size: number;
+  let entries: Entry[];
+  let metadata: Record<string, string>;
+  let dataStart: number;
+  try {
+    size = fstatSync(fd).size;
+    dataStart = dataStartOf(path, readAt(fd, Math.min(8, size), 0), size);
+    const json = readAt(fd, dataStart - 8, 8);
+    if (json.length < dataStart - 8) throw fail(path, 'file was truncated while its header was read');
+    ({ entries, metadata } = checkHeader(path, json, size - dataStart));
+  } finally {
+    closeSync(fd);
+  }
+  const byName = new Map(entries.map((e) => [e.name, e]));
+  return {
+    shapes: new Map(entries.map((e) => [e.name, e.shape])),
+    metadata,
+    read(tensor: string): Tensor {
+      const entry = byName.get(tensor);
+      if (entry === undefined) throw fail(path, 'no such tensor', tensor);
+      const f = openSync(path, 'r');
+      try {
+        if (fstatSync(f).size !== size) throw fail(path, `file changed size since its header was read (${size} bytes)`, tensor);
+        const bytes = readAt(f, entry.end - entry.begin, dataStart + entry.begin);
+        if (bytes.length < entry.end - entry.begin) throw fail(path, 'file was truncated while the tensor was read', tensor);
+        return new Tensor(decode(bytes, -entry.begin, entry), entry.shape);
+      } finally {
+        closeSync(f);
+      }
+    },
+  };
 }
 
 /** Header bytes (padded so the data starts 8-byte aligned) and the data chunks to follow. */

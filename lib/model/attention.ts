@@ -1,53 +1,126 @@
 // Multi-head attention (paper §3.2.2): per-head projections of Q, K and V, fused
 // scaled-dot-product attention, and the output projection. Self-attention
-// projects all three from one input; cross-attention takes Q from the decoder
-// and K, V from the encoder output (projected once per request by the caller).
+// projects Q, K and V in one GEMM ([Wq; Wk; Wv], N = 3D); cross-attention
+// projects Q from the decoder, and K, V in one GEMM from the encoder output,
+// once per request.
 import { Tensor } from '../tensor.js';
 import type { AttentionOptions, Backend, LinearWeights } from '../backend/backend.js';
-import type { WeightMap } from './weights.js';
+import type { WeightMap, WeightSource } from './weights.js';
+import type { Workspace } from './workspace.js';
+
+/** src [rows, P*D] -> parts[p] [rows, D], the p-th slice of D of every row. */
+function splitRows(src: Float32Array, D: number, parts: readonly Float32Array[]): void {
+  const P = parts.length;
+  const rows = src.length / (P * D);
+  for (let r = 0; r < rows; r++) {
+    for (let p = 0; p < P; p++) parts[p].set(src.subarray((r * P + p) * D, (r * P + p + 1) * D), r * D);
+  }
+}
+
+/** The rows [from, from + n) of a [*, D] matrix and of its bias, as views. */
+function rowBlock(w: Tensor, b: Tensor, from: number, n: number): [Tensor, Tensor] {
+  const D = w.shape[1];
+  return [
+    new Tensor(w.data.subarray(from * D, (from + n) * D), [n, D]),
+    new Tensor(b.data.subarray(from, from + n), [n]),
+  ];
+}
 
 export class MultiHeadAttention {
   readonly heads: number;
-  readonly q: LinearWeights;
-  readonly k: LinearWeights;
-  readonly v: LinearWeights;
-  readonly out: LinearWeights;
+  readonly kind: 'self' | 'cross';
+  /** self: [Wq; Wk; Wv] [3D, D]; cross: Wq [D, D]. */
+  readonly inProj: LinearWeights;
+  /** cross only: [Wk; Wv] [2D, D]. */
+  readonly kvProj: LinearWeights | undefined;
+  readonly outProj: LinearWeights;
   readonly #backend: Backend;
+  readonly #ws: Workspace;
 
-  /** Reads `${prefix}.in_proj_weight` [3D, D] (rows Wq, Wk, Wv), its bias and `${prefix}.out_proj.*`. */
-  constructor(backend: Backend, weights: WeightMap, prefix: string, heads: number) {
+  /** Takes `${prefix}.in_proj_weight` [3D, D] (rows Wq, Wk, Wv), its bias and `${prefix}.out_proj.*`. */
+  constructor(
+    backend: Backend, ws: Workspace, weights: WeightSource, prefix: string, heads: number, kind: 'self' | 'cross',
+  ) {
     this.#backend = backend;
+    this.#ws = ws;
     this.heads = heads;
-    const w = weights.get(`${prefix}.in_proj_weight`)!;
-    const b = weights.get(`${prefix}.in_proj_bias`)!;
+    this.kind = kind;
+    const w = weights.take(`${prefix}.in_proj_weight`);
+    const b = weights.take(`${prefix}.in_proj_bias`);
     const D = w.shape[1];
-    const rows = (i: number) => new Tensor(w.data.subarray(i * D * D, (i + 1) * D * D), [D, D]);
-    const bias = (i: number) => new Tensor(b.data.subarray(i * D, (i + 1) * D), [D]);
-    this.q = backend.linearPack(rows(0), bias(0));
-    this.k = backend.linearPack(rows(1), bias(1));
-    this.v = backend.linearPack(rows(2), bias(2));
-    this.out = backend.linearPack(weights.get(`${prefix}.out_proj.weight`)!, weights.get(`${prefix}.out_proj.bias`)!);
+    if (kind === 'self') {
+      this.inProj = backend.linearPack(w, b);
+    } else {
+      this.inProj = backend.linearPack(...rowBlock(w, b, 0, D));
+      this.kvProj = backend.linearPack(...rowBlock(w, b, D, 2 * D));
+    }
+    this.outProj = backend.linearPack(weights.take(`${prefix}.out_proj.weight`), weights.take(`${prefix}.out_proj.bias`));
   }
 
-  /** x [B, T, D] through one of the input projections, viewed per head: [B, T, H, Dh]. */
-  project(x: Tensor, which: 'q' | 'k' | 'v'): Tensor {
+  /** Self-attention's q, k, v of x [B, T, D], each [B, T, H, Dh] in the workspace. */
+  projectSelf(x: Tensor): { q: Tensor; k: Tensor; v: Tensor } {
     const [B, T, D] = x.shape;
-    return this.#backend.linear(x, this[which]).reshape([B, T, this.heads, D / this.heads]);
+    const qkv = this.#backend.linear(x, this.inProj, { out: this.#ws.take('attn.qkv', [B, T, 3 * D]) }); // [B, T, 3, H, Dh]
+    const head = [B, T, this.heads, D / this.heads]; // [B, T, H, Dh]
+    const [q, k, v] = (['attn.q', 'attn.k', 'attn.v'] as const).map((key) => this.#ws.take(key, head));
+    splitRows(qkv.data, D, [q.data, k.data, v.data]);
+    return { q, k, v };
+  }
+
+  /** Cross-attention's queries of x [B, T, D]: [B, T, H, Dh] in the workspace. */
+  projectQuery(x: Tensor): Tensor {
+    const [B, T, D] = x.shape;
+    const q = this.#ws.take('attn.q', [B, T, this.heads, D / this.heads]); // [B, T, H, Dh]
+    return this.#backend.linear(x, this.inProj, { out: q.reshape([B, T, D]) }).reshape(q.shape);
+  }
+
+  /** Cross-attention's keys and values of the encoder output [B, S, D]: new tensors [B, S, H, Dh], kept for a request. */
+  projectMemory(memory: Tensor): { k: Tensor; v: Tensor } {
+    const [B, S, D] = memory.shape;
+    const kv = this.#backend.linear(memory, this.kvProj!, { out: this.#ws.take('attn.kv', [B, S, 2 * D]) }); // [B, S, 2, H, Dh]
+    const k = Tensor.zeros([B, S, this.heads, D / this.heads]);
+    const v = Tensor.zeros(k.shape);
+    splitRows(kv.data, D, [k.data, v.data]);
+    return { k, v };
   }
 
   /**
-   * Attention of queries from x [B, Tq, D] over projected keys and values
-   * (from `project`, or a KV cache) -> [B, Tq, D] after the output projection.
-   * `residual`, when given, is added to the result (pre-LN sub-layers).
+   * Attention of q [B, Tq, H, Dh] over k, v (this pass's, a KV cache or the
+   * memory's) -> [B, Tq, D] after the output projection: added onto `residual`
+   * in place when given (pre-LN), else into the workspace.
    */
-  attend(x: Tensor, k: Tensor, v: Tensor, options: AttentionOptions, residual?: Tensor): Tensor {
-    const [B, Tq, D] = x.shape;
-    const q = this.project(x, 'q'); // [B, Tq, H, Dh]
-    const context = this.#backend.attention(q, k, v, options).reshape([B, Tq, D]);
-    return this.#backend.linear(context, this.out, residual ? { residual, out: residual } : {});
+  attend(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions, residual?: Tensor): Tensor {
+    const [B, Tq, H, Dh] = q.shape;
+    const context = this.#backend.attention(q, k, v, { ...options, out: this.#ws.take('attn.context', q.shape) });
+    const flat = context.reshape([B, Tq, H * Dh]); // [B, Tq, D]
+    const out = residual ? { residual, out: residual } : { out: this.#ws.take('attn.out', flat.shape) };
+    return this.#backend.linear(flat, this.outProj, out);
+  }
+
+  /** The weights in checkpoint layout, unpacked from the backend. */
+  state(prefix: string, into: WeightMap): void {
+    const parts = [this.inProj, ...(this.kvProj ? [this.kvProj] : [])].map((w) => this.#backend.linearUnpack(w));
+    into.set(`${prefix}.in_proj_weight`, concatRows(parts.map((p) => p.weight)));
+    into.set(`${prefix}.in_proj_bias`, concatRows(parts.map((p) => p.bias!)));
+    const out = this.#backend.linearUnpack(this.outProj);
+    into.set(`${prefix}.out_proj.weight`, out.weight);
+    into.set(`${prefix}.out_proj.bias`, out.bias!);
   }
 
   dispose(): void {
-    for (const w of [this.q, this.k, this.v, this.out]) w.dispose();
+    for (const w of [this.inProj, this.kvProj, this.outProj]) w?.dispose();
   }
+}
+
+/** Tensors stacked along their first dimension. */
+function concatRows(parts: readonly Tensor[]): Tensor {
+  if (parts.length === 1) return parts[0];
+  const rows = parts.reduce((n, t) => n + t.shape[0], 0);
+  const out = Tensor.zeros([rows, ...parts[0].shape.slice(1)]);
+  let at = 0;
+  for (const t of parts) {
+    out.data.set(t.data, at);
+    at += t.size;
+  }
+  return out;
 }

@@ -2,25 +2,40 @@
 // the activation fused into the first linear layer.
 import type { Tensor } from '../tensor.js';
 import type { Activation, Backend, LinearWeights } from '../backend/backend.js';
-import type { WeightMap } from './weights.js';
+import type { WeightMap, WeightSource } from './weights.js';
+import type { Workspace } from './workspace.js';
 
 export class FeedForward {
   readonly linear1: LinearWeights;
   readonly linear2: LinearWeights;
   readonly #backend: Backend;
+  readonly #ws: Workspace;
   readonly #activation: Activation;
 
-  constructor(backend: Backend, weights: WeightMap, prefix: string, activation: Activation) {
+  constructor(backend: Backend, ws: Workspace, weights: WeightSource, prefix: string, activation: Activation) {
     this.#backend = backend;
+    this.#ws = ws;
     this.#activation = activation;
-    this.linear1 = backend.linearPack(weights.get(`${prefix}.linear1.weight`)!, weights.get(`${prefix}.linear1.bias`)!);
-    this.linear2 = backend.linearPack(weights.get(`${prefix}.linear2.weight`)!, weights.get(`${prefix}.linear2.bias`)!);
+    this.linear1 = backend.linearPack(weights.take(`${prefix}.linear1.weight`), weights.take(`${prefix}.linear1.bias`));
+    this.linear2 = backend.linearPack(weights.take(`${prefix}.linear2.weight`), weights.take(`${prefix}.linear2.bias`));
   }
 
-  /** x [B, T, D] -> [B, T, D]; with `residual`, the result is added to it in place. */
+  /** x [B, T, D] -> [B, T, D]: added onto `residual` in place when given, else into the workspace. */
   forward(x: Tensor, residual?: Tensor): Tensor {
-    const hidden = this.#backend.linear(x, this.linear1, { activation: this.#activation }); // [B, T, F]
-    return this.#backend.linear(hidden, this.linear2, residual ? { residual, out: residual } : {});
+    const F = this.linear1.outFeatures;
+    const hidden = this.#ws.take('ff.hidden', [...x.shape.slice(0, -1), F]); // [B, T, F]
+    this.#backend.linear(x, this.linear1, { activation: this.#activation, out: hidden });
+    const out = residual ? { residual, out: residual } : { out: this.#ws.take('ff.out', x.shape) };
+    return this.#backend.linear(hidden, this.linear2, out);
+  }
+
+  /** The weights in checkpoint layout, unpacked from the backend. */
+  state(prefix: string, into: WeightMap): void {
+    for (const name of ['linear1', 'linear2'] as const) {
+      const { weight, bias } = this.#backend.linearUnpack(this[name]);
+      into.set(`${prefix}.${name}.weight`, weight);
+      into.set(`${prefix}.${name}.bias`, bias!);
+    }
   }
 
   dispose(): void {

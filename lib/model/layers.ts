@@ -7,7 +7,8 @@ import type { TransformerConfig } from './config.js';
 import { MultiHeadAttention } from './attention.js';
 import { FeedForward } from './feedforward.js';
 import { LayerNorm } from './layernorm.js';
-import type { WeightMap } from './weights.js';
+import type { WeightMap, WeightSource } from './weights.js';
+import type { Workspace } from './workspace.js';
 
 export class EncoderLayer {
   readonly selfAttn: MultiHeadAttention;
@@ -16,11 +17,11 @@ export class EncoderLayer {
   readonly #norm2: LayerNorm;
   readonly #normFirst: boolean;
 
-  constructor(backend: Backend, weights: WeightMap, prefix: string, c: TransformerConfig) {
-    this.selfAttn = new MultiHeadAttention(backend, weights, `${prefix}.self_attn`, c.heads);
-    this.ff = new FeedForward(backend, weights, prefix, c.activation);
-    this.#norm1 = new LayerNorm(backend, weights, `${prefix}.norm1`, c.layerNormEps);
-    this.#norm2 = new LayerNorm(backend, weights, `${prefix}.norm2`, c.layerNormEps);
+  constructor(backend: Backend, ws: Workspace, weights: WeightSource, prefix: string, c: TransformerConfig) {
+    this.selfAttn = new MultiHeadAttention(backend, ws, weights, `${prefix}.self_attn`, c.heads, 'self');
+    this.ff = new FeedForward(backend, ws, weights, prefix, c.activation);
+    this.#norm1 = new LayerNorm(backend, ws, weights, `${prefix}.norm1`, c.layerNormEps);
+    this.#norm2 = new LayerNorm(backend, ws, weights, `${prefix}.norm2`, c.layerNormEps);
     this.#normFirst = c.normFirst;
   }
 
@@ -28,15 +29,22 @@ export class EncoderLayer {
   forward(x: Tensor, srcLengths: Int32Array): Tensor {
     const mask = { kvLengths: srcLengths };
     if (this.#normFirst) {
-      const h = this.#norm1.forward(x);
-      this.selfAttn.attend(h, this.selfAttn.project(h, 'k'), this.selfAttn.project(h, 'v'), mask, x);
+      const { q, k, v } = this.selfAttn.projectSelf(this.#norm1.forward(x));
+      this.selfAttn.attend(q, k, v, mask, x);
       this.ff.forward(this.#norm2.forward(x), x);
     } else {
-      const a = this.selfAttn.attend(x, this.selfAttn.project(x, 'k'), this.selfAttn.project(x, 'v'), mask);
-      this.#norm1.addNorm(a, x);
+      const { q, k, v } = this.selfAttn.projectSelf(x);
+      this.#norm1.addNorm(this.selfAttn.attend(q, k, v, mask), x);
       this.#norm2.addNorm(this.ff.forward(x), x);
     }
     return x;
+  }
+
+  state(prefix: string, into: WeightMap): void {
+    this.selfAttn.state(`${prefix}.self_attn`, into);
+    this.ff.state(prefix, into);
+    this.#norm1.state(`${prefix}.norm1`, into);
+    this.#norm2.state(`${prefix}.norm2`, into);
   }
 
   dispose(): void {
@@ -71,19 +79,19 @@ export class DecoderLayer {
   readonly #norm3: LayerNorm;
   readonly #normFirst: boolean;
 
-  constructor(backend: Backend, weights: WeightMap, prefix: string, c: TransformerConfig) {
-    this.selfAttn = new MultiHeadAttention(backend, weights, `${prefix}.self_attn`, c.heads);
-    this.crossAttn = new MultiHeadAttention(backend, weights, `${prefix}.multihead_attn`, c.heads);
-    this.ff = new FeedForward(backend, weights, prefix, c.activation);
-    this.#norm1 = new LayerNorm(backend, weights, `${prefix}.norm1`, c.layerNormEps);
-    this.#norm2 = new LayerNorm(backend, weights, `${prefix}.norm2`, c.layerNormEps);
-    this.#norm3 = new LayerNorm(backend, weights, `${prefix}.norm3`, c.layerNormEps);
+  constructor(backend: Backend, ws: Workspace, weights: WeightSource, prefix: string, c: TransformerConfig) {
+    this.selfAttn = new MultiHeadAttention(backend, ws, weights, `${prefix}.self_attn`, c.heads, 'self');
+    this.crossAttn = new MultiHeadAttention(backend, ws, weights, `${prefix}.multihead_attn`, c.heads, 'cross');
+    this.ff = new FeedForward(backend, ws, weights, prefix, c.activation);
+    this.#norm1 = new LayerNorm(backend, ws, weights, `${prefix}.norm1`, c.layerNormEps);
+    this.#norm2 = new LayerNorm(backend, ws, weights, `${prefix}.norm2`, c.layerNormEps);
+    this.#norm3 = new LayerNorm(backend, ws, weights, `${prefix}.norm3`, c.layerNormEps);
     this.#normFirst = c.normFirst;
   }
 
   /** Cross-attention keys and values of `memory` [B, S, D]. */
   crossKV(memory: Tensor, srcLengths: Int32Array): CrossAttentionKV {
-    return { k: this.crossAttn.project(memory, 'k'), v: this.crossAttn.project(memory, 'v'), srcLengths };
+    return { ...this.crossAttn.projectMemory(memory), srcLengths };
   }
 
   /**
@@ -93,21 +101,32 @@ export class DecoderLayer {
    */
   forward(y: Tensor, cross: CrossAttentionKV, self: SelfAttentionKV, tgtLengths?: Int32Array): Tensor {
     const selfAttend = (x: Tensor, residual?: Tensor) => {
-      const kv = self.append(this.selfAttn.project(x, 'k'), this.selfAttn.project(x, 'v'));
+      const { q, k, v } = this.selfAttn.projectSelf(x);
+      const kv = self.append(k, v);
       const mask = { causal: true, kvLength: kv.length, kvLengths: tgtLengths };
-      return this.selfAttn.attend(x, kv.k, kv.v, mask, residual);
+      return this.selfAttn.attend(q, kv.k, kv.v, mask, residual);
     };
-    const crossMask = { kvLengths: cross.srcLengths };
+    const crossAttend = (x: Tensor, residual?: Tensor) =>
+      this.crossAttn.attend(this.crossAttn.projectQuery(x), cross.k, cross.v, { kvLengths: cross.srcLengths }, residual);
     if (this.#normFirst) {
       selfAttend(this.#norm1.forward(y), y);
-      this.crossAttn.attend(this.#norm2.forward(y), cross.k, cross.v, crossMask, y);
+      crossAttend(this.#norm2.forward(y), y);
       this.ff.forward(this.#norm3.forward(y), y);
     } else {
       this.#norm1.addNorm(selfAttend(y), y);
-      this.#norm2.addNorm(this.crossAttn.attend(y, cross.k, cross.v, crossMask), y);
+      this.#norm2.addNorm(crossAttend(y), y);
       this.#norm3.addNorm(this.ff.forward(y), y);
     }
     return y;
+  }
+
+  state(prefix: string, into: WeightMap): void {
+    this.selfAttn.state(`${prefix}.self_attn`, into);
+    this.crossAttn.state(`${prefix}.multihead_attn`, into);
+    this.ff.state(prefix, into);
+    this.#norm1.state(`${prefix}.norm1`, into);
+    this.#norm2.state(`${prefix}.norm2`, into);
+    this.#norm3.state(`${prefix}.norm3`, into);
   }
 
   dispose(): void {

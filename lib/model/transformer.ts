@@ -5,13 +5,22 @@ import { join } from 'node:path';
 import { Tensor, checkInt, describe, formatShape } from '../tensor.js';
 import type { Backend, LinearWeights } from '../backend/backend.js';
 import { getBackend, type BackendName } from '../runtime.js';
-import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
+import { openSafetensors, writeSafetensors } from '../io/safetensors.js';
 import { CharTokenizer } from '../tokenizer/char.js';
 import { KVCache } from '../generate/kvcache.js';
 import { resolveConfig, type TransformerConfig } from './config.js';
 import { DecoderLayer, EncoderLayer, type SelfAttentionKV } from './layers.js';
 import { LayerNorm } from './layernorm.js';
-import { POSITIONS_KEY, checkWeights, randomWeights, type WeightMap } from './weights.js';
+import {
+  POSITIONS_KEY,
+  checkWeights,
+  expectedShapes,
+  mapSource,
+  randomSource,
+  type WeightMap,
+  type WeightSource,
+} from './weights.js';
+import { Workspace } from './workspace.js';
 
 /** Token id sequences, one per batch row, of any lengths: arrays or Int32Arrays. */
 export type TokenBatch = ReadonlyArray<ArrayLike<number>>;
@@ -86,9 +95,10 @@ export class Transformer {
   readonly config: Readonly<TransformerConfig>;
   readonly backend: Backend;
   readonly tokenizer: CharTokenizer | undefined;
-  readonly #weights: WeightMap;
+  readonly #ws = new Workspace();
   readonly #srcEmbedding: Tensor; // [srcVocab, D]
   readonly #tgtEmbedding: Tensor; // [tgtVocab, D]
+  readonly #positionTable: Tensor; // as given: [P, 1, D] or [P, D], P >= maxPositions
   readonly #positions: Tensor; // [maxPositions, D]
   readonly #encoder: EncoderLayer[];
   readonly #decoder: DecoderLayer[];
@@ -97,24 +107,28 @@ export class Transformer {
   readonly #generator: LinearWeights;
   #disposed = false;
 
-  private constructor(config: Readonly<TransformerConfig>, weights: WeightMap, options: TransformerOptions) {
+  /**
+   * Linear weights are packed as they are taken from `weights` and not kept:
+   * save() unpacks them. Only embeddings, positions and LayerNorm parameters
+   * stay as tensors.
+   */
+  private constructor(config: Readonly<TransformerConfig>, weights: WeightSource, options: TransformerOptions) {
     const c = config;
     this.config = c;
-    this.#weights = weights;
     const backend = options.backend ?? 'native';
     this.backend = typeof backend === 'string' ? getBackend(backend) : backend;
     if (options.tokenizer !== undefined) checkTokenizer(options.tokenizer, c);
     this.tokenizer = options.tokenizer;
-    const w = (name: string) => weights.get(name)!;
+    const w = (name: string) => weights.take(name);
     this.#srcEmbedding = w('src_tok_emb.embedding.weight');
     this.#tgtEmbedding = c.shareEmbeddings ? this.#srcEmbedding : w('tgt_tok_emb.embedding.weight');
-    const pe = w(POSITIONS_KEY); // [P, 1, D] or [P, D]: the first maxPositions rows
-    this.#positions = new Tensor(pe.data.subarray(0, c.maxPositions * c.dModel), [c.maxPositions, c.dModel]);
-    const b = this.backend;
-    this.#encoder = Array.from({ length: c.encoderLayers }, (_, i) => new EncoderLayer(b, weights, `transformer.encoder.layers.${i}`, c));
-    this.#decoder = Array.from({ length: c.decoderLayers }, (_, i) => new DecoderLayer(b, weights, `transformer.decoder.layers.${i}`, c));
-    this.#encoderNorm = c.finalNorm ? new LayerNorm(b, weights, 'transformer.encoder.norm', c.layerNormEps) : undefined;
-    this.#decoderNorm = c.finalNorm ? new LayerNorm(b, weights, 'transformer.decoder.norm', c.layerNormEps) : undefined;
+    this.#positionTable = w(POSITIONS_KEY); // the first maxPositions rows are used
+    this.#positions = new Tensor(this.#positionTable.data.subarray(0, c.maxPositions * c.dModel), [c.maxPositions, c.dModel]);
+    const [b, ws] = [this.backend, this.#ws];
+    this.#encoder = Array.from({ length: c.encoderLayers }, (_, i) => new EncoderLayer(b, ws, weights, `transformer.encoder.layers.${i}`, c));
+    this.#decoder = Array.from({ length: c.decoderLayers }, (_, i) => new DecoderLayer(b, ws, weights, `transformer.decoder.layers.${i}`, c));
+    this.#encoderNorm = c.finalNorm ? new LayerNorm(b, ws, weights, 'transformer.encoder.norm', c.layerNormEps) : undefined;
+    this.#decoderNorm = c.finalNorm ? new LayerNorm(b, ws, weights, 'transformer.decoder.norm', c.layerNormEps) : undefined;
     this.#generator = b.linearPack(c.tieOutput ? this.#tgtEmbedding : w('generator.weight'), w('generator.bias'));
   }
 
@@ -133,23 +147,28 @@ export class Transformer {
     for (const [name, t] of map) {
       if (!(t instanceof Tensor)) throw new TypeError(`weights[${JSON.stringify(name)}] must be a Tensor, got ${describe(t)}`);
     }
-    checkWeights(map, c, options.source ?? 'weights');
-    return new Transformer(c, map, options);
+    const source = mapSource(map);
+    checkWeights(source.shapes, c, options.source ?? 'weights');
+    return new Transformer(c, source, options);
   }
 
   /** Random weights from a seed: for tests and benchmarks. */
   static random(config: Partial<TransformerConfig>, options: TransformerOptions & { seed?: number } = {}): Transformer {
     const c = resolveConfig(config);
-    return new Transformer(c, randomWeights(c, options.seed ?? 0), options);
+    return new Transformer(c, randomSource(c, options.seed ?? 0), options);
   }
 
   /**
    * Loads the state_dict of PyTorch's tutorial Seq2SeqTransformer saved as
    * safetensors (`safetensors.torch.save_file(model.state_dict(), file)`).
+   * Tensors are read one at a time and packed, so loading needs about the
+   * model's size in memory, not twice it.
    */
   static fromPyTorch(file: string, config: Partial<TransformerConfig>, options: TransformerOptions = {}): Transformer {
-    const { tensors } = readSafetensors(file);
-    return Transformer.fromWeights(config, tensors, { ...options, source: file });
+    const c = resolveConfig(config);
+    const reader = openSafetensors(file);
+    checkWeights(reader.shapes, c, file);
+    return new Transformer(c, { shapes: reader.shapes, take: (name) => reader.read(name) }, options);
   }
 
   /** Loads `dir`/config.json, `dir`/model.safetensors and, when present, `dir`/tokenizer.json. */
@@ -181,7 +200,7 @@ export class Transformer {
   save(dir: string): void {
     this.#checkLive();
     mkdirSync(dir, { recursive: true });
-    writeSafetensors(join(dir, 'model.safetensors'), this.#weights, { format: 'pt', writer: 'aiayn' });
+    writeSafetensors(join(dir, 'model.safetensors'), this.#state(), { format: 'pt', writer: 'aiayn' });
     const configPath = join(dir, 'config.json');
     writeFileSync(`${configPath}.tmp`, JSON.stringify(this.config, null, 2) + '\n');
     renameSync(`${configPath}.tmp`, configPath);
@@ -206,7 +225,7 @@ export class Transformer {
     const c = this.config;
     const batch = toBatch('tgt', tgt, c.tgtVocab, c.padId, c.maxPositions);
     const lengths = this.#checkMemory(memory, batch.B, srcLengths);
-    const y = this.#embed(this.#tgtEmbedding, batch.ids, batch.B, batch.T, 0);
+    const y = this.#embed(this.#tgtEmbedding, batch.ids, batch.B, batch.T, 0, this.#ws.take('stream.tgt', [batch.B, batch.T, c.dModel]));
     const thisPass: SelfAttentionKV = { append: (k, v) => ({ k, v, length: k.shape[1] }) };
     for (const layer of this.#decoder) layer.forward(y, layer.crossKV(memory, lengths), thisPass, batch.lengths);
     return this.#logits(y);
@@ -228,17 +247,20 @@ export class Transformer {
     if (typeof stopAtEos !== 'boolean') throw new TypeError(`options.stopAtEos must be a boolean, got ${describe(stopAtEos)}`);
     const batch = toBatch('src', src, c.srcVocab, c.padId, c.maxPositions);
     const B = batch.B;
-    const memory = this.#encode(batch);
+    const memory = this.#encode(batch, this.#ws.take('stream.src', [B, batch.T, c.dModel]));
     const cross = this.#decoder.map((layer) => layer.crossKV(memory, batch.lengths));
     const Dh = c.dModel / c.heads;
     const caches = this.#decoder.map(() => new KVCache(B, maxNew, c.heads, Dh));
     const out: number[][] = Array.from({ length: B }, () => []);
     const done = new Array<boolean>(B).fill(false);
     let tokens: Int32Array = new Int32Array(B).fill(c.bosId); // [B, 1]
+    // The step's activations live in the workspace: no allocation per step but the ids.
+    const y = this.#ws.take('stream.tgt', [B, 1, c.dModel]);
+    const logits = this.#ws.take('logits', [B, 1, c.tgtVocab]);
     for (let step = 0; step < maxNew; step++) {
-      const y = this.#embed(this.#tgtEmbedding, tokens, B, 1, step); // [B, 1, D]
+      this.#embed(this.#tgtEmbedding, tokens, B, 1, step, y);
       this.#decoder.forEach((layer, i) => layer.forward(y, cross[i], caches[i]));
-      tokens = this.backend.argmax(this.#logits(y));
+      tokens = this.backend.argmax(this.#logits(y, logits));
       for (let b = 0; b < B; b++) {
         if (done[b]) continue;
         if (stopAtEos && tokens[b] === c.eosId) done[b] = true;
@@ -249,10 +271,11 @@ export class Transformer {
     return out;
   }
 
-  /** Frees the native memory of the packed weights; the model cannot be used afterwards. */
+  /** Frees the native memory of the packed weights and the activation buffers; the model cannot be used afterwards. */
   dispose(): void {
     if (this.#disposed) return;
     this.#disposed = true;
+    this.#ws.clear();
     for (const layer of [...this.#encoder, ...this.#decoder]) layer.dispose();
     this.#generator.dispose();
   }
@@ -261,22 +284,40 @@ export class Transformer {
     if (this.#disposed) throw new Error('the model was disposed');
   }
 
-  #encode(batch: Batch): Tensor {
-    const x = this.#embed(this.#srcEmbedding, batch.ids, batch.B, batch.T, 0); // [B, S, D]
+  /** Memory [B, S, D] into `out` (a new tensor by default). */
+  #encode(batch: Batch, out?: Tensor): Tensor {
+    const x = this.#embed(this.#srcEmbedding, batch.ids, batch.B, batch.T, 0, out); // [B, S, D]
     for (const layer of this.#encoder) layer.forward(x, batch.lengths);
-    return this.#encoderNorm ? this.#encoderNorm.forward(x) : x;
+    return this.#encoderNorm ? this.#encoderNorm.forward(x, x) : x;
   }
 
-  /** Token embeddings x sqrt(D) plus positions from `offset`: [B, T, D]. */
-  #embed(table: Tensor, ids: Int32Array, B: number, T: number, offset: number): Tensor {
+  /** Token embeddings x sqrt(D) plus positions from `offset`: [B, T, D], into `out` or a new tensor. */
+  #embed(table: Tensor, ids: Int32Array, B: number, T: number, offset: number, out?: Tensor): Tensor {
     const scale = Math.sqrt(this.config.dModel);
-    return this.backend.embedding(ids, [B, T], table, { scale, positions: this.#positions, positionOffset: offset });
+    return this.backend.embedding(ids, [B, T], table, { scale, positions: this.#positions, positionOffset: offset, out });
   }
 
-  /** Final decoder norm and output projection: y [B, T, D] -> logits [B, T, V]. */
-  #logits(y: Tensor): Tensor {
+  /** Final decoder norm and output projection: y [B, T, D] -> logits [B, T, V], into `out` or a new tensor. */
+  #logits(y: Tensor, out?: Tensor): Tensor {
     const h = this.#decoderNorm ? this.#decoderNorm.forward(y) : y;
-    return this.backend.linear(h, this.#generator);
+    return this.backend.linear(h, this.#generator, { out });
+  }
+
+  /** All weights in checkpoint layout and order; linear layers unpacked from the backend. */
+  #state(): WeightMap {
+    const c = this.config;
+    const all: WeightMap = new Map();
+    all.set('src_tok_emb.embedding.weight', this.#srcEmbedding);
+    if (!c.shareEmbeddings) all.set('tgt_tok_emb.embedding.weight', this.#tgtEmbedding);
+    all.set(POSITIONS_KEY, this.#positionTable);
+    this.#encoder.forEach((layer, i) => layer.state(`transformer.encoder.layers.${i}`, all));
+    this.#decoder.forEach((layer, i) => layer.state(`transformer.decoder.layers.${i}`, all));
+    this.#encoderNorm?.state('transformer.encoder.norm', all);
+    this.#decoderNorm?.state('transformer.decoder.norm', all);
+    const generator = this.backend.linearUnpack(this.#generator);
+    if (!c.tieOutput) all.set('generator.weight', generator.weight);
+    all.set('generator.bias', generator.bias!);
+    return new Map([...expectedShapes(c).keys()].map((name) => [name, all.get(name)!]));
   }
 
   #checkMemory(memory: unknown, B: number, srcLengths: ArrayLike<number> | undefined): Int32Array {

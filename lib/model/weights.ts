@@ -10,6 +10,21 @@ import { rng } from '../random.js';
 
 export type WeightMap = Map<string, Tensor>;
 
+/**
+ * Where a model's weights come from while it is built: every shape up front
+ * (checked as a whole), then each tensor taken once, in any order. A source may
+ * read or generate a tensor only when it is taken, so a model never holds the
+ * unpacked copy of all its weights at once.
+ */
+export interface WeightSource {
+  readonly shapes: ReadonlyMap<string, Shape>;
+  take(name: string): Tensor;
+}
+
+export function mapSource(weights: WeightMap): WeightSource {
+  return { shapes: new Map([...weights].map(([name, t]) => [name, t.shape])), take: (name) => weights.get(name)! };
+}
+
 function attentionShapes(prefix: string, D: number, out: Map<string, Shape>): void {
   out.set(`${prefix}.in_proj_weight`, [3 * D, D]); // rows: Wq, Wk, Wv
   out.set(`${prefix}.in_proj_bias`, [3 * D]);
@@ -72,24 +87,24 @@ function sameShape(a: Shape, b: Shape): boolean {
  * table may have more rows than maxPositions (the tutorial keeps 5000) and may
  * be [P, D] as well as [P, 1, D]; its first maxPositions rows are used.
  */
-export function checkWeights(weights: WeightMap, c: TransformerConfig, source: string): void {
+export function checkWeights(shapes: ReadonlyMap<string, Shape>, c: TransformerConfig, source: string): void {
   const expected = expectedShapes(c);
   const missing: string[] = [];
   const mismatched: string[] = [];
   for (const [name, shape] of expected) {
-    const t = weights.get(name);
-    if (t === undefined) {
+    const got = shapes.get(name);
+    if (got === undefined) {
       missing.push(name);
     } else if (name === POSITIONS_KEY) {
-      const [P, mid, D] = t.rank === 2 ? [t.shape[0], 1, t.shape[1]] : t.shape;
-      if (t.rank < 2 || t.rank > 3 || mid !== 1 || D !== c.dModel || P < c.maxPositions) {
-        mismatched.push(`${name}: expected [>=${c.maxPositions}, 1, ${c.dModel}], got ${formatShape(t.shape)}`);
+      const [P, mid, D] = got.length === 2 ? [got[0], 1, got[1]] : got;
+      if (got.length < 2 || got.length > 3 || mid !== 1 || D !== c.dModel || P < c.maxPositions) {
+        mismatched.push(`${name}: expected [>=${c.maxPositions}, 1, ${c.dModel}], got ${formatShape(got)}`);
       }
-    } else if (!sameShape(t.shape, shape)) {
-      mismatched.push(`${name}: expected ${formatShape(shape)}, got ${formatShape(t.shape)}`);
+    } else if (!sameShape(got, shape)) {
+      mismatched.push(`${name}: expected ${formatShape(shape)}, got ${formatShape(got)}`);
     }
   }
-  const unexpected = [...weights.keys()].filter((k) => !expected.has(k));
+  const unexpected = [...shapes.keys()].filter((k) => !expected.has(k));
   if (missing.length + unexpected.length + mismatched.length === 0) return;
   const parts = [
     missing.length ? `missing keys (${missing.length}): ${missing.join(', ')}` : '',
@@ -99,33 +114,46 @@ export function checkWeights(weights: WeightMap, c: TransformerConfig, source: s
   throw new Error(`${source}: weights do not match the config: ${parts.join('. ')}`);
 }
 
-/**
- * Random weights for a config: Xavier-uniform matrices, small random biases and
- * LayerNorm parameters near (1, 0), sinusoidal positions. For tests and benchmarks.
- */
-export function randomWeights(c: TransformerConfig, seed = 0): WeightMap {
-  const next = rng(seed);
-  const weights: WeightMap = new Map();
-  for (const [name, shape] of expectedShapes(c)) {
-    if (name === POSITIONS_KEY) {
-      weights.set(name, sinusoidalPositions(c.maxPositions, c.dModel).reshape(shape));
-      continue;
-    }
-    const t = Tensor.zeros(shape);
-    const uniform = (a: number) => {
-      for (let i = 0; i < t.size; i++) t.data[i] = (next() * 2 - 1) * a;
-    };
-    if (name.includes('norm') && name.endsWith('.weight')) {
-      uniform(0.1);
-      for (let i = 0; i < t.size; i++) t.data[i] += 1;
-    } else if (shape.length === 1) {
-      uniform(0.1);
-    } else if (name.includes('emb')) {
-      uniform(1);
-    } else {
-      uniform(Math.sqrt(6 / (shape[0] + shape[1])));
-    }
-    weights.set(name, t);
+/** FNV-1a of the name mixed with the seed: each tensor's own stream, whatever the order of takes. */
+function tensorSeed(seed: number, name: string): number {
+  let h = (0x811c9dc5 ^ seed) >>> 0;
+  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193) >>> 0;
+  return h;
+}
+
+/** One random tensor of `randomSource`. */
+function randomTensor(c: TransformerConfig, seed: number, name: string, shape: Shape): Tensor {
+  if (name === POSITIONS_KEY) return sinusoidalPositions(c.maxPositions, c.dModel).reshape(shape);
+  const next = rng(tensorSeed(seed, name));
+  const t = Tensor.zeros(shape);
+  const uniform = (a: number) => {
+    for (let i = 0; i < t.size; i++) t.data[i] = (next() * 2 - 1) * a;
+  };
+  if (name.includes('norm') && name.endsWith('.weight')) {
+    uniform(0.1);
+    for (let i = 0; i < t.size; i++) t.data[i] += 1;
+  } else if (shape.length === 1) {
+    uniform(0.1);
+  } else if (name.includes('emb')) {
+    uniform(1);
+  } else {
+    uniform(Math.sqrt(6 / (shape[0] + shape[1])));
   }
-  return weights;
+  return t;
+}
+
+/**
+ * Random weights for a config, generated as they are taken: Xavier-uniform
+ * matrices, small random biases and LayerNorm parameters near (1, 0),
+ * sinusoidal positions. Each tensor depends only on (seed, name). For tests and benchmarks.
+ */
+export function randomSource(c: TransformerConfig, seed = 0): WeightSource {
+  const shapes = expectedShapes(c);
+  return { shapes, take: (name) => randomTensor(c, seed, name, shapes.get(name)!) };
+}
+
+/** All of `randomSource`'s tensors at once. */
+export function randomWeights(c: TransformerConfig, seed = 0): WeightMap {
+  const source = randomSource(c, seed);
+  return new Map([...source.shapes.keys()].map((name) => [name, source.take(name)]));
 }

@@ -21,6 +21,7 @@ class PackedLinear : public Napi::ObjectWrap<PackedLinear> {
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "PackedLinear",
                        {InstanceMethod<&PackedLinear::Dispose>("dispose"),
+                        InstanceMethod<&PackedLinear::Unpack>("unpack"),
                         InstanceAccessor<&PackedLinear::Bytes>("bytes"),
                         InstanceAccessor<&PackedLinear::Disposed>("disposed")});
   }
@@ -66,6 +67,20 @@ class PackedLinear : public Napi::ObjectWrap<PackedLinear> {
 
   Napi::Value Dispose(const Napi::CallbackInfo& info) {
     Release(info.Env());
+    return info.Env().Undefined();
+  }
+
+  // unpack(weight: Float32Array [N*K], bias: Float32Array [N] | null): the packed
+  // weights back in nn.Linear layout (so a model need not keep its own copy).
+  Napi::Value Unpack(const Napi::CallbackInfo& info) {
+    check_count(info, 2, "unpack");
+    if (packed_ == nullptr) throw Napi::Error::New(info.Env(), "weights were disposed");
+    const int64_t N = packed_->N;
+    float* w = get_f32(info, 0, "weight", N * packed_->K);
+    float* bias = get_f32(info, 1, "bias", N, true);
+    if (bias != nullptr && bias_ == nullptr) throw Napi::Error::New(info.Env(), "these weights have no bias");
+    aiayn::linear_unpack(*packed_, w);
+    if (bias != nullptr) std::memcpy(bias, bias_, sizeof(float) * N);
     return info.Env().Undefined();
   }
 

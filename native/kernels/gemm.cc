@@ -108,6 +108,14 @@ PackedWeights* linear_pack(const float* w, int64_t N, int64_t K) {
   return p;
 }
 
+void linear_unpack(const PackedWeights& p, float* w) {
+  const int64_t N = p.N, K = p.K, nr = p.nr;
+  for (int64_t n = 0; n < N; ++n) {
+    const float* panel = p.data + (n / nr) * K * nr + n % nr;
+    for (int64_t k = 0; k < K; ++k) w[n * K + k] = panel[k * nr];
+  }
+}
+
 void linear_free(PackedWeights* p) {
   if (p == nullptr) return;
   std::free(p->data);

@@ -31,6 +31,9 @@ struct PackedWeights {
 PackedWeights* linear_pack(const float* w, int64_t N, int64_t K);
 void linear_free(PackedWeights* p);
 
+// The inverse of linear_pack: writes W [N, K] (nn.Linear layout) back, exactly.
+void linear_unpack(const PackedWeights& p, float* w);
+
 // y = act(x W^T + bias) + residual.
 // x: [M, K] with row stride ldx >= K; y: [M, N] with row stride ldy >= N;
 // bias: [N] or null; residual: [M, N] with row stride ldy, or null. y must not

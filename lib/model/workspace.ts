@@ -1,0 +1,32 @@
+// Activation buffers of one model, reused across layers, steps and calls, so a
+// decode step allocates nothing once warm. Each use site has its own key, so two
+// intermediates alive at the same time never share memory; layers run one at a
+// time and reuse the same keys. Buffers grow to the largest request seen and are
+// dropped by the model's dispose().
+import { Tensor, type Shape } from '../tensor.js';
+
+export class Workspace {
+  readonly #buffers = new Map<string, Float32Array>();
+
+  /** A tensor of `shape` over the buffer of `key`. Its contents are stale: every op writing into it overwrites it all. */
+  take(key: string, shape: Shape): Tensor {
+    const size = shape.reduce((a, d) => a * d, 1);
+    let buffer = this.#buffers.get(key);
+    if (buffer === undefined || buffer.length < size) {
+      buffer = new Float32Array(size);
+      this.#buffers.set(key, buffer);
+    }
+    return new Tensor(buffer.length === size ? buffer : buffer.subarray(0, size), shape);
+  }
+
+  /** Bytes held. */
+  get bytes(): number {
+    let n = 0;
+    for (const b of this.#buffers.values()) n += b.byteLength;
+    return n;
+  }
+
+  clear(): void {
+    this.#buffers.clear();
+  }
+}
