@@ -38,7 +38,11 @@ export function checkInt(name: string, value: unknown, min = 0, max = Number.MAX
 
 function checkShape(name: string, shape: unknown): Shape {
   if (!Array.isArray(shape)) throw new TypeError(`${name} must be an array of integers, got ${describe(shape)}`);
-  shape.forEach((d, i) => checkInt(`${name}[${i}]`, d));
+  for (let i = 0; i < shape.length; i++) {
+    const d: unknown = shape[i];
+    // The name is built only on failure: every tensor created passes here.
+    if (!Number.isInteger(d) || (d as number) < 0) checkInt(`${name}[${i}]`, d);
+  }
   return shape as Shape;
 }
 

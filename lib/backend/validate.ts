@@ -10,9 +10,9 @@ export function checkTensor(name: string, x: unknown, rank?: number): Tensor {
     throw new RangeError(`${name} must have rank ${rank}, got shape ${formatShape(x.shape)}`);
   }
   if (x.rank === 0) throw new RangeError(`${name} must have rank >= 1, got shape []`);
-  x.shape.forEach((d, i) => {
-    if (d < 1) throw new RangeError(`${name} dimension ${i} must be >= 1, got shape ${formatShape(x.shape)}`);
-  });
+  for (let i = 0; i < x.rank; i++) {
+    if (x.shape[i] < 1) throw new RangeError(`${name} dimension ${i} must be >= 1, got shape ${formatShape(x.shape)}`);
+  }
   return x;
 }
 
@@ -37,19 +37,24 @@ function checkOptions(name: string, options: unknown): void {
   }
 }
 
-/** Validates `out` (shape, no overlap with `inputs`) or allocates it. `mayAlias` may share memory. */
+/**
+ * Validates `out` (shape, no overlap with `inputs`, given as name, tensor,
+ * name, tensor...) or allocates it. `mayAlias` may share memory. A flat array
+ * because this runs on every op call.
+ */
 export function resolveOut(
   out: unknown,
   shape: Shape,
-  inputs: Record<string, Tensor | undefined>,
+  inputs: ReadonlyArray<string | Tensor | undefined>,
   mayAlias: readonly Tensor[] = [],
 ): Tensor {
   if (out === undefined) return Tensor.zeros(shape);
   const o = checkTensor('options.out', out);
   checkShapeEquals('options.out', o, shape);
-  for (const [name, t] of Object.entries(inputs)) {
+  for (let i = 0; i < inputs.length; i += 2) {
+    const t = inputs[i + 1] as Tensor | undefined;
     if (t === undefined || (mayAlias.includes(t) && sameView(o.data, t.data))) continue;
-    if (overlaps(o.data, t.data)) throw new RangeError(`options.out must not share memory with ${name}`);
+    if (overlaps(o.data, t.data)) throw new RangeError(`options.out must not share memory with ${inputs[i] as string}`);
   }
   return o;
 }
@@ -90,7 +95,7 @@ export function checkLinear(
     if (overlaps(residual.data, t.data)) throw new RangeError('options.residual must not share memory with x');
   }
   // In place onto the residual only without an activation: the kernel accumulates onto it.
-  const out = resolveOut(options?.out, outShape, { x: t, residual }, residual && activation === 'none' ? [residual] : []);
+  const out = resolveOut(options?.out, outShape, ['x', t, 'residual', residual], residual && activation === 'none' ? [residual] : []);
   return { x: t, M: t.size / K, activation, residual, out };
 }
 
@@ -134,7 +139,11 @@ export function checkAttention(q: unknown, k: unknown, v: unknown, options: Atte
     }
     if (l.length !== B) throw new RangeError(`options.kvLengths must have length ${B} (B), got ${l.length}`);
     kvLengths = new Int32Array(B);
-    for (let b = 0; b < B; b++) kvLengths[b] = checkInt(`options.kvLengths[${b}]`, l[b], 0, Tk);
+    for (let b = 0; b < B; b++) {
+      const n = l[b];
+      // The name is built only on failure: this runs on every attention call.
+      kvLengths[b] = Number.isInteger(n) && n >= 0 && n <= Tk ? n : checkInt(`options.kvLengths[${b}]`, n, 0, Tk);
+    }
   }
   const causal = options?.causal ?? false;
   if (typeof causal !== 'boolean') throw new TypeError(`options.causal must be a boolean, got ${describe(causal)}`);
@@ -142,7 +151,7 @@ export function checkAttention(q: unknown, k: unknown, v: unknown, options: Atte
   if (typeof scale !== 'number' || !Number.isFinite(scale)) {
     throw new RangeError(`options.scale must be a finite number, got ${describe(scale)}`);
   }
-  const out = resolveOut(options?.out, [B, Tq, H, Dh], { q: qt, k: kt, v: vt });
+  const out = resolveOut(options?.out, [B, Tq, H, Dh], ['q', qt, 'k', kt, 'v', vt]);
   return { B, Tq, Tk, H, Dh, qStrides: [Tq * H * Dh, H * Dh, Dh], kvStrides, kvLengths, causal, scale, out };
 }
 
@@ -169,7 +178,7 @@ export function checkLayerNorm(
     throw new RangeError(`options.eps must be a finite number >= 0, got ${describe(eps)}`);
   }
   const aliases = residual ? [t, residual] : [t];
-  const out = resolveOut(options?.out, t.shape, { x: t, residual, gamma: g, beta: b }, aliases);
+  const out = resolveOut(options?.out, t.shape, ['x', t, 'residual', residual, 'gamma', g, 'beta', b], aliases);
   return { x: t, rows: t.size / D, D, gamma: g, beta: b, residual, eps, out };
 }
 
@@ -184,7 +193,7 @@ export function checkRows(x: unknown): { x: Tensor; rows: number; N: number } {
 export function checkRowsOut(x: unknown, options: unknown): { x: Tensor; rows: number; N: number; out: Tensor } {
   checkOptions('options', options);
   const r = checkRows(x);
-  return { ...r, out: resolveOut((options as { out?: unknown } | undefined)?.out, r.x.shape, { x: r.x }, [r.x]) };
+  return { ...r, out: resolveOut((options as { out?: unknown } | undefined)?.out, r.x.shape, ['x', r.x], [r.x]) };
 }
 
 export function checkEmbedding(
@@ -226,7 +235,7 @@ export function checkEmbedding(
   } else if (options?.positionOffset !== undefined) {
     throw new RangeError('options.positionOffset needs options.positions');
   }
-  const out = resolveOut(options?.out, [B, T, D], { table: tab, positions });
+  const out = resolveOut(options?.out, [B, T, D], ['table', tab, 'positions', positions]);
   if (overlaps(out.data, ids)) throw new RangeError('options.out must not share memory with ids');
   return { ids, B, T, V, D, table: tab, scale, positions, offset, out };
 }
