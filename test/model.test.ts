@@ -4,7 +4,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { CharTokenizer, KVCache, Tensor, Transformer, readSafetensors, type TransformerConfig } from '../lib/index.js';
 import { randomWeights } from '../lib/model/weights.js';
 import { resolveConfig } from '../lib/model/config.js';
@@ -197,6 +197,25 @@ describe(`Transformer on ${isa}`, () => {
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('allocates no tensors per decode step: only per request', () => {
+    for (const backend of ['native', 'reference'] as const) {
+      const model = Transformer.random(base, { seed: 8, backend });
+      const src = [[4, 5, 6], [7, 8]];
+      model.generate(src, { maxNewTokens: 3, stopAtEos: false }); // warms the workspace
+      const zeros = vi.spyOn(Tensor, 'zeros');
+      const calls = (steps: number) => {
+        zeros.mockClear();
+        model.generate(src, { maxNewTokens: steps, stopAtEos: false });
+        return zeros.mock.calls.length;
+      };
+      const few = calls(2);
+      expect(few, backend).toBeGreaterThan(0); // the spy sees the per-request KV caches and cross K/V
+      expect(calls(12), backend).toBe(few);
+      zeros.mockRestore();
+      model.dispose();
     }
   });
 

@@ -43,12 +43,16 @@ class NativeLinearWeights implements LinearWeights {
     return this.handle.bytes;
   }
 
+  // Mirrored here: asking the handle would cost a native call on every linear().
+  #disposed = false;
+
   get disposed(): boolean {
-    return this.handle.disposed;
+    return this.#disposed;
   }
 
   dispose(): void {
     this.handle.dispose();
+    this.#disposed = true;
   }
 }
 
