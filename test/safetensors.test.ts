@@ -117,6 +117,12 @@ describe('openSafetensors', () => {
       expectSame(t.data, whole.get(name)!.data);
       expect(t.data.byteLength).toBe(t.data.buffer.byteLength); // its own buffer, not a view of the file
     }
+    const scratch = new ArrayBuffer(64);
+    const viaScratch = reader.read('a', scratch);
+    expect(viaScratch.data.buffer).toBe(scratch);
+    expectSame(viaScratch.data, whole.get('a')!.data);
+    expect(reader.read('a', new ArrayBuffer(8)).data.buffer).not.toBe(scratch); // too small: a tensor of its own
+    expect(() => reader.read('a', new Float32Array(16) as never)).toThrow(/scratch must be an ArrayBuffer, got Float32Array\(16\)/);
     const halves = join(tmp, 'lazy-halves.safetensors');
     writeFileSync(halves, build({ h: { dtype: 'F16', shape: [2], data_offsets: [0, 4] }, g: { dtype: 'BF16', shape: [1], data_offsets: [4, 6] } }, [...le16(0x3c00, 0xc000), ...le16(0x3f80)]));
     expect(values(openSafetensors(halves).read('h'))).toEqual([1, -2]);

@@ -230,9 +230,9 @@ export function parseSafetensors(bytes: Uint8Array, name = '<buffer>'): Safetens
   return { tensors, metadata };
 }
 
-/** Reads exactly `length` bytes at `position`, or fewer if the file ends first. */
-function readAt(fd: number, length: number, position: number): Uint8Array {
-  const bytes = new Uint8Array(length);
+/** Reads exactly `length` bytes at `position` (into `into` when given), or fewer if the file ends first. */
+function readAt(fd: number, length: number, position: number, into?: Uint8Array): Uint8Array {
+  const bytes = into ?? new Uint8Array(length);
   let filled = 0;
   for (let n; filled < length && (n = readSync(fd, bytes, filled, length - filled, position + filled)) > 0; ) filled += n;
   return filled < length ? bytes.subarray(0, filled) : bytes;
@@ -269,8 +269,12 @@ export interface SafetensorsReader {
   /** Shapes in header order. */
   readonly shapes: ReadonlyMap<string, readonly number[]>;
   readonly metadata: Record<string, string>;
-  /** Reads one tensor into a new F32 array (F16/BF16 converted). Error if the name is unknown or the file changed. */
-  read(tensor: string): Tensor;
+  /**
+   * Reads one tensor into a new F32 array (F16/BF16 converted), or, given a
+   * large enough `scratch`, F32 data into its first bytes (the tensor is then a
+   * view of it). Error if the name is unknown or the file changed.
+   */
+  read(tensor: string, scratch?: ArrayBuffer): Tensor;
 }
 
 /**
@@ -300,14 +304,19 @@ export function openSafetensors(path: string): SafetensorsReader {
   return {
     shapes: new Map(entries.map((e) => [e.name, e.shape])),
     metadata,
-    read(tensor: string): Tensor {
+    read(tensor: string, scratch?: ArrayBuffer): Tensor {
       const entry = byName.get(tensor);
       if (entry === undefined) throw fail(path, 'no such tensor', tensor);
+      if (scratch !== undefined && !(scratch instanceof ArrayBuffer)) {
+        throw new TypeError(`scratch must be an ArrayBuffer, got ${describe(scratch)}`);
+      }
+      const n = entry.end - entry.begin;
       const f = openSync(path, 'r');
       try {
         if (fstatSync(f).size !== size) throw fail(path, `file changed size since its header was read (${size} bytes)`, tensor);
-        const bytes = readAt(f, entry.end - entry.begin, dataStart + entry.begin);
-        if (bytes.length < entry.end - entry.begin) throw fail(path, 'file was truncated while the tensor was read', tensor);
+        const into = scratch !== undefined && scratch.byteLength >= n ? new Uint8Array(scratch, 0, n) : undefined;
+        const bytes = readAt(f, n, dataStart + entry.begin, into);
+        if (bytes.length < n) throw fail(path, 'file was truncated while the tensor was read', tensor);
         return new Tensor(decode(bytes, -entry.begin, entry), entry.shape);
       } finally {
         closeSync(f);

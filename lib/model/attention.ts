@@ -45,7 +45,7 @@ export class MultiHeadAttention {
     this.#ws = ws;
     this.heads = heads;
     this.kind = kind;
-    const w = weights.take(`${prefix}.in_proj_weight`);
+    const w = weights.takeTransient(`${prefix}.in_proj_weight`);
     const b = weights.take(`${prefix}.in_proj_bias`);
     const D = w.shape[1];
     if (kind === 'self') {
@@ -54,7 +54,10 @@ export class MultiHeadAttention {
       this.inProj = backend.linearPack(...rowBlock(w, b, 0, D));
       this.kvProj = backend.linearPack(...rowBlock(w, b, D, 2 * D));
     }
-    this.outProj = backend.linearPack(weights.take(`${prefix}.out_proj.weight`), weights.take(`${prefix}.out_proj.bias`));
+    this.outProj = backend.linearPack(
+      weights.takeTransient(`${prefix}.out_proj.weight`),
+      weights.take(`${prefix}.out_proj.bias`),
+    );
   }
 
   /** Self-attention's q, k, v of x [B, T, D], each [B, T, H, Dh] in the workspace. */

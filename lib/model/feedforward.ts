@@ -16,8 +16,10 @@ export class FeedForward {
     this.#backend = backend;
     this.#ws = ws;
     this.#activation = activation;
-    this.linear1 = backend.linearPack(weights.take(`${prefix}.linear1.weight`), weights.take(`${prefix}.linear1.bias`));
-    this.linear2 = backend.linearPack(weights.take(`${prefix}.linear2.weight`), weights.take(`${prefix}.linear2.bias`));
+    const pack = (name: string) =>
+      backend.linearPack(weights.takeTransient(`${prefix}.${name}.weight`), weights.take(`${prefix}.${name}.bias`));
+    this.linear1 = pack('linear1');
+    this.linear2 = pack('linear2');
   }
 
   /** x [B, T, D] -> [B, T, D]: added onto `residual` in place when given, else into the workspace. */

@@ -17,6 +17,7 @@ import {
   expectedShapes,
   mapSource,
   randomSource,
+  scratchSource,
   type WeightMap,
   type WeightSource,
 } from './weights.js';
@@ -129,7 +130,7 @@ export class Transformer {
     this.#decoder = Array.from({ length: c.decoderLayers }, (_, i) => new DecoderLayer(b, ws, weights, `transformer.decoder.layers.${i}`, c));
     this.#encoderNorm = c.finalNorm ? new LayerNorm(b, ws, weights, 'transformer.encoder.norm', c.layerNormEps) : undefined;
     this.#decoderNorm = c.finalNorm ? new LayerNorm(b, ws, weights, 'transformer.decoder.norm', c.layerNormEps) : undefined;
-    this.#generator = b.linearPack(c.tieOutput ? this.#tgtEmbedding : w('generator.weight'), w('generator.bias'));
+    this.#generator = b.linearPack(c.tieOutput ? this.#tgtEmbedding : weights.takeTransient('generator.weight'), w('generator.bias'));
   }
 
   /**
@@ -168,7 +169,7 @@ export class Transformer {
     const c = resolveConfig(config);
     const reader = openSafetensors(file);
     checkWeights(reader.shapes, c, file);
-    return new Transformer(c, { shapes: reader.shapes, take: (name) => reader.read(name) }, options);
+    return new Transformer(c, scratchSource(reader.shapes, (name, scratch) => reader.read(name, scratch)), options);
   }
 
   /** Loads `dir`/config.json, `dir`/model.safetensors and, when present, `dir`/tokenizer.json. */

@@ -18,11 +18,39 @@ export type WeightMap = Map<string, Tensor>;
  */
 export interface WeightSource {
   readonly shapes: ReadonlyMap<string, Shape>;
+  /** A tensor to keep. */
   take(name: string): Tensor;
+  /**
+   * A tensor to pack at once: valid only until the next takeTransient, as it
+   * may share one scratch buffer with the others (no garbage per weight).
+   */
+  takeTransient(name: string): Tensor;
 }
 
 export function mapSource(weights: WeightMap): WeightSource {
-  return { shapes: new Map([...weights].map(([name, t]) => [name, t.shape])), take: (name) => weights.get(name)! };
+  const take = (name: string) => weights.get(name)!;
+  return { shapes: new Map([...weights].map(([name, t]) => [name, t.shape])), take, takeTransient: take };
+}
+
+/**
+ * A source over `read(name, scratch?)`, which returns a tensor of its own
+ * without scratch, or one over the scratch buffer's first bytes. The scratch
+ * is sized once for the largest matrix, so loading a model peaks at its
+ * packed size plus one matrix.
+ */
+export function scratchSource(
+  shapes: ReadonlyMap<string, Shape>,
+  read: (name: string, scratch?: ArrayBuffer) => Tensor,
+): WeightSource {
+  let scratch: ArrayBuffer | undefined;
+  return {
+    shapes,
+    take: (name) => read(name),
+    takeTransient: (name) => {
+      scratch ??= new ArrayBuffer(4 * Math.max(0, ...[...shapes.values()].map((s) => s.reduce((a, d) => a * d, 1))));
+      return read(name, scratch);
+    },
+  };
 }
 
 function attentionShapes(prefix: string, D: number, out: Map<string, Shape>): void {
@@ -121,11 +149,12 @@ function tensorSeed(seed: number, name: string): number {
   return h;
 }
 
-/** One random tensor of `randomSource`. */
-function randomTensor(c: TransformerConfig, seed: number, name: string, shape: Shape): Tensor {
+/** One random tensor of `randomSource`, in its own memory or over `scratch`. */
+function randomTensor(c: TransformerConfig, seed: number, name: string, shape: Shape, scratch?: ArrayBuffer): Tensor {
   if (name === POSITIONS_KEY) return sinusoidalPositions(c.maxPositions, c.dModel).reshape(shape);
   const next = rng(tensorSeed(seed, name));
-  const t = Tensor.zeros(shape);
+  const size = shape.reduce((a, d) => a * d, 1);
+  const t = new Tensor(scratch ? new Float32Array(scratch, 0, size) : new Float32Array(size), shape);
   const uniform = (a: number) => {
     for (let i = 0; i < t.size; i++) t.data[i] = (next() * 2 - 1) * a;
   };
@@ -149,7 +178,7 @@ function randomTensor(c: TransformerConfig, seed: number, name: string, shape: S
  */
 export function randomSource(c: TransformerConfig, seed = 0): WeightSource {
   const shapes = expectedShapes(c);
-  return { shapes, take: (name) => randomTensor(c, seed, name, shapes.get(name)!) };
+  return scratchSource(shapes, (name, scratch) => randomTensor(c, seed, name, shapes.get(name)!, scratch));
 }
 
 /** All of `randomSource`'s tensors at once. */
