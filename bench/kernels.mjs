@@ -1,6 +1,7 @@
 // Kernel benchmark: GFLOP/s of linear and attention on the native backend
 // (1 and 2 threads) next to the pure-TypeScript reference, medians of several
-// runs. Prints a table and writes bench/results/kernels.json.
+// runs, and the cost of one JS -> C++ call. Prints a table and writes
+// bench/results/kernels.json.
 // Usage: npm run bench:kernels [-- --quick]
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { Tensor, info, native, reference, setThreads } from '../dist/index.js';
@@ -85,6 +86,17 @@ for (const { B, H, Dh, T, causal } of attentionShapes) {
 }
 setThreads(info().defaultThreads);
 
+// The JS -> C++ crossing: a tiny op is almost all call overhead (argument checks, N-API, views over
+// typed arrays), which every op of a decode step pays. Median per call over batches of calls.
+{
+  const x = randomTensor([1, 4], 7);
+  const perCall = (fn) => {
+    const calls = 10000;
+    return time(() => { for (let i = 0; i < calls; i++) fn(); }, { runs: 15, budget: quick ? 0.3 : 1 }).seconds / calls * 1e6;
+  };
+  results.crossing = { op: 'argmax [1, 4]', nativeUs: perCall(() => native.argmax(x)), referenceUs: perCall(() => reference.argmax(x)) };
+}
+
 const f = (x, d = 1) => (x === undefined ? '-' : x.toFixed(d));
 console.log(`aiayn ${results.machine.version}, ISA ${results.machine.isa}, default threads ${results.machine.defaultThreads}\n`);
 console.log('linear  (M, N, K)        | GFLOP/s 1t | GFLOP/s 2t | 2t/1t | reference GFLOP/s | native 1t / reference');
@@ -105,6 +117,8 @@ for (const T of [128, 512, 2048]) {
   const [full, causal] = results.attention.filter((r) => r.T === T);
   console.log(`causal speed-up at T=${T}: ${f(full.ms1t / causal.ms1t, 2)}x (1 thread), ${f(full.ms2t / causal.ms2t, 2)}x (2 threads)`);
 }
+const c = results.crossing;
+console.log(`\nJS -> C++ crossing: native ${c.op} ${f(c.nativeUs, 2)} us per call (the same op in pure TypeScript: ${f(c.referenceUs, 2)} us)`);
 
 mkdirSync(new URL('results/', import.meta.url), { recursive: true });
 writeFileSync(new URL('results/kernels.json', import.meta.url), JSON.stringify(results, null, 2) + '\n');

@@ -1,0 +1,74 @@
+// What bench/prepare.mjs makes and bench/e2e.mjs uses: the two configs, where
+// their files live, and which peers are present.
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { Transformer } from '../dist/index.js';
+
+export const benchDir = fileURLToPath(new URL('.', import.meta.url));
+export const root = fileURLToPath(new URL('..', import.meta.url));
+
+// The tutorial's special ids; maxPositions covers the longest workload (128 source tokens).
+const ids = { unkId: 0, padId: 1, bosId: 2, eosId: 3 };
+export const CONFIGS = {
+  small: {
+    seed: 2,
+    config: { dModel: 256, heads: 4, dFF: 1024, encoderLayers: 3, decoderLayers: 3, srcVocab: 8000, tgtVocab: 8000, maxPositions: 128, ...ids },
+  },
+  base: {
+    seed: 1,
+    config: { dModel: 512, heads: 8, dFF: 2048, encoderLayers: 6, decoderLayers: 6, srcVocab: 32000, tgtVocab: 32000, maxPositions: 128, ...ids },
+  },
+};
+
+export const modelDir = (name) => `${benchDir}models/${name}`;
+export const onnxDir = (name) => `${benchDir}onnx/${name}`;
+export const ONNX_FILES = ['encoder.onnx', 'decoder.onnx', 'decoder_with_past.onnx'];
+export const PYTHON = '/usr/bin/python3';
+export const peersDir = `${benchDir}peers/`;
+export const ortDir = `${peersDir}node_modules/onnxruntime-node`;
+// OpenBLAS unpacked by bench:prepare: Debian's torch otherwise runs the reference BLAS.
+export const openblasDir = `${peersDir}openblas/usr/lib/x86_64-linux-gnu/openblas-openmp`;
+
+/** Identifies a model file, so exports made from an older one are not taken for its peers. */
+export function fingerprint(file) {
+  const s = statSync(file);
+  return `${s.size}:${Math.round(s.mtimeMs)}`;
+}
+
+/** Writes bench/models/<name> from its seed unless it is there; returns the directory. */
+export function ensureModel(name) {
+  const dir = modelDir(name);
+  if (!existsSync(`${dir}/model.safetensors`)) {
+    const { config, seed } = CONFIGS[name];
+    const model = Transformer.random(config, { seed });
+    model.save(dir);
+    model.dispose();
+  }
+  return dir;
+}
+
+/** Why the ONNX exports of `name` cannot be used, or null when they can. */
+export function onnxProblem(name) {
+  const dir = onnxDir(name);
+  if (!existsSync(`${dir}/meta.json`)) return `no ONNX exports in bench/onnx/${name} (run npm run bench:prepare)`;
+  const meta = JSON.parse(readFileSync(`${dir}/meta.json`, 'utf8'));
+  if (meta.model !== fingerprint(`${modelDir(name)}/model.safetensors`)) {
+    return `bench/onnx/${name} was exported from another bench/models/${name} (run npm run bench:prepare)`;
+  }
+  return null;
+}
+
+/** Why the PyTorch peer cannot run, or null when it can. */
+export function torchProblem() {
+  const r = spawnSync(PYTHON, ['-c', 'import torch, onnx'], { encoding: 'utf8' });
+  if (r.error) return `${PYTHON} not found`;
+  if (r.status !== 0) return `${PYTHON} lacks torch or onnx (Debian: apt-get install python3-torch python3-onnx)`;
+  return null;
+}
+
+/** The environment for PyTorch: OpenBLAS first on the library path when bench:prepare unpacked it. */
+export function torchEnv() {
+  if (!existsSync(`${openblasDir}/libblas.so.3`)) return process.env;
+  return { ...process.env, LD_LIBRARY_PATH: [openblasDir, process.env.LD_LIBRARY_PATH].filter(Boolean).join(':') };
+}

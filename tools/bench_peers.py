@@ -1,0 +1,354 @@
+"""The end-to-end benchmark's PyTorch and ONNX peers (bench/e2e.mjs).
+
+Dev-only. Run with the Python that has torch and onnx (Debian's python3-torch 1.13 and
+python3-onnx); `npm run bench:prepare` and `npm run bench:e2e` call it. Debian's torch
+calls the system's libblas.so.3, by default the reference BLAS (about 2.5 GFLOP/s here);
+the benchmark puts OpenBLAS's OpenMP build (unpacked by bench:prepare into
+bench/peers/openblas) first on LD_LIBRARY_PATH: some 40x faster, and it follows
+torch.set_num_threads (the pthread build keeps its own thread count).
+
+    /usr/bin/python3 tools/bench_peers.py export --model bench/models/base --out bench/onnx/base
+    /usr/bin/python3 tools/bench_peers.py time --model bench/models/base --job JOB.json
+
+The model is PyTorch's tutorial Seq2SeqTransformer (tools/pytorch_fixtures.py) with an
+aiayn model directory's weights (config.json + model.safetensors: the tutorial's
+state_dict names). `Steps` writes its math out with the KV cache exposed, the way an
+encoder-decoder runs under transformers.js; it is both PyTorch's cached greedy decode
+and the source of the three ONNX graphs:
+  encoder.onnx            src_ids [B,S] -> memory [B,S,D]
+  decoder.onnx            tgt_ids [B,T], memory -> logits [B,V] (last position),
+                          present.{i}.self.{key,value} [B,H,T,Dh], present.{i}.cross.* [B,H,S,Dh]
+  decoder_with_past.onnx  tgt_ids [B,1], past.{i}.self.* [B,H,P,Dh], past.{i}.cross.* ->
+                          logits [B,V], present.{i}.self.* [B,H,P+1,Dh]
+`time` reads a job file written by bench/e2e.mjs (workloads with their source ids,
+thread counts, a time budget, a check input) and prints one JSON line: tokens/s medians
+for the tutorial model (encoder; greedy decode recomputing the prefix, as the tutorial's
+greedy_decode) and for `Steps` (greedy with a KV cache), and the check input's greedy ids
+and last-step logits.
+"""
+
+import argparse
+import json
+import math
+import struct
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from pytorch_fixtures import Seq2SeqTransformer, generate_square_subsequent_mask  # noqa: E402
+
+
+def read_safetensors(path):
+    """F32 tensors by name, as torch views over one buffer (no per-element Python work)."""
+    raw = bytearray(Path(path).read_bytes())
+    n = struct.unpack("<Q", raw[:8])[0]
+    header = json.loads(raw[8 : 8 + n])
+    header.pop("__metadata__", None)
+    out = {}
+    for name, entry in header.items():
+        assert entry["dtype"] == "F32", f"{path}: {name} is {entry['dtype']}, not F32"
+        begin, end = entry["data_offsets"]
+        count = (end - begin) // 4
+        t = torch.frombuffer(raw, dtype=torch.float32, count=count, offset=8 + n + begin)
+        out[name] = t.reshape(entry["shape"])
+    return out
+
+
+def load_model(model_dir):
+    cfg = json.loads((Path(model_dir) / "config.json").read_text())
+    assert cfg["activation"] == "relu" and not cfg["normFirst"] and cfg["finalNorm"], \
+        "the benchmark's peers implement the paper's layout (post-LN, ReLU, final norms)"
+    assert not cfg["shareEmbeddings"] and not cfg["tieOutput"]
+    model = Seq2SeqTransformer(cfg["encoderLayers"], cfg["decoderLayers"], cfg["dModel"],
+                               cfg["heads"], cfg["srcVocab"], cfg["tgtVocab"], cfg["dFF"],
+                               maxlen=cfg["maxPositions"])
+    model.load_state_dict(read_safetensors(Path(model_dir) / "model.safetensors"), strict=True)
+    model.eval().requires_grad_(False)
+    return model, cfg
+
+
+class Steps(nn.Module):
+    """The tutorial model's forward written out with the cache exposed (post-LN, ReLU)."""
+
+    def __init__(self, model, cfg):
+        super().__init__()
+        self.m = model
+        self.H = cfg["heads"]
+        self.Dh = cfg["dModel"] // cfg["heads"]
+        self.eps = cfg["layerNormEps"]
+
+    def embed(self, emb, ids, offset):  # ids [B,T] -> [B,T,D]
+        pe = self.m.positional_encoding.pos_embedding  # [P,1,D]
+        x = F.embedding(ids, emb.embedding.weight) * math.sqrt(emb.emb_size)
+        return x + pe[offset : offset + ids.shape[1]].transpose(0, 1)
+
+    def heads(self, x):  # [B,T,D] -> [B,H,T,Dh]
+        return x.reshape(x.shape[0], x.shape[1], self.H, self.Dh).transpose(1, 2)
+
+    def project(self, attn, x, part):  # rows [part*D, (part+1)*D) of in_proj: 0 q, 1 k, 2 v
+        D = x.shape[-1]
+        return self.heads(F.linear(x, attn.in_proj_weight[part * D : (part + 1) * D],
+                                   attn.in_proj_bias[part * D : (part + 1) * D]))
+
+    def attend(self, attn, q, k, v, mask=None):  # q [B,H,Tq,Dh], k/v [B,H,Tk,Dh] -> [B,Tq,D]
+        s = torch.matmul(q, k.transpose(-1, -2)) * (1 / math.sqrt(self.Dh))
+        if mask is not None:
+            s = s.masked_fill(mask, float("-inf"))
+        o = torch.matmul(torch.softmax(s, -1), v).transpose(1, 2)
+        return F.linear(o.reshape(o.shape[0], o.shape[1], -1), attn.out_proj.weight, attn.out_proj.bias)
+
+    def norm(self, n, x):
+        return F.layer_norm(x, n.normalized_shape, n.weight, n.bias, self.eps)
+
+    def ff(self, layer, x):
+        return layer.linear2(F.relu(layer.linear1(x)))
+
+    def encode(self, src_ids):  # [B,S] -> memory [B,S,D]
+        x = self.embed(self.m.src_tok_emb, src_ids, 0)
+        for layer in self.m.transformer.encoder.layers:
+            a = layer.self_attn
+            x = self.norm(layer.norm1, x + self.attend(a, self.project(a, x, 0), self.project(a, x, 1),
+                                                       self.project(a, x, 2)))
+            x = self.norm(layer.norm2, x + self.ff(layer, x))
+        return self.norm(self.m.transformer.encoder.norm, x)
+
+    def cross_kv(self, memory):  # [(k, v)] per decoder layer, [B,H,S,Dh]
+        return [(self.project(l.multihead_attn, memory, 1), self.project(l.multihead_attn, memory, 2))
+                for l in self.m.transformer.decoder.layers]
+
+    def decode(self, tgt_ids, offset, append, cross):
+        """tgt_ids [B,T] at positions offset.. -> last-position logits [B,V]. append(i, k, v)
+        stores layer i's new self-attention keys/values and returns all of them so far."""
+        x = self.embed(self.m.tgt_tok_emb, tgt_ids, offset)
+        T = tgt_ids.shape[1]
+        mask = None
+        if T > 1:  # the whole prefix at once (no cache): causal; with a cache T is 1
+            r = torch.arange(T)
+            mask = r[None, :] > r[:, None]
+        for i, layer in enumerate(self.m.transformer.decoder.layers):
+            a = layer.self_attn
+            k, v = append(i, self.project(a, x, 1), self.project(a, x, 2))
+            x = self.norm(layer.norm1, x + self.attend(a, self.project(a, x, 0), k, v, mask))
+            c = layer.multihead_attn
+            x = self.norm(layer.norm2, x + self.attend(c, self.project(c, x, 0), *cross[i]))
+            x = self.norm(layer.norm3, x + self.ff(layer, x))
+        x = self.norm(self.m.transformer.decoder.norm, x[:, -1])
+        return self.m.generator(x)
+
+
+# --- greedy decoding, EOS ignored -----------------------------------------------------------
+
+
+def greedy_cached(steps, cfg, src, new_tokens):
+    """Encoder once, cross K/V once, then one position per step into preallocated caches.
+    Returns the new ids [B, new_tokens] and the last step's logits [B, V]."""
+    B, L = src.shape[0], len(steps.m.transformer.decoder.layers)
+    memory = steps.encode(src)
+    cross = steps.cross_kv(memory)
+    shape = (B, steps.H, new_tokens, steps.Dh)
+    cache = [(torch.empty(shape), torch.empty(shape)) for _ in range(L)]
+
+    def append(i, k, v):
+        ck, cv = cache[i]
+        ck[:, :, t : t + 1] = k
+        cv[:, :, t : t + 1] = v
+        return ck[:, :, : t + 1], cv[:, :, : t + 1]
+
+    ids = torch.full((B, 1), cfg["bosId"], dtype=torch.long)
+    out = []
+    for t in range(new_tokens):
+        logits = steps.decode(ids, t, append, cross)
+        ids = logits.argmax(-1, keepdim=True)
+        out.append(ids)
+    return torch.cat(out, 1), logits
+
+
+def greedy_no_cache(model, cfg, src, new_tokens):
+    """The tutorial's greedy_decode, batched: the whole prefix through the decoder every step.
+    Returns the new ids and the last step's logits, as greedy_cached."""
+    memory = model.encode(src, None)
+    ys = torch.full((src.shape[0], 1), cfg["bosId"], dtype=torch.long)
+    for _ in range(new_tokens):
+        out = model.decode(ys, memory, generate_square_subsequent_mask(ys.size(1)))
+        logits = model.generator(out[:, -1])
+        ys = torch.cat([ys, logits.argmax(-1, keepdim=True)], 1)
+    return ys[:, 1:], logits
+
+
+# --- export --------------------------------------------------------------------------------
+
+
+class EncoderGraph(nn.Module):
+    def __init__(self, steps):
+        super().__init__()
+        self.s = steps
+
+    def forward(self, src_ids):
+        return self.s.encode(src_ids)
+
+
+class DecoderGraph(nn.Module):
+    """No past: the whole prefix; returns the caches a with-past step continues from."""
+
+    def __init__(self, steps):
+        super().__init__()
+        self.s = steps
+
+    def forward(self, tgt_ids, memory):
+        present = []
+
+        def append(i, k, v):
+            present.extend([k, v])
+            return k, v
+
+        cross = self.s.cross_kv(memory)
+        logits = self.s.decode(tgt_ids, 0, append, cross)
+        return (logits, *present, *[t for kv in cross for t in kv])
+
+
+class DecoderWithPastGraph(nn.Module):
+    def __init__(self, steps):
+        super().__init__()
+        self.s = steps
+
+    def forward(self, tgt_ids, *kv):  # past.{i}.self.key, .value for every layer, then cross
+        L = len(kv) // 4
+        past, cross = kv[: 2 * L], kv[2 * L :]
+        present = []
+
+        def append(i, k, v):
+            present.extend([torch.cat([past[2 * i], k], 2), torch.cat([past[2 * i + 1], v], 2)])
+            return present[-2], present[-1]
+
+        logits = self.s.decode(tgt_ids, past[0].shape[2], append,
+                               [(cross[2 * i], cross[2 * i + 1]) for i in range(L)])
+        return (logits, *present)
+
+
+def kv_names(prefix, L, kind):
+    return [f"{prefix}.{i}.{kind}.{t}" for i in range(L) for t in ("key", "value")]
+
+
+def export(args):
+    model, cfg = load_model(args.model)
+    steps = Steps(model, cfg).eval()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    L = cfg["decoderLayers"]
+    g = torch.Generator().manual_seed(0)
+    src = torch.randint(4, cfg["srcVocab"], (2, 5), generator=g)
+    tgt = torch.randint(4, cfg["tgtVocab"], (2, 3), generator=g)
+    kv = {0: "B", 2: "T"}
+    warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+    common = dict(opset_version=17, do_constant_folding=True)
+
+    with torch.no_grad():
+        # The written-out math is the tutorial model's (greedy ids are compared in the bench).
+        diff = (steps.encode(src) - model.encode(src, None)).abs().max().item()
+        print(f"  Steps.encode vs the tutorial's encoder: max |diff| {diff:.2e}")
+        assert diff < 1e-3
+        memory = steps.encode(src)
+        torch.onnx.export(EncoderGraph(steps), (src,), out / "encoder.onnx",
+                          input_names=["src_ids"], output_names=["memory"],
+                          dynamic_axes={"src_ids": {0: "B", 1: "S"}, "memory": {0: "B", 1: "S"}}, **common)
+        present = kv_names("present", L, "self") + kv_names("present", L, "cross")
+        torch.onnx.export(DecoderGraph(steps), (tgt, memory), out / "decoder.onnx",
+                          input_names=["tgt_ids", "memory"], output_names=["logits", *present],
+                          dynamic_axes={"tgt_ids": {0: "B", 1: "T"}, "memory": {0: "B", 1: "S"}, "logits": {0: "B"},
+                                        **{n: {0: "B", 2: "T" if ".self." in n else "S"} for n in present}},
+                          **common)
+        first = DecoderGraph(steps)(tgt, memory)
+        past_names = kv_names("past", L, "self") + kv_names("past", L, "cross")
+        present = kv_names("present", L, "self")
+        torch.onnx.export(DecoderWithPastGraph(steps), (tgt[:, :1], *first[1:]), out / "decoder_with_past.onnx",
+                          input_names=["tgt_ids", *past_names], output_names=["logits", *present],
+                          dynamic_axes={"tgt_ids": {0: "B"}, "logits": {0: "B"},
+                                        **{n: {0: "B", 2: "P" if ".self." in n else "S"} for n in past_names},
+                                        **{n: kv for n in present}},
+                          **common)
+    import onnx  # only export needs it
+
+    for f in ("encoder.onnx", "decoder.onnx", "decoder_with_past.onnx"):
+        onnx.checker.check_model(str(out / f))
+        print(f"  {out / f}: {(out / f).stat().st_size / 2**20:.0f} MiB")
+
+
+# --- time ----------------------------------------------------------------------------------
+
+
+def median_seconds(fn, budget, min_runs, max_runs):
+    """Warm up once, then time runs until min_runs and (max_runs or budget seconds)."""
+    fn()
+    times, start = [], time.perf_counter()
+    while len(times) < min_runs or (len(times) < max_runs and time.perf_counter() - start < budget):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    times.sort()
+    return times[len(times) // 2], len(times)
+
+
+def blas():
+    """Which BLAS torch's matmuls reached: the libblas.so.3 this process mapped."""
+    maps = Path("/proc/self/maps").read_text()
+    path = next((Path(line.split()[-1]) for line in maps.splitlines() if line.endswith("/libblas.so.3")), None)
+    if path is None:
+        return "unknown"
+    root = Path(__file__).resolve().parent.parent
+    return str(path.relative_to(root) if root in path.parents else path)
+
+
+def time_job(args):
+    job = json.loads(Path(args.job).read_text())
+    model, cfg = load_model(job["model"])
+    steps = Steps(model, cfg).eval()
+    warnings.filterwarnings("ignore", message="The PyTorch API of nested tensors is in prototype")
+    results = []
+    with torch.inference_mode():
+        check = torch.tensor(job["check"]["src"])
+        n = job["check"]["newTokens"]
+        torch.set_num_threads(1)
+        ids = {k: {"ids": i.tolist(), "logits": l.tolist()}
+               for k, (i, l) in (("cached", greedy_cached(steps, cfg, check, n)),
+                                 ("noCache", greedy_no_cache(model, cfg, check, n)))}
+        r = job["runs"]
+        runs = dict(budget=r["budget"], min_runs=r["minRuns"], max_runs=r["maxRuns"])
+        for threads in job["threads"]:
+            torch.set_num_threads(threads)
+            for w in job["workloads"]:
+                src = torch.tensor(w["src"])
+                row = {"workload": w["name"], "threads": threads}
+                if w["kind"] == "encoder":
+                    row["encoder"] = median_seconds(lambda: model.encode(src, None), **runs)
+                else:
+                    k = w["newTokens"]
+                    row["cached"] = median_seconds(lambda: greedy_cached(steps, cfg, src, k), **runs)
+                    row["noCache"] = median_seconds(lambda: greedy_no_cache(model, cfg, src, k), **runs)
+                results.append(row)
+                print(f"  pytorch {threads}t {w['name']}: "
+                      + ", ".join(f"{k} {v[0] * 1e3:.1f} ms ({v[1]} runs)" for k, v in row.items()
+                                  if isinstance(v, tuple)), file=sys.stderr)
+    setup = f"PyTorch {torch.__version__} eager, BLAS {blas()}"
+    print(json.dumps({"setup": setup, "results": results, "check": ids}))
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    e = sub.add_parser("export", help="write encoder.onnx, decoder.onnx, decoder_with_past.onnx")
+    e.add_argument("--model", required=True, help="aiayn model directory")
+    e.add_argument("--out", required=True, help="output directory")
+    t = sub.add_parser("time", help="time the workloads of a bench/e2e.mjs job file; JSON on stdout")
+    t.add_argument("--job", required=True)
+    args = p.parse_args()
+    export(args) if args.command == "export" else time_job(args)
+
+
+if __name__ == "__main__":
+    main()
