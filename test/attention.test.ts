@@ -90,6 +90,32 @@ describe(`attention on ${isa}`, () => {
     expectClose(got.data, reference.attention(q, kc, vc, { kvLayout: 'bhtd', kvLength: Tk, causal: true }).data, 1e-5);
   });
 
+  it('reads q, k and v in place from the slots of fused projections, on both backends', () => {
+    const [B, T, H, Dh, Tcap] = [2, 7, 3, 17, 9];
+    for (const backend of [native, reference]) {
+      for (const [decode, Tq] of [[false, T], [true, 2]] as const) {
+        const qkv = randomTensor([B, Tq, 3, H, Dh], 21); // [B, Tq, 3, H, Dh]
+        const kv = randomTensor([B, Tcap, 2, H, Dh], 22); // [B, Tcap, 2, H, Dh]
+        const slot = (t: Tensor, s: number) => {
+          const [b, tt, S] = t.shape;
+          const dst = Tensor.zeros([b, tt, H, Dh]);
+          for (let r = 0; r < b * tt; r++) dst.data.set(t.data.subarray((r * S + s) * H * Dh, (r * S + s + 1) * H * Dh), r * H * Dh);
+          return dst;
+        };
+        const options: AttentionOptions = { causal: true, kvLengths: [Tq, Tq - 1] };
+        // Self-attention: q, k, v all from one [B, T, 3, H, Dh].
+        const fused = backend.attention(qkv, qkv, qkv, { ...options, qSlot: 0, kSlot: 1, vSlot: 2 });
+        expectClose(fused.data, reference.attention(slot(qkv, 0), slot(qkv, 1), slot(qkv, 2), options).data, 1e-5, 0, `self ${backend.name}`);
+        // Cross-attention over a [B, Tcap, 2, H, Dh] key/value projection, part of it in use; q separate.
+        const crossOptions: AttentionOptions = { kvLength: decode ? 5 : Tcap, kSlot: 0, vSlot: 1 };
+        const q = slot(qkv, 0);
+        const cross = backend.attention(q, kv, kv, crossOptions);
+        const want = reference.attention(q, slot(kv, 0), slot(kv, 1), { kvLength: crossOptions.kvLength });
+        expectClose(cross.data, want.data, 1e-5, 0, `cross ${backend.name}`);
+      }
+    }
+  });
+
   it('honours a custom scale and writes into options.out', () => {
     const c = { B: 1, H: 2, Dh: 8, Tq: 5, Tk: 9, causal: false, padded: false };
     check(c, 9, { scale: 0.7 });

@@ -37,7 +37,12 @@ const cases: Case[] = [
   ['linear in place with an activation', (b) => { const r = t(2, 3); return b.linear(t(2, 4), b.linearPack(t(3, 4)), { activation: 'relu', residual: r, out: r }); }, RangeError, /options.out must not share memory with residual/],
   ['linear options not an object', (b) => b.linear(t(2, 4), b.linearPack(t(3, 4)), 5 as never), TypeError, /options must be an object, got 5/],
   // attention
-  ['attention q rank 3', (b) => b.attention(t(1, 2, 8), t(1, 2, 1, 8), t(1, 2, 1, 8)), RangeError, /q must have rank 4, got shape \[1, 2, 8\]/],
+  ['attention q rank 3', (b) => b.attention(t(1, 2, 8), t(1, 2, 1, 8), t(1, 2, 1, 8)), RangeError, /q must be \[B, T, H, Dh\] or \[B, T, S, H, Dh\], got shape \[1, 2, 8\]/],
+  ['attention fused q without qSlot', (b) => b.attention(t(1, 2, 3, 1, 8), t(1, 2, 1, 8), t(1, 2, 1, 8)), RangeError, /options.qSlot is required when q is \[B, T, S, H, Dh\], got q of shape \[1, 2, 3, 1, 8\]/],
+  ['attention slot out of range', (b) => { const x = t(1, 2, 3, 1, 8); return b.attention(x, x, x, { qSlot: 0, kSlot: 3, vSlot: 2 }); }, RangeError, /options.kSlot must be an integer in \[0, 2\], got 3/],
+  ['attention slot for a rank-4 input', (b) => b.attention(t(1, 2, 1, 8), t(1, 2, 1, 8), t(1, 2, 1, 8), { vSlot: 0 }), RangeError, /options.vSlot is only for a \[B, T, S, H, Dh\] v, got v of shape \[1, 2, 1, 8\]/],
+  ['attention fused k, plain v', (b) => b.attention(t(1, 2, 1, 8), t(1, 2, 2, 1, 8), t(1, 2, 1, 8), { kSlot: 0 }), RangeError, /v must have shape \[1, 2, 2, 1, 8\], got \[1, 2, 1, 8\]/],
+  ['attention fused k with bhtd', (b) => b.attention(t(1, 2, 1, 8), t(1, 2, 2, 1, 8), t(1, 2, 2, 1, 8), { kvLayout: 'bhtd' }), RangeError, /kvLayout 'bhtd' takes k of rank 4, got k of rank 5/],
   ['attention k head mismatch', (b) => b.attention(t(1, 2, 2, 8), t(1, 3, 1, 8), t(1, 3, 1, 8)), RangeError, /k must have shape \[1, 3, 2, 8\], got \[1, 3, 1, 8\]/],
   ['attention v shape mismatch', (b) => b.attention(t(1, 2, 1, 8), t(1, 3, 1, 8), t(1, 4, 1, 8)), RangeError, /v must have shape \[1, 3, 1, 8\], got \[1, 4, 1, 8\]/],
   ['attention kvLengths wrong count', (b) => b.attention(t(2, 2, 1, 8), t(2, 3, 1, 8), t(2, 3, 1, 8), { kvLengths: [3] }), RangeError, /kvLengths must have length 2 \(B\), got 1/],

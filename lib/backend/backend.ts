@@ -40,6 +40,16 @@ export interface AttentionOptions {
   kvLayout?: 'bthd' | 'bhtd';
   /** Positions of k and v in use (Tk), from the start. Default: all Tcap. */
   kvLength?: number;
+  /**
+   * Slots of fused projections, read in place: when q is [B, Tq, S, H, Dh]
+   * (e.g. one [Wq; Wk; Wv] linear's output viewed per head, S = 3), `qSlot`
+   * picks the queries; when k and v are [B, Tcap, S, H, Dh] (the same tensor
+   * or two of that shape, 'bthd' only), `kSlot` and `vSlot` pick the keys and
+   * values. Required for such inputs, in [0, S).
+   */
+  qSlot?: number;
+  kSlot?: number;
+  vSlot?: number;
   /** Destination [B, Tq, H, Dh]; must not share memory with q, k or v. */
   out?: Tensor;
 }

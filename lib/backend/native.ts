@@ -92,8 +92,9 @@ export const native: Backend = {
     const a = checkAttention(q, k, v, options);
     const [qsb, qst, qsh] = a.qStrides;
     const [ksb, kst, ksh] = a.kvStrides;
+    const view = (t: Tensor, offset: number) => (offset === 0 ? t.data : t.data.subarray(offset));
     loadAddon().attention(
-      q.data, k.data, v.data, a.out.data,
+      view(q, a.qOffset), view(k, a.kOffset), view(v, a.vOffset), a.out.data,
       a.B, a.Tq, a.Tk, a.H, a.Dh, qsb, qst, qsh, ksb, kst, ksh,
       a.kvLengths, a.causal, a.scale,
     );

@@ -124,19 +124,21 @@ export const reference: Backend = {
   },
 
   attention(q: Tensor, k: Tensor, v: Tensor, options?: AttentionOptions): Tensor {
-    const { B, Tq, Tk, H, Dh, qStrides, kvStrides, kvLengths, causal, scale, out } = checkAttention(q, k, v, options);
-    const [qsb, qst, qsh] = qStrides; // q and out: [B, Tq, H, Dh]
-    const [ksb, kst, ksh] = kvStrides; // k and v: [B, Tk, H, Dh] or [B, H, Tcap, Dh]
+    const a = checkAttention(q, k, v, options);
+    const { B, Tq, Tk, H, Dh, kvLengths, causal, scale, out } = a;
+    const [qsb, qst, qsh] = a.qStrides; // q: [B, Tq, H, Dh] or a slot of [B, Tq, S, H, Dh]
+    const [ksb, kst, ksh] = a.kvStrides; // k and v: [B, Tk, H, Dh], a slot of [B, Tk, S, H, Dh], or [B, H, Tcap, Dh]
     const scores = new Float64Array(Tk);
     for (let b = 0; b < B; b++) {
       const valid = kvLengths ? kvLengths[b] : Tk;
       for (let h = 0; h < H; h++) {
         for (let i = 0; i < Tq; i++) {
-          const qo = b * qsb + i * qst + h * qsh;
+          const qo = a.qOffset + b * qsb + i * qst + h * qsh;
+          const oo = ((b * Tq + i) * H + h) * Dh; // out: contiguous [B, Tq, H, Dh]
           const last = Math.min(valid, causal ? i + (Tk - Tq) + 1 : Tk); // keys [0, last) are visible
           let max = -Infinity;
           for (let j = 0; j < last; j++) {
-            const ko = b * ksb + j * kst + h * ksh;
+            const ko = a.kOffset + b * ksb + j * kst + h * ksh;
             let dot = 0;
             for (let d = 0; d < Dh; d++) dot += q.data[qo + d] * k.data[ko + d];
             scores[j] = dot * scale;
@@ -149,8 +151,8 @@ export const reference: Backend = {
           }
           for (let d = 0; d < Dh; d++) {
             let acc = 0;
-            for (let j = 0; j < last; j++) acc += scores[j] * v.data[b * ksb + j * kst + h * ksh + d];
-            out.data[qo + d] = last > 0 ? acc / sum : 0;
+            for (let j = 0; j < last; j++) acc += scores[j] * v.data[a.vOffset + b * ksb + j * kst + h * ksh + d];
+            out.data[oo + d] = last > 0 ? acc / sum : 0;
           }
         }
       }

@@ -105,32 +105,60 @@ export interface AttentionDims {
   Tk: number;
   H: number;
   Dh: number;
-  /** Element strides [batch, time, head] for q, k, v and out. */
+  /** Element strides [batch, time, head] of q, and of k and v; out is contiguous [B, Tq, H, Dh]. */
   qStrides: [number, number, number];
   kvStrides: [number, number, number];
+  /** Where q, k and v start in their tensors' data (their slot). */
+  qOffset: number;
+  kOffset: number;
+  vOffset: number;
   kvLengths: Int32Array | null;
   causal: boolean;
   scale: number;
   out: Tensor;
 }
 
+/** A slot option: required (in [0, S)) for a rank-5 input, absent for a rank-4 one; 0 then. */
+function checkSlot(name: string, input: string, t: Tensor, slot: unknown): number {
+  if (t.rank === 4) {
+    if (slot !== undefined) throw new RangeError(`options.${name} is only for a [B, T, S, H, Dh] ${input}, got ${input} of shape ${formatShape(t.shape)}`);
+    return 0;
+  }
+  if (slot === undefined) throw new RangeError(`options.${name} is required when ${input} is [B, T, S, H, Dh], got ${input} of shape ${formatShape(t.shape)}`);
+  return checkInt(`options.${name}`, slot, 0, t.shape[2] - 1);
+}
+
+function checkRank45(name: string, x: unknown): Tensor {
+  const t = checkTensor(name, x);
+  if (t.rank !== 4 && t.rank !== 5) {
+    throw new RangeError(`${name} must be [B, T, H, Dh] or [B, T, S, H, Dh], got shape ${formatShape(t.shape)}`);
+  }
+  return t;
+}
+
 export function checkAttention(q: unknown, k: unknown, v: unknown, options: AttentionOptions | undefined): AttentionDims {
   checkOptions('options', options);
-  const qt = checkTensor('q', q, 4);
-  const kt = checkTensor('k', k, 4);
-  const vt = checkTensor('v', v, 4);
-  const [B, Tq, H, Dh] = qt.shape;
+  const qt = checkRank45('q', q);
+  const kt = checkRank45('k', k);
+  const vt = checkRank45('v', v);
+  const qS = qt.rank === 5 ? qt.shape[2] : 1;
+  const [B, Tq, H, Dh] = qt.rank === 5 ? [qt.shape[0], qt.shape[1], qt.shape[3], qt.shape[4]] : qt.shape;
+  const qSlot = checkSlot('qSlot', 'q', qt, options?.qSlot);
   const layout = options?.kvLayout ?? 'bthd';
   if (layout !== 'bthd' && layout !== 'bhtd') {
     throw new RangeError(`options.kvLayout must be 'bthd' or 'bhtd', got ${describe(layout)}`);
   }
+  if (layout === 'bhtd' && kt.rank === 5) throw new RangeError("options.kvLayout 'bhtd' takes k of rank 4, got k of rank 5");
   // k and v hold Tcap positions, of which the first Tk (kvLength) are used.
   const Tcap = layout === 'bthd' ? kt.shape[1] : kt.shape[2];
-  checkShapeEquals('k', kt, layout === 'bthd' ? [B, Tcap, H, Dh] : [B, H, Tcap, Dh]);
+  const kS = kt.rank === 5 ? kt.shape[2] : 1;
+  checkShapeEquals('k', kt, layout === 'bhtd' ? [B, H, Tcap, Dh] : kt.rank === 5 ? [B, Tcap, kS, H, Dh] : [B, Tcap, H, Dh]);
   const Tk = options?.kvLength === undefined ? Tcap : checkInt('options.kvLength', options.kvLength, 1, Tcap);
   const kvStrides: [number, number, number] =
-    layout === 'bthd' ? [Tcap * H * Dh, H * Dh, Dh] : [H * Tcap * Dh, Dh, Tcap * Dh];
+    layout === 'bthd' ? [Tcap * kS * H * Dh, kS * H * Dh, Dh] : [H * Tcap * Dh, Dh, Tcap * Dh];
   checkShapeEquals('v', vt, kt.shape);
+  const kSlot = checkSlot('kSlot', 'k', kt, options?.kSlot);
+  const vSlot = checkSlot('vSlot', 'v', vt, options?.vSlot);
   let kvLengths: Int32Array | null = null;
   if (options?.kvLengths !== undefined) {
     const l = options.kvLengths;
@@ -152,7 +180,10 @@ export function checkAttention(q: unknown, k: unknown, v: unknown, options: Atte
     throw new RangeError(`options.scale must be a finite number, got ${describe(scale)}`);
   }
   const out = resolveOut(options?.out, [B, Tq, H, Dh], ['q', qt, 'k', kt, 'v', vt]);
-  return { B, Tq, Tk, H, Dh, qStrides: [Tq * H * Dh, H * Dh, Dh], kvStrides, kvLengths, causal, scale, out };
+  return {
+    B, Tq, Tk, H, Dh, qStrides: [Tq * qS * H * Dh, qS * H * Dh, Dh], kvStrides,
+    qOffset: qSlot * H * Dh, kOffset: kSlot * H * Dh, vOffset: vSlot * H * Dh, kvLengths, causal, scale, out,
+  };
 }
 
 export function checkLayerNorm(

@@ -2,19 +2,24 @@
 // scaled-dot-product attention, and the output projection. Self-attention
 // projects Q, K and V in one GEMM ([Wq; Wk; Wv], N = 3D); cross-attention
 // projects Q from the decoder, and K, V in one GEMM from the encoder output,
-// once per request.
+// once per request. Attention reads the slots of these fused outputs in place.
 import { Tensor } from '../tensor.js';
 import type { AttentionOptions, Backend, LinearWeights } from '../backend/backend.js';
 import type { WeightMap, WeightSource } from './weights.js';
 import type { Workspace } from './workspace.js';
 
-/** src [rows, P*D] -> parts[p] [rows, D], the p-th slice of D of every row. */
-function splitRows(src: Float32Array, D: number, parts: readonly Float32Array[]): void {
-  const P = parts.length;
-  const rows = src.length / (P * D);
-  for (let r = 0; r < rows; r++) {
-    for (let p = 0; p < P; p++) parts[p].set(src.subarray((r * P + p) * D, (r * P + p + 1) * D), r * D);
-  }
+/** Slots of a fused [B, T, 3, H, Dh] self-attention projection. */
+export const QKV_SLOTS = { qSlot: 0, kSlot: 1, vSlot: 2 } as const;
+/** Slots of a fused [B, S, 2, H, Dh] cross-attention key/value projection. */
+export const KV_SLOTS = { kSlot: 0, vSlot: 1 } as const;
+
+/** Slot `slot` of src [B, T, S, H, Dh] copied into dst [B, T, H, Dh]. */
+export function copySlot(src: Tensor, slot: number, dst: Tensor): Tensor {
+  const [, , S, H, Dh] = src.shape;
+  const D = H * Dh;
+  const rows = dst.size / D;
+  for (let r = 0; r < rows; r++) dst.data.set(src.data.subarray((r * S + slot) * D, (r * S + slot + 1) * D), r * D);
+  return dst;
 }
 
 /** The rows [from, from + n) of a [*, D] matrix and of its bias, as views. */
@@ -60,14 +65,12 @@ export class MultiHeadAttention {
     );
   }
 
-  /** Self-attention's q, k, v of x [B, T, D], each [B, T, H, Dh] in the workspace. */
-  projectSelf(x: Tensor): { q: Tensor; k: Tensor; v: Tensor } {
+  /** Self-attention's q, k, v of x [B, T, D]: [B, T, 3, H, Dh] in the workspace (slots QKV_SLOTS). */
+  projectSelf(x: Tensor): Tensor {
     const [B, T, D] = x.shape;
-    const qkv = this.#backend.linear(x, this.inProj, { out: this.#ws.take('attn.qkv', [B, T, 3 * D]) }); // [B, T, 3, H, Dh]
-    const head = [B, T, this.heads, D / this.heads]; // [B, T, H, Dh]
-    const [q, k, v] = (['attn.q', 'attn.k', 'attn.v'] as const).map((key) => this.#ws.take(key, head));
-    splitRows(qkv.data, D, [q.data, k.data, v.data]);
-    return { q, k, v };
+    const qkv = this.#ws.take('attn.qkv', [B, T, 3, this.heads, D / this.heads]); // [B, T, 3, H, Dh]
+    this.#backend.linear(x, this.inProj, { out: qkv.reshape([B, T, 3 * D]) });
+    return qkv;
   }
 
   /** Cross-attention's queries of x [B, T, D]: [B, T, H, Dh] in the workspace. */
@@ -77,24 +80,24 @@ export class MultiHeadAttention {
     return this.#backend.linear(x, this.inProj, { out: q.reshape([B, T, D]) }).reshape(q.shape);
   }
 
-  /** Cross-attention's keys and values of the encoder output [B, S, D]: new tensors [B, S, H, Dh], kept for a request. */
-  projectMemory(memory: Tensor): { k: Tensor; v: Tensor } {
+  /** Cross-attention's keys and values of the encoder output [B, S, D]: a new [B, S, 2, H, Dh] (slots KV_SLOTS), kept for a request. */
+  projectMemory(memory: Tensor): Tensor {
     const [B, S, D] = memory.shape;
-    const kv = this.#backend.linear(memory, this.kvProj!, { out: this.#ws.take('attn.kv', [B, S, 2 * D]) }); // [B, S, 2, H, Dh]
-    const k = Tensor.zeros([B, S, this.heads, D / this.heads]);
-    const v = Tensor.zeros(k.shape);
-    splitRows(kv.data, D, [k.data, v.data]);
-    return { k, v };
+    const kv = Tensor.zeros([B, S, 2, this.heads, D / this.heads]); // [B, S, 2, H, Dh]
+    this.#backend.linear(memory, this.kvProj!, { out: kv.reshape([B, S, 2 * D]) });
+    return kv;
   }
 
   /**
-   * Attention of q [B, Tq, H, Dh] over k, v (this pass's, a KV cache or the
-   * memory's) -> [B, Tq, D] after the output projection: added onto `residual`
-   * in place when given (pre-LN), else into the workspace.
+   * Attention of q over k, v (this pass's, a KV cache or the memory's; slots
+   * of fused projections as `options` says) -> [B, Tq, D] after the output
+   * projection: added onto `residual` in place when given (pre-LN), else into
+   * the workspace.
    */
   attend(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions, residual?: Tensor): Tensor {
-    const [B, Tq, H, Dh] = q.shape;
-    const context = this.#backend.attention(q, k, v, { ...options, out: this.#ws.take('attn.context', q.shape) });
+    const [B, Tq] = q.shape;
+    const [H, Dh] = q.shape.slice(-2);
+    const context = this.#backend.attention(q, k, v, { ...options, out: this.#ws.take('attn.context', [B, Tq, H, Dh]) });
     const flat = context.reshape([B, Tq, H * Dh]); // [B, Tq, D]
     const out = residual ? { residual, out: residual } : { out: this.#ws.take('attn.out', flat.shape) };
     return this.#backend.linear(flat, this.outProj, out);

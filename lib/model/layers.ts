@@ -4,7 +4,7 @@
 import type { Tensor } from '../tensor.js';
 import type { Backend } from '../backend/backend.js';
 import type { TransformerConfig } from './config.js';
-import { MultiHeadAttention } from './attention.js';
+import { KV_SLOTS, MultiHeadAttention, QKV_SLOTS, copySlot } from './attention.js';
 import { FeedForward } from './feedforward.js';
 import { LayerNorm } from './layernorm.js';
 import type { WeightMap, WeightSource } from './weights.js';
@@ -27,14 +27,14 @@ export class EncoderLayer {
 
   /** x [B, S, D], updated in place; `srcLengths` masks padded keys. */
   forward(x: Tensor, srcLengths: Int32Array): Tensor {
-    const mask = { kvLengths: srcLengths };
+    const mask = { kvLengths: srcLengths, ...QKV_SLOTS };
     if (this.#normFirst) {
-      const { q, k, v } = this.selfAttn.projectSelf(this.#norm1.forward(x));
-      this.selfAttn.attend(q, k, v, mask, x);
+      const qkv = this.selfAttn.projectSelf(this.#norm1.forward(x));
+      this.selfAttn.attend(qkv, qkv, qkv, mask, x);
       this.ff.forward(this.#norm2.forward(x), x);
     } else {
-      const { q, k, v } = this.selfAttn.projectSelf(x);
-      this.#norm1.addNorm(this.selfAttn.attend(q, k, v, mask), x);
+      const qkv = this.selfAttn.projectSelf(x);
+      this.#norm1.addNorm(this.selfAttn.attend(qkv, qkv, qkv, mask), x);
       this.#norm2.addNorm(this.ff.forward(x), x);
     }
     return x;
@@ -65,8 +65,7 @@ export interface SelfAttentionKV {
 
 /** Keys and values of cross-attention, projected from the encoder output once per request. */
 export interface CrossAttentionKV {
-  k: Tensor; // [B, S, H, Dh]
-  v: Tensor;
+  kv: Tensor; // [B, S, 2, H, Dh]
   srcLengths: Int32Array;
 }
 
@@ -78,8 +77,10 @@ export class DecoderLayer {
   readonly #norm2: LayerNorm;
   readonly #norm3: LayerNorm;
   readonly #normFirst: boolean;
+  readonly #ws: Workspace;
 
   constructor(backend: Backend, ws: Workspace, weights: WeightSource, prefix: string, c: TransformerConfig) {
+    this.#ws = ws;
     this.selfAttn = new MultiHeadAttention(backend, ws, weights, `${prefix}.self_attn`, c.heads, 'self');
     this.crossAttn = new MultiHeadAttention(backend, ws, weights, `${prefix}.multihead_attn`, c.heads, 'cross');
     this.ff = new FeedForward(backend, ws, weights, prefix, c.activation);
@@ -91,7 +92,7 @@ export class DecoderLayer {
 
   /** Cross-attention keys and values of `memory` [B, S, D]. */
   crossKV(memory: Tensor, srcLengths: Int32Array): CrossAttentionKV {
-    return { ...this.crossAttn.projectMemory(memory), srcLengths };
+    return { kv: this.crossAttn.projectMemory(memory), srcLengths };
   }
 
   /**
@@ -101,13 +102,17 @@ export class DecoderLayer {
    */
   forward(y: Tensor, cross: CrossAttentionKV, self: SelfAttentionKV, tgtLengths?: Int32Array): Tensor {
     const selfAttend = (x: Tensor, residual?: Tensor) => {
-      const { q, k, v } = this.selfAttn.projectSelf(x);
-      const kv = self.append(k, v);
-      const mask = { causal: true, kvLength: kv.length, kvLengths: tgtLengths };
-      return this.selfAttn.attend(q, kv.k, kv.v, mask, residual);
+      const qkv = this.selfAttn.projectSelf(x); // [B, T, 3, H, Dh]
+      const [B, T, , H, Dh] = qkv.shape;
+      const take = (key: string) => this.#ws.take(key, [B, T, H, Dh]);
+      const kv = self.append(copySlot(qkv, QKV_SLOTS.kSlot, take('attn.k')), copySlot(qkv, QKV_SLOTS.vSlot, take('attn.v')));
+      const mask = { causal: true, kvLength: kv.length, kvLengths: tgtLengths, qSlot: QKV_SLOTS.qSlot };
+      return this.selfAttn.attend(qkv, kv.k, kv.v, mask, residual);
     };
-    const crossAttend = (x: Tensor, residual?: Tensor) =>
-      this.crossAttn.attend(this.crossAttn.projectQuery(x), cross.k, cross.v, { kvLengths: cross.srcLengths }, residual);
+    const crossAttend = (x: Tensor, residual?: Tensor) => {
+      const mask = { kvLengths: cross.srcLengths, ...KV_SLOTS };
+      return this.crossAttn.attend(this.crossAttn.projectQuery(x), cross.kv, cross.kv, mask, residual);
+    };
     if (this.#normFirst) {
       selfAttend(this.#norm1.forward(y), y);
       crossAttend(this.#norm2.forward(y), y);

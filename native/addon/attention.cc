@@ -21,7 +21,8 @@ int64_t span(Napi::Env env, int64_t B, int64_t T, int64_t H, int64_t Dh, const a
 
 // attention(q, k, v, out, B, Tq, Tk, H, Dh, qsb, qst, qsh, ksb, kst, ksh,
 //           kvLengths: Int32Array | null, causal, scale)
-// q and out share the q strides, k and v the kv strides.
+// q has the q strides, k and v the kv strides (each may be a slot of a fused
+// projection); out is contiguous [B, Tq, H, Dh].
 Napi::Value Attention(const Napi::CallbackInfo& info) {
   check_count(info, 18, "attention");
   Napi::Env env = info.Env();
@@ -36,15 +37,19 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
   a.k_strides = {get_int(info, 12, "kv stride B", 0, INT64_MAX >> 8), get_int(info, 13, "kv stride T"),
                  get_int(info, 14, "kv stride H")};
   a.v_strides = a.k_strides;
-  a.out_strides = a.q_strides;
+  if (static_cast<__int128>(a.B) * a.Tq * a.H * a.Dh > (static_cast<__int128>(1) << 53)) {
+    throw Napi::RangeError::New(env, "out would hold more than 2^53 elements");
+  }
+  a.out_strides = {a.Tq * a.H * a.Dh, a.H * a.Dh, a.Dh};
   const int64_t q_span = span(env, a.B, a.Tq, a.H, a.Dh, a.q_strides);
   const int64_t kv_span = span(env, a.B, a.Tk, a.H, a.Dh, a.k_strides);
+  const int64_t out_span = a.B * a.Tq * a.H * a.Dh;
   a.q = get_f32(info, 0, "q", q_span);
   a.k = get_f32(info, 1, "k", kv_span);
   a.v = get_f32(info, 2, "v", kv_span);
-  a.out = get_f32(info, 3, "out", q_span);
-  if (overlap(a.out, q_span * 4, a.q, q_span * 4) || overlap(a.out, q_span * 4, a.k, kv_span * 4) ||
-      overlap(a.out, q_span * 4, a.v, kv_span * 4)) {
+  a.out = get_f32(info, 3, "out", out_span);
+  if (overlap(a.out, out_span * 4, a.q, q_span * 4) || overlap(a.out, out_span * 4, a.k, kv_span * 4) ||
+      overlap(a.out, out_span * 4, a.v, kv_span * 4)) {
     throw Napi::RangeError::New(env, "out must not share memory with q, k or v");
   }
   // Copied once checked, so that nothing the kernel writes can change them.
