@@ -43,6 +43,16 @@ describe(`linear on ${isa}`, () => {
     });
   }
 
+  it('matches the reference for every decode row count (M = 1..12: one tile per weight panel)', () => {
+    for (const threads of [1, 2]) {
+      setThreads(threads);
+      // N = 40, 100, 130: panel edges inside the first and the second half of a 64-wide panel.
+      for (let M = 1; M <= 12; M++) {
+        for (const N of [40, 100, 130]) check(M, N, 67, (['none', 'relu', 'gelu'] as const)[M % 3], M % 2 === 0, M * N);
+      }
+    }
+  });
+
   it('applies each activation with and without bias', () => {
     for (const activation of ['none', 'relu', 'gelu'] as const) {
       for (const withBias of [false, true]) check(19, 70, 45, activation, withBias, 3);

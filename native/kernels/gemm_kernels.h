@@ -6,7 +6,8 @@
 // the calling thread with that ISA's register tile:
 //   scalar  nr = 8   (plain loops, the reference)
 //   avx2    nr = 16  (6x16 tile, 12 ymm accumulators)
-//   avx512  nr = 64  (6x64 tile, 24 zmm accumulators)
+//   avx512  nr = 64  (6x64 tile, 24 zmm accumulators; decode blocks of up to
+//                     12 rows: all rows in one Mx64 or two Mx32 tiles)
 // The avx2/avx512 variants may only be called when the CPU supports them
 // (weights packed for that ISA imply it).
 #pragma once
