@@ -41,7 +41,7 @@ function checkShape(name: string, shape: unknown): Shape {
   for (let i = 0; i < shape.length; i++) {
     const d: unknown = shape[i];
     // The name is built only on failure: every tensor created passes here.
-    if (!Number.isInteger(d) || (d as number) < 0) checkInt(`${name}[${i}]`, d);
+    if (!Number.isSafeInteger(d) || (d as number) < 0) checkInt(`${name}[${i}]`, d);
   }
   return shape as Shape;
 }

@@ -46,9 +46,11 @@ describe(`linear on ${isa}`, () => {
   it('matches the reference for every decode row count (M = 1..12: one tile per weight panel)', () => {
     for (const threads of [1, 2]) {
       setThreads(threads);
-      // N = 40, 100, 130: panel edges inside the first and the second half of a 64-wide panel.
+      // N = 40, 100, 130: panel edges inside the first and the second half of a 64-wide panel;
+      // N = 2050 with K = 96 is enough work to split panels over 2 threads.
       for (let M = 1; M <= 12; M++) {
         for (const N of [40, 100, 130]) check(M, N, 67, (['none', 'relu', 'gelu'] as const)[M % 3], M % 2 === 0, M * N);
+        check(M, 2050, 96, 'relu', M % 2 === 1, M);
       }
     }
   });

@@ -200,7 +200,7 @@ describe(`Transformer on ${isa}`, () => {
     }
   });
 
-  it('allocates no tensors per decode step: only per request', () => {
+  it('allocates no activation buffers per decode step: only per request', () => {
     for (const backend of ['native', 'reference'] as const) {
       const model = Transformer.random(base, { seed: 8, backend });
       const src = [[4, 5, 6], [7, 8]];
@@ -212,8 +212,11 @@ describe(`Transformer on ${isa}`, () => {
         return zeros.mock.calls.length;
       };
       const few = calls(2);
+      const bytes = model.workspaceBytes;
       expect(few, backend).toBeGreaterThan(0); // the spy sees the per-request KV caches and cross K/V
+      expect(bytes, backend).toBeGreaterThan(0);
       expect(calls(12), backend).toBe(few);
+      expect(model.workspaceBytes, backend).toBe(bytes);
       zeros.mockRestore();
       model.dispose();
     }

@@ -164,9 +164,13 @@ describe('runtime', () => {
     expect(() => addon.softmax(f(4), 1, 4, f(3))).toThrow(/y must have at least 4 elements/);
     expect(() => addon.softmax(f(4), -1, 4, f(4))).toThrow(RangeError);
     expect(() => addon.linear(f(4), 1, {}, 0, null, f(4))).toThrow(/weights must be a PackedLinear/);
-    const Packed = (addon as unknown as { PackedLinear: new (...a: unknown[]) => { dispose(): void } }).PackedLinear;
+    type Handle = { dispose(): void; unpack(w: unknown, b: unknown): void };
+    const Packed = (addon as unknown as { PackedLinear: new (...a: unknown[]) => Handle }).PackedLinear;
     expect(() => new Packed(f(3), 2, 2, null)).toThrow(/weight must have at least 4 elements/);
     const w = new Packed(f(4), 2, 2, null);
+    expect(() => w.unpack(f(3), null)).toThrow(/weight must have at least 4 elements, got 3/);
+    expect(() => w.unpack(f(4), f(2))).toThrow(/these weights have no bias/);
+    expect(() => w.unpack(f(4))).toThrow(/unpack expects 2 arguments, got 1/);
     expect(() => addon.linear(f(2), 1, w, 3, null, f(2))).toThrow(/activation must be an integer in \[0, 2\]/);
     const y = f(2);
     expect(() => addon.linear(f(2), 1, w, 1, y, y)).toThrow(/residual may be y itself only without an activation/);
@@ -174,6 +178,7 @@ describe('runtime', () => {
     w.dispose();
     w.dispose();
     expect(() => addon.linear(f(2), 1, w, 0, null, f(2))).toThrow(/disposed/);
+    expect(() => w.unpack(f(4), null)).toThrow(/weights were disposed/);
     expect(() => addon.embedding(Int32Array.of(0, 9), 1, 2, f(8), 2, 4, 1, null, 0, 0, f(8))).toThrow(/ids must be in \[0, V\)/);
     expect(() =>
       addon.attention(f(8), f(8), f(8), f(8), 1, 1, 2, 1, 8, 8, 8, 8, 16, 8, 8, null, false, 1),
@@ -182,6 +187,9 @@ describe('runtime', () => {
     expect(() =>
       addon.attention(f(1), f(1), f(1), f(1), 513, 1, 1, 1, 1, huge, 1, 1, huge, 1, 1, null, false, 1),
     ).toThrow(/strides span more than 2\^53 elements/);
+    expect(() =>
+      addon.attention(f(1), f(1), f(1), f(1), 2 ** 20, 2 ** 20, 1, 2 ** 10, 2 ** 10, 0, 0, 0, 0, 0, 0, null, false, 1),
+    ).toThrow(/out would hold more than 2\^53 elements/);
     // Outputs that overlap inputs they are computed from, through raw views of one buffer.
     const buf = new ArrayBuffer(64 * 4);
     const at = (offset: number, n: number) => new Float32Array(buf, offset * 4, n);

@@ -127,6 +127,7 @@ describe('openSafetensors', () => {
     writeFileSync(halves, build({ h: { dtype: 'F16', shape: [2], data_offsets: [0, 4] }, g: { dtype: 'BF16', shape: [1], data_offsets: [4, 6] } }, [...le16(0x3c00, 0xc000), ...le16(0x3f80)]));
     expect(values(openSafetensors(halves).read('h'))).toEqual([1, -2]);
     expect(values(openSafetensors(halves).read('g'))).toEqual([1]);
+    expect(values(openSafetensors(halves).read('h', new ArrayBuffer(64)))).toEqual([1, -2]); // converted, not a view of the scratch
   });
 
   it('names an unknown tensor, and a file changed after its header was read', () => {
@@ -135,7 +136,8 @@ describe('openSafetensors', () => {
     const reader = openSafetensors(path);
     expect(() => reader.read('nope')).toThrow(`safetensors file ${path}, tensor "nope": no such tensor`);
     writeSafetensors(path, { a: randomTensor([4], 1), b: randomTensor([1], 2) });
-    expect(() => reader.read('a')).toThrow(/tensor "a": file changed size since its header was read/);
+    expect(() => reader.read('a')).toThrow(/tensor "a": file changed since its header was read \(\d+ -> \d+ bytes\)/);
+    expect(() => reader.read(5 as never)).toThrow(/tensor must be a string, got 5/);
     expect(() => openSafetensors(5 as never)).toThrow(/path must be a string, got 5/);
     expect(() => openSafetensors(join(tmp, 'missing.safetensors'))).toThrow(/ENOENT/);
   });

@@ -287,12 +287,14 @@ export interface SafetensorsReader {
 export function openSafetensors(path: string): SafetensorsReader {
   if (typeof path !== 'string') throw new TypeError(`path must be a string, got ${describe(path)}`);
   const fd = openSync(path, 'r');
+  let stat: { size: number; ino: number; mtimeMs: number };
   let size: number;
   let entries: Entry[];
   let metadata: Record<string, string>;
   let dataStart: number;
   try {
-    size = fstatSync(fd).size;
+    stat = fstatSync(fd);
+    size = stat.size;
     dataStart = dataStartOf(path, readAt(fd, Math.min(8, size), 0), size);
     const json = readAt(fd, dataStart - 8, 8);
     if (json.length < dataStart - 8) throw fail(path, 'file was truncated while its header was read');
@@ -305,6 +307,7 @@ export function openSafetensors(path: string): SafetensorsReader {
     shapes: new Map(entries.map((e) => [e.name, e.shape])),
     metadata,
     read(tensor: string, scratch?: ArrayBuffer): Tensor {
+      if (typeof tensor !== 'string') throw new TypeError(`tensor must be a string, got ${describe(tensor)}`);
       const entry = byName.get(tensor);
       if (entry === undefined) throw fail(path, 'no such tensor', tensor);
       if (scratch !== undefined && !(scratch instanceof ArrayBuffer)) {
@@ -313,10 +316,14 @@ export function openSafetensors(path: string): SafetensorsReader {
       const n = entry.end - entry.begin;
       const f = openSync(path, 'r');
       try {
-        if (fstatSync(f).size !== size) throw fail(path, `file changed size since its header was read (${size} bytes)`, tensor);
+        const now = fstatSync(f);
+        if (now.size !== size || now.ino !== stat.ino || now.mtimeMs !== stat.mtimeMs) {
+          throw fail(path, `file changed since its header was read (${size} -> ${now.size} bytes)`, tensor);
+        }
         const into = scratch !== undefined && scratch.byteLength >= n ? new Uint8Array(scratch, 0, n) : undefined;
         const bytes = readAt(f, n, dataStart + entry.begin, into);
         if (bytes.length < n) throw fail(path, 'file was truncated while the tensor was read', tensor);
+        // `bytes` holds just this tensor: the offset cancels the entry's position in the data buffer.
         return new Tensor(decode(bytes, -entry.begin, entry), entry.shape);
       } finally {
         closeSync(f);

@@ -33,7 +33,6 @@ function rowBlock(w: Tensor, b: Tensor, from: number, n: number): [Tensor, Tenso
 
 export class MultiHeadAttention {
   readonly heads: number;
-  readonly kind: 'self' | 'cross';
   /** self: [Wq; Wk; Wv] [3D, D]; cross: Wq [D, D]. */
   readonly inProj: LinearWeights;
   /** cross only: [Wk; Wv] [2D, D]. */
@@ -49,7 +48,6 @@ export class MultiHeadAttention {
     this.#backend = backend;
     this.#ws = ws;
     this.heads = heads;
-    this.kind = kind;
     const w = weights.takeTransient(`${prefix}.in_proj_weight`);
     const b = weights.take(`${prefix}.in_proj_bias`);
     const D = w.shape[1];

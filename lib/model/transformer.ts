@@ -197,7 +197,11 @@ export class Transformer {
     return Transformer.fromPyTorch(join(dir, 'model.safetensors'), config, { ...options, tokenizer });
   }
 
-  /** Writes config.json, model.safetensors and (with a tokenizer) tokenizer.json into `dir`. */
+  /**
+   * Writes config.json, model.safetensors and (with a tokenizer) tokenizer.json
+   * into `dir`. Linear weights are unpacked from the backend for the write, so
+   * saving briefly needs their fp32 size in memory again.
+   */
   save(dir: string): void {
     this.#checkLive();
     mkdirSync(dir, { recursive: true });
@@ -255,7 +259,7 @@ export class Transformer {
     const out: number[][] = Array.from({ length: B }, () => []);
     const done = new Array<boolean>(B).fill(false);
     let tokens: Int32Array = new Int32Array(B).fill(c.bosId); // [B, 1]
-    // The step's activations live in the workspace: no allocation per step but the ids.
+    // The step's activations live in the workspace: no activation buffer is allocated per step.
     const y = this.#ws.take('stream.tgt', [B, 1, c.dModel]);
     const logits = this.#ws.take('logits', [B, 1, c.tgtVocab]);
     for (let step = 0; step < maxNew; step++) {
@@ -270,6 +274,11 @@ export class Transformer {
       if (done.every(Boolean)) break;
     }
     return out;
+  }
+
+  /** Bytes of activation buffers the model keeps between calls (sized by the largest request so far). */
+  get workspaceBytes(): number {
+    return this.#ws.bytes;
   }
 
   /** Frees the native memory of the packed weights and the activation buffers; the model cannot be used afterwards. */

@@ -35,8 +35,8 @@ export function mapSource(weights: WeightMap): WeightSource {
 /**
  * A source over `read(name, scratch?)`, which returns a tensor of its own
  * without scratch, or one over the scratch buffer's first bytes. The scratch
- * is sized once for the largest matrix, so loading a model peaks at its
- * packed size plus one matrix.
+ * grows to the largest transient weight, so loading a model peaks at its
+ * packed size plus about one weight matrix.
  */
 export function scratchSource(
   shapes: ReadonlyMap<string, Shape>,
@@ -47,7 +47,8 @@ export function scratchSource(
     shapes,
     take: (name) => read(name),
     takeTransient: (name) => {
-      scratch ??= new ArrayBuffer(4 * Math.max(0, ...[...shapes.values()].map((s) => s.reduce((a, d) => a * d, 1))));
+      const bytes = 4 * (shapes.get(name) ?? []).reduce((a, d) => a * d, 1);
+      if (scratch === undefined || scratch.byteLength < bytes) scratch = new ArrayBuffer(bytes);
       return read(name, scratch);
     },
   };

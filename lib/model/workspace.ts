@@ -1,8 +1,17 @@
 // Activation buffers of one model, reused across layers, steps and calls, so a
-// decode step allocates nothing once warm. Each use site has its own key, so two
-// intermediates alive at the same time never share memory; layers run one at a
-// time and reuse the same keys. Buffers grow to the largest request seen and are
-// dropped by the model's dispose().
+// decode step allocates no activation buffer once warm (only small JS objects:
+// tensor views, options). Each use site has its own key, so two intermediates
+// alive at the same time never share memory; layers run one at a time and reuse
+// the same keys. The keys and when each is free again:
+//   stream.src, stream.tgt  the residual stream of encode (in generate) / decode: a whole call
+//   attn.qkv                self-attention's fused projection: until its attend() returns
+//   attn.k, attn.v          a decoder step's new keys/values: until appended to the cache
+//   attn.q, attn.context    cross-attention queries / attention output: within attend()
+//   attn.out, ff.out        a post-LN sub-layer's output: until its addNorm
+//   ff.hidden               the feed-forward inner activation: within forward()
+//   norm.out                a pre-LN / final norm: until the next norm
+//   logits                  generate's logits: one step
+// Buffers grow to the largest request seen and are dropped by the model's dispose().
 import { Tensor, type Shape } from '../tensor.js';
 
 export class Workspace {

@@ -28,7 +28,8 @@
 // (Debian's oneDNN uses OpenMP) and openblas_set_num_threads.
 //
 // Usage: bench_native [--quick] [--only linear|prefill|decode] [--json PATH]
-//   (default PATH: bench/results/native.json; --only runs one section and writes no JSON)
+//   (default PATH: bench/results/native.json, or native-quick.json with --quick so
+//   that a quick run never replaces the committed figures; --only writes no JSON)
 #include <immintrin.h>
 #include <sys/stat.h>
 
@@ -43,6 +44,7 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <numeric>
 #include <vector>
 
 #include "../kernels/attention.h"
@@ -71,7 +73,7 @@ constexpr int kThreadCounts[] = {1, 2};
 struct Options {
   bool quick = false;
   std::string only;  // linear | prefill | decode: run one section (no JSON)
-  std::string json = AIAYN_SOURCE_DIR "/bench/results/native.json";
+  std::string json;  // default: bench/results/native.json, native-quick.json with --quick (kept out of git)
   double batch_seconds() const { return quick ? 0.005 : 0.02; }
   int rounds() const { return quick ? 3 : 7; }
 };
@@ -209,12 +211,12 @@ volatile float g_sink;
 void parallel_read(const float* p, int64_t n, int chains) {
   const bool z = aiayn::active_isa() == aiayn::Isa::avx512;
   const int64_t tasks = std::max<int64_t>(1, std::min<int64_t>(aiayn::threads() * 4, n / 4096));
-  float sums[64] = {};
+  std::vector<float> sums(static_cast<size_t>(aiayn::threads()));
   aiayn::parallel_for(tasks, [&](int64_t t, int thread) {
     const int64_t a = n * t / tasks / 16 * 16, b = t + 1 == tasks ? n : n * (t + 1) / tasks / 16 * 16;
-    sums[thread] += z ? read_avx512(p + a, b - a, chains) : read_avx2(p + a, b - a, chains);
+    sums[static_cast<size_t>(thread)] += z ? read_avx512(p + a, b - a, chains) : read_avx2(p + a, b - a, chains);
   });
-  g_sink = sums[0] + sums[1];
+  g_sink = std::accumulate(sums.begin(), sums.end(), 0.0f);
 }
 
 // Contenders reading p[0, n) with either read kernel; the reference is the
@@ -555,7 +557,9 @@ struct Unfused {
   }
 
   void run() {
-    if (scratch.empty()) scratch.assign(2, std::vector<float>(static_cast<size_t>(T * T + T * Dh)));
+    if (scratch.size() < static_cast<size_t>(aiayn::threads())) {
+      scratch.assign(static_cast<size_t>(aiayn::threads()), std::vector<float>(static_cast<size_t>(T * T + T * Dh)));
+    }
 #ifdef AIAYN_HAVE_OPENBLAS
     if (lib == Lib::openblas) openblas_set_num_threads(1);
 #endif
@@ -818,6 +822,9 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "usage: bench_native [--quick] [--only linear|prefill|decode] [--json PATH]\n");
       return 2;
     }
+  }
+  if (opt.json.empty()) {
+    opt.json = std::string(AIAYN_SOURCE_DIR) + (opt.quick ? "/bench/results/native-quick.json" : "/bench/results/native.json");
   }
   if (const char* err = aiayn::isa_env_error()) {
     std::fprintf(stderr, "%s\n", err);

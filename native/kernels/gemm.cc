@@ -34,8 +34,6 @@ constexpr int64_t kPanelBlockBytes = 512 * 1024;
 // Rows per task at most (x block of 192 x 512 floats = 384 KiB, read once per
 // panel block).
 constexpr int64_t kMcMax = 192;
-// At most this many rows take the streaming (decode) path.
-constexpr int64_t kSmallM = 12;
 // Below this many multiply-adds a single task beats a pool hand-off.
 constexpr int64_t kParallelMinMacs = 1 << 17;
 // Tasks per thread wanted for dynamic balancing.

@@ -181,13 +181,12 @@ constexpr PanelFn kPanelAllRows[] = {
 
 }  // namespace
 
+static_assert(kSmallM <= 12, "the decode path has one panel_all_rows per row count up to 12");
+
 void linear_block_avx512(const GemmBlock& blk) {
-  if (blk.panel_outer && blk.m <= 12) {
+  if (blk.panel_outer) {
     const PanelFn fn = kPanelAllRows[blk.m - 1];
     for (int64_t n0 = 0; n0 < blk.n; n0 += kNr) fn(blk, n0);
-  } else if (blk.panel_outer) {
-    for (int64_t n0 = 0; n0 < blk.n; n0 += kNr)
-      for (int64_t i0 = 0; i0 < blk.m; i0 += 6) tile_rows(blk, i0, n0);
   } else {
     for (int64_t i0 = 0; i0 < blk.m; i0 += 6)
       for (int64_t n0 = 0; n0 < blk.n; n0 += kNr) tile_rows(blk, i0, n0);

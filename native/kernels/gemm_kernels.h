@@ -23,6 +23,8 @@ constexpr int64_t kNrAvx2 = 16;
 constexpr int64_t kNrAvx512 = 64;
 // Rows per register tile for avx2 and avx512 (the scalar kernel does one row).
 constexpr int64_t kMrSimd = 6;
+// At most this many rows take the streaming (decode) path, blk.panel_outer.
+constexpr int64_t kSmallM = 12;
 
 // One block: y[0:m, 0:n] (+)= x[0:m, 0:kc] . B, where B is `ceil(n/nr)` packed
 // panels starting at `b`, each panel `panel_stride` floats apart with rows of nr
