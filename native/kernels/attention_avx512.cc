@@ -348,6 +348,11 @@ void attention_decode_row_avx512(const AttentionArgs& a, int64_t b, int64_t h, i
   constexpr int PF = KD;  // prefetch distance in keys
   alignas(64) float s[KD];
   float m = -__builtin_inff(), l = 0.0f;
+  // No earlier block prefetched the first one: ask for all its K and V rows at
+  // once, so that over a short cold cache their misses overlap instead of
+  // queueing behind the dot products.
+  prefetch_rows(kb + j0 * ks, ks, j1 - j0 < KD ? j1 - j0 : KD, Dh);
+  prefetch_rows(vb + j0 * vs, vs, j1 - j0 < KD ? j1 - j0 : KD, Dh);
   for (int64_t jb = j0; jb < j1; jb += KD) {
     const int64_t jn = j1 - jb < KD ? j1 - jb : KD;
     __m512 bmax = _mm512_set1_ps(-__builtin_inff());
