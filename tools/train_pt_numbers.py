@@ -36,16 +36,21 @@ tools/convert_pt_numbers.mjs turns the last into models/pt-numbers/model.safeten
 
 import argparse
 import json
-import math
 import random
 import struct
 import time
 import warnings
 from pathlib import Path
 
+import sys
+
 import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import nn
+
+# The tutorial's embedding modules, shared with the fixtures (and so the same state_dict names).
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from pytorch_fixtures import PositionalEncoding, TokenEmbedding  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT_DIR = ROOT / "models/pt-numbers"
@@ -204,34 +209,6 @@ def pad(rows):
 
 
 # --- The tutorial's model (batch_first=True) -----------------------------------------------
-
-
-class PositionalEncoding(nn.Module):
-    def __init__(self, emb_size: int, dropout: float, maxlen: int):
-        super().__init__()
-        den = torch.exp(-torch.arange(0, emb_size, 2) * math.log(10000) / emb_size)
-        pos = torch.arange(0, maxlen).reshape(maxlen, 1)
-        pos_embedding = torch.zeros((maxlen, emb_size))
-        pos_embedding[:, 0::2] = torch.sin(pos * den)
-        pos_embedding[:, 1::2] = torch.cos(pos * den)
-        pos_embedding = pos_embedding.unsqueeze(-2)  # [maxlen, 1, emb], as in the tutorial
-        self.dropout = nn.Dropout(dropout)
-        self.register_buffer("pos_embedding", pos_embedding)
-
-    def forward(self, token_embedding: Tensor):
-        # token_embedding: [B, T, D]; positions index dim 1, so use the buffer as [1, T, D]
-        positions = self.pos_embedding[: token_embedding.size(1)].transpose(0, 1)
-        return self.dropout(token_embedding + positions)
-
-
-class TokenEmbedding(nn.Module):
-    def __init__(self, vocab_size: int, emb_size: int):
-        super().__init__()
-        self.embedding = nn.Embedding(vocab_size, emb_size)
-        self.emb_size = emb_size
-
-    def forward(self, tokens: Tensor):
-        return self.embedding(tokens.long()) * math.sqrt(self.emb_size)
 
 
 class Seq2SeqTransformer(nn.Module):
