@@ -1,7 +1,17 @@
 // Row ops: native (active ISA, 1 and 2 threads) against the reference.
 import { afterAll, describe, expect, it } from 'vitest';
-import { Tensor, native, reference, setThreads, info, sinusoidalPositions } from '../lib/index.js';
-import { expectClose, isa, randomTensor } from './helpers.js';
+import { Tensor, native, reference, setThreads, info, sinusoidalPositions, type EmbeddingOptions } from '../lib/index.js';
+import { expectClose, isa, randomTensor, rng } from './helpers.js';
+
+/** Asserts bit-identical float arrays (NaN payloads and -0 included), naming the first difference. */
+function expectSameBits(actual: Float32Array, expected: Float32Array, what: string): void {
+  expect(actual.length, `${what} length`).toBe(expected.length);
+  const a = new Uint32Array(actual.buffer, actual.byteOffset, actual.length);
+  const e = new Uint32Array(expected.buffer, expected.byteOffset, expected.length);
+  for (let i = 0; i < e.length; i++) {
+    if (a[i] !== e[i]) expect.fail(`${what} element ${i}: got ${actual[i]}, expected ${expected[i]} (bits differ)`);
+  }
+}
 
 const SIZES = [1, 2, 3, 7, 15, 16, 17, 31, 33, 63, 64, 65, 127, 257, 1000];
 const ROWS = [1, 3, 65];
@@ -58,6 +68,29 @@ describe(`row ops on ${isa}`, () => {
           expectClose(native.embedding(ids, shape, table, opts).data, reference.embedding(ids, shape, table, opts).data, 1e-5, 1e-6, `embedding D=${D}`);
         }
       });
+
+      it('embedding with per-row position offsets: as the reference, and as each row alone', () => {
+        setThreads(threads);
+        const V = 37;
+        const P = 40;
+        for (const D of SIZES) for (const [B, T] of [[1, 1], [5, 1], [3, 4], [16, 2]]) {
+          const table = randomTensor([V, D], D);
+          const positions = sinusoidalPositions(P, D);
+          const next = rng(D * 100 + B * 10 + T);
+          const ids = Int32Array.from({ length: B * T }, () => Math.floor(next() * V));
+          const offsets = Int32Array.from({ length: B }, (_, b) => (b === 0 ? P - T : Math.floor(next() * (P - T + 1))));
+          const opts = { scale: Math.sqrt(D), positions, positionOffsets: offsets };
+          const what = `embedding B=${B} T=${T} D=${D} offsets ${Array.from(offsets)}`;
+          const got = native.embedding(ids, [B, T], table, opts);
+          expectClose(got.data, reference.embedding(ids, [B, T], table, opts).data, 1e-5, 1e-6, what);
+          // A plain array gives the same; each row equals that row embedded alone at its offset, bit for bit.
+          expectSameBits(native.embedding(ids, [B, T], table, { ...opts, positionOffsets: Array.from(offsets) }).data, got.data, `${what} as an array`);
+          for (let b = 0; b < B; b++) {
+            const alone = native.embedding(ids.subarray(b * T, (b + 1) * T), [1, T], table, { scale: opts.scale, positions, positionOffset: offsets[b] });
+            expectSameBits(alone.data, got.data.subarray(b * T * D, (b + 1) * T * D), `${what} row ${b} alone`);
+          }
+        }
+      });
     });
   }
 
@@ -69,6 +102,32 @@ describe(`row ops on ${isa}`, () => {
       expect(Array.from(ls.subarray(0, 2))).toEqual([0, -1000]);
       expect(Array.from(ls.subarray(3, 6))).toEqual([-Infinity, -Infinity, -Infinity]);
       expectClose(ls.subarray(6), [-Math.LN2, -Infinity, -Math.LN2], 1e-7);
+    }
+  });
+
+  it('embedding rejects bad per-row position offsets on both backends alike', () => {
+    const table = randomTensor([5, 4], 1);
+    const positions = sinusoidalPositions(6, 4);
+    const ids = Int32Array.of(0, 1, 2, 3); // [2, 2]
+    const bad: Array<[string, EmbeddingOptions, ErrorConstructor, RegExp]> = [
+      ['wrong length', { positions, positionOffsets: [0, 1, 2] }, RangeError, /options.positionOffsets must have length 2 \(B\), got 3/],
+      ['negative', { positions, positionOffsets: [0, -1] }, RangeError, /options.positionOffsets\[1\] \(with T = 2, P = 6\) must be an integer in \[0, 4\], got -1/],
+      ['past the end', { positions, positionOffsets: Int32Array.of(5, 0) }, RangeError, /options.positionOffsets\[0\] \(with T = 2, P = 6\) must be an integer in \[0, 4\], got 5/],
+      ['fractional', { positions, positionOffsets: [0.5, 0] }, RangeError, /positionOffsets\[0\].*got 0.5/],
+      ['not a number', { positions, positionOffsets: ['1', 0] as never }, TypeError, /positionOffsets\[0\].*must be a number, got "1"/],
+      ['wrong type', { positions, positionOffsets: new Float32Array(2) as never }, TypeError, /options.positionOffsets must be an Int32Array or an array of integers, got Float32Array\(2\)/],
+      ['both options', { positions, positionOffset: 0, positionOffsets: [0, 0] }, RangeError, /options.positionOffset and options.positionOffsets are mutually exclusive, got both/],
+      ['without positions', { positionOffsets: [0, 0] }, RangeError, /options.positionOffsets needs options.positions/],
+      ['T > P', { positions: sinusoidalPositions(1, 4), positionOffsets: [0, 0] }, RangeError, /options.positionOffsets\[0\] \+ T must be <= 1 \(the rows of options.positions\), got T = 2/],
+    ];
+    for (const backend of [native, reference]) {
+      for (const [what, opts, type, message] of bad) {
+        expect(() => backend.embedding(ids, [2, 2], table, opts), `${backend.name} ${what}`).toThrow(type);
+        expect(() => backend.embedding(ids, [2, 2], table, opts), `${backend.name} ${what}`).toThrow(message);
+      }
+      const out = Tensor.zeros([2, 2, 4]);
+      const inside = new Int32Array(out.data.buffer, 4, 2);
+      expect(() => backend.embedding(ids, [2, 2], table, { positions, positionOffsets: inside, out })).toThrow(/options.out must not share memory with options.positionOffsets/);
     }
   });
 

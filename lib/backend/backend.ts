@@ -73,8 +73,15 @@ export interface EmbeddingOptions {
   scale?: number;
   /** Added after scaling: row `positionOffset + t` for time step t. Shape [P, D]. */
   positions?: Tensor;
-  /** First position used from `positions`. Default 0. */
+  /** First position used from `positions`, the same for every batch row. Default 0. */
   positionOffset?: number;
+  /**
+   * First position used from `positions`, per batch row (length B): row b uses
+   * positions `positionOffsets[b] + t`, each offset >= 0 with offset + T <= P.
+   * For continuous batching, where the rows of one decoder step are at
+   * different positions. Not together with `positionOffset`.
+   */
+  positionOffsets?: Int32Array | readonly number[];
   /** Destination [B, T, D]. */
   out?: Tensor;
 }
@@ -115,6 +122,6 @@ export interface Backend {
   /** Index of the maximum over the last dimension (first on ties; NaN wins, as torch.argmax). */
   argmax(x: Tensor): Int32Array;
 
-  /** ids [B, T] (each in [0, V)) -> table[ids] * scale + positions[offset + t]: [B, T, D]. */
+  /** ids [B, T] (each in [0, V)) -> table[ids] * scale + positions[offset(b) + t]: [B, T, D]. */
   embedding(ids: Int32Array, shape: readonly [number, number], table: Tensor, options?: EmbeddingOptions): Tensor;
 }

@@ -223,13 +223,14 @@ export const reference: Backend = {
   },
 
   embedding(ids: Int32Array, shape: readonly [number, number], table: Tensor, options?: EmbeddingOptions): Tensor {
-    const { B, T, D, scale, positions, offset, out } = checkEmbedding(ids, shape, table, options);
+    const { B, T, D, scale, positions, offset, offsets, out } = checkEmbedding(ids, shape, table, options);
     for (let b = 0; b < B; b++) {
+      const first = offsets ? offsets[b] : offset; // the position of time step 0 of row b
       for (let t = 0; t < T; t++) {
         const row = ids[b * T + t];
         const o = (b * T + t) * D;
         for (let d = 0; d < D; d++) {
-          const p = positions ? positions.data[(offset + t) * D + d] : 0;
+          const p = positions ? positions.data[(first + t) * D + d] : 0;
           out.data[o + d] = table.data[row * D + d] * scale + p;
         }
       }

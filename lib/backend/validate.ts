@@ -232,7 +232,10 @@ export function checkEmbedding(
   shape: unknown,
   table: unknown,
   options: EmbeddingOptions | undefined,
-): { ids: Int32Array; B: number; T: number; V: number; D: number; table: Tensor; scale: number; positions?: Tensor; offset: number; out: Tensor } {
+): {
+  ids: Int32Array; B: number; T: number; V: number; D: number; table: Tensor; scale: number;
+  positions?: Tensor; offset: number; offsets: Int32Array | null; out: Tensor;
+} {
   checkOptions('options', options);
   if (!(ids instanceof Int32Array)) throw new TypeError(`ids must be an Int32Array, got ${describe(ids)}`);
   if (!Array.isArray(shape) || shape.length !== 2) {
@@ -251,22 +254,49 @@ export function checkEmbedding(
   if (typeof scale !== 'number' || !Number.isFinite(scale)) {
     throw new RangeError(`options.scale must be a finite number, got ${describe(scale)}`);
   }
+  if (options?.positionOffset !== undefined && options.positionOffsets !== undefined) {
+    throw new RangeError('options.positionOffset and options.positionOffsets are mutually exclusive, got both');
+  }
   const offset = options?.positionOffset === undefined ? 0 : checkInt('options.positionOffset', options.positionOffset, 0);
   let positions: Tensor | undefined;
+  let offsets: Int32Array | null = null;
   if (options?.positions !== undefined) {
     positions = checkTensor('options.positions', options.positions, 2);
+    const P = positions.shape[0];
     if (positions.shape[1] !== D) {
       throw new RangeError(`options.positions must have shape [P, ${D}], got ${formatShape(positions.shape)}`);
     }
-    if (offset + T > positions.shape[0]) {
-      throw new RangeError(
-        `options.positionOffset + T = ${offset + T} exceeds the ${positions.shape[0]} rows of options.positions`,
-      );
+    if (options.positionOffsets !== undefined) {
+      offsets = checkPositionOffsets(options.positionOffsets, B, T, P);
+    } else if (offset + T > P) {
+      throw new RangeError(`options.positionOffset + T = ${offset + T} exceeds the ${P} rows of options.positions`);
     }
-  } else if (options?.positionOffset !== undefined) {
-    throw new RangeError('options.positionOffset needs options.positions');
+  } else if (options?.positionOffset !== undefined || options?.positionOffsets !== undefined) {
+    const name = options.positionOffset !== undefined ? 'positionOffset' : 'positionOffsets';
+    throw new RangeError(`options.${name} needs options.positions`);
   }
   const out = resolveOut(options?.out, [B, T, D], ['table', tab, 'positions', positions]);
   if (overlaps(out.data, ids)) throw new RangeError('options.out must not share memory with ids');
-  return { ids, B, T, V, D, table: tab, scale, positions, offset, out };
+  if (offsets && overlaps(out.data, offsets)) throw new RangeError('options.out must not share memory with options.positionOffsets');
+  return { ids, B, T, V, D, table: tab, scale, positions, offset, offsets, out };
+}
+
+/** Per-row position offsets: length B, each in [0, P - T]. An Int32Array is used as given (no copy per step). */
+function checkPositionOffsets(l: unknown, B: number, T: number, P: number): Int32Array {
+  if (!(l instanceof Int32Array) && !Array.isArray(l)) {
+    throw new TypeError(`options.positionOffsets must be an Int32Array or an array of integers, got ${describe(l)}`);
+  }
+  if (l.length !== B) throw new RangeError(`options.positionOffsets must have length ${B} (B), got ${l.length}`);
+  const max = P - T;
+  for (let b = 0; b < B; b++) {
+    const n: unknown = l[b];
+    // The name is built only on failure: this runs on every decoder step.
+    if (!(Number.isInteger(n) && (n as number) >= 0 && (n as number) <= max)) {
+      if (max < 0) {
+        throw new RangeError(`options.positionOffsets[${b}] + T must be <= ${P} (the rows of options.positions), got T = ${T}`);
+      }
+      checkInt(`options.positionOffsets[${b}] (with T = ${T}, P = ${P})`, n, 0, max);
+    }
+  }
+  return l instanceof Int32Array ? l : Int32Array.from(l as readonly number[]);
 }

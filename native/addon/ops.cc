@@ -1,6 +1,8 @@
 // Bindings for the row ops: layernorm, softmax, logSoftmax, argmax, embedding.
 #include <napi.h>
 
+#include <string>
+
 #include "../kernels/ops.h"
 #include "args.h"
 
@@ -52,10 +54,13 @@ Napi::Value Argmax(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// embedding(ids, B, T, table, V, D, scale, positions | null, P, positionOffset, y)
+// embedding(ids, B, T, table, V, D, scale, positions | null, P, positionOffset, y
+//           [, positionOffsets: Int32Array [B] | null])
 Napi::Value Embedding(const Napi::CallbackInfo& info) {
-  check_count(info, 11, "embedding");
   Napi::Env env = info.Env();
+  if (info.Length() != 11 && info.Length() != 12) {
+    throw Napi::TypeError::New(env, "embedding expects 11 or 12 arguments, got " + std::to_string(info.Length()));
+  }
   const int64_t B = get_int(info, 1, "B", 1);
   const int64_t T = get_int(info, 2, "T", 1);
   const int64_t V = get_int(info, 4, "V", 1);
@@ -67,17 +72,26 @@ Napi::Value Embedding(const Napi::CallbackInfo& info) {
   const int64_t offset = get_int(info, 9, "positionOffset", 0);
   const float* positions = get_f32(info, 7, "positions", P * D, true);
   float* y = get_f32(info, 10, "y", B * T * D);
-  if (positions != nullptr && offset + T > P) {
+  const int32_t* offsets = info.Length() == 12 ? get_i32(info, 11, "positionOffsets", B, true) : nullptr;
+  if (positions != nullptr && offsets == nullptr && offset + T > P) {
     throw Napi::RangeError::New(env, "positionOffset + T exceeds the rows of positions");
   }
-  // The ids are checked here and read again by the kernel: y must not be able to change them.
+  // ids and offsets are checked here and read again by the kernel: y must not be able to change them.
   check_apart(env, y, B * T * D * 4, ids, B * T * 4, "ids");
+  check_apart(env, y, B * T * D * 4, offsets, B * 4, "positionOffsets");
   check_apart(env, y, B * T * D * 4, table, V * D * 4, "table");
   check_apart(env, y, B * T * D * 4, positions, P * D * 4, "positions");
   for (int64_t i = 0; i < B * T; ++i) {
     if (ids[i] < 0 || ids[i] >= V) throw Napi::RangeError::New(env, "ids must be in [0, V)");
   }
-  aiayn::embedding(ids, B, T, table, V, D, scale, positions, offset, y);
+  if (positions != nullptr && offsets != nullptr) {
+    for (int64_t b = 0; b < B; ++b) {
+      if (offsets[b] < 0 || offsets[b] + T > P) {
+        throw Napi::RangeError::New(env, "positionOffsets must be in [0, P - T]");
+      }
+    }
+  }
+  aiayn::embedding(ids, B, T, table, V, D, scale, positions, offset, offsets, y);
   return env.Undefined();
 }
 

@@ -21,10 +21,15 @@ void log_softmax(const float* x, int64_t rows, int64_t N, float* y);
 // as larger than any number (as torch.argmax).
 void argmax(const float* x, int64_t rows, int64_t N, int32_t* out);
 
-// y[b,t,:] = table[ids[b,t],:] * scale + positions[pos_offset + t,:]
+// y[b,t,:] = table[ids[b,t],:] * scale + positions[off(b) + t,:]
 // ids: [B,T], each in [0, V) (the caller checks); table: [V,D];
-// positions: [P,D] with pos_offset + T <= P, or null for no positions.
+// positions: [P,D], or null for no positions (the offsets are then unused);
+// off(b) = pos_offsets[b] when pos_offsets ([B]) is given (continuous
+// batching: rows at different positions), else pos_offset. The caller checks
+// 0 <= off(b) and off(b) + T <= P. Each row is computed on its own, so a row's
+// result does not depend on the other rows or on the offsets of other rows.
 void embedding(const int32_t* ids, int64_t B, int64_t T, const float* table, int64_t V, int64_t D,
-               float scale, const float* positions, int64_t pos_offset, float* y);
+               float scale, const float* positions, int64_t pos_offset,
+               const int32_t* pos_offsets, float* y);
 
 }  // namespace aiayn

@@ -282,13 +282,14 @@ void argmax_rows_avx512(const float* x, int64_t rows, int64_t N, int32_t* out) {
 
 void embedding_rows_avx512(const int32_t* ids, int64_t r0, int64_t r1, int64_t T,
                            const float* table, int64_t D, float scale, const float* positions,
-                           int64_t pos_offset, float* y) {
+                           int64_t pos_offset, const int32_t* pos_offsets, float* y) {
   const __m512 sv = _mm512_set1_ps(scale);
   for (int64_t r = r0; r < r1; ++r) {
     const float* e = table + static_cast<int64_t>(ids[r]) * D;
     float* yr = y + r * D;
     if (positions) {
-      const float* p = positions + (pos_offset + r % T) * D;
+      const int64_t off = pos_offsets ? pos_offsets[r / T] : pos_offset;
+      const float* p = positions + (off + r % T) * D;
       int64_t i = 0;
       for (; i + kW <= D; i += kW) {
         const __m512 v = _mm512_fmadd_ps(_mm512_loadu_ps(e + i), sv, _mm512_loadu_ps(p + i));

@@ -7,7 +7,7 @@
 // active_isa() allows them.
 //
 // embedding_rows_*: token rows [r0, r1) of the flattened [B,T] id array; row r
-// uses position row pos_offset + r % T.
+// uses position row off + r % T, off = pos_offsets ? pos_offsets[r / T] : pos_offset.
 #pragma once
 
 #include <cstdint>
@@ -35,12 +35,12 @@ void argmax_rows_avx512(const float* x, int64_t rows, int64_t N, int32_t* out);
 
 void embedding_rows_scalar(const int32_t* ids, int64_t r0, int64_t r1, int64_t T,
                            const float* table, int64_t D, float scale, const float* positions,
-                           int64_t pos_offset, float* y);
+                           int64_t pos_offset, const int32_t* pos_offsets, float* y);
 void embedding_rows_avx2(const int32_t* ids, int64_t r0, int64_t r1, int64_t T,
                          const float* table, int64_t D, float scale, const float* positions,
-                         int64_t pos_offset, float* y);
+                         int64_t pos_offset, const int32_t* pos_offsets, float* y);
 void embedding_rows_avx512(const int32_t* ids, int64_t r0, int64_t r1, int64_t T,
                            const float* table, int64_t D, float scale, const float* positions,
-                           int64_t pos_offset, float* y);
+                           int64_t pos_offset, const int32_t* pos_offsets, float* y);
 
 }  // namespace aiayn
