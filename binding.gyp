@@ -11,7 +11,8 @@
       "sources": [
         "native/kernels/gemm_avx2.cc",
         "native/kernels/attention_avx2.cc",
-        "native/kernels/ops_avx2.cc"
+        "native/kernels/ops_avx2.cc",
+        "native/kernels/topk_avx2.cc"
       ],
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
       "cflags_cc": ["<@(kernel_cflags)", "<@(avx2_cflags)"]
@@ -22,7 +23,8 @@
       "sources": [
         "native/kernels/gemm_avx512.cc",
         "native/kernels/attention_avx512.cc",
-        "native/kernels/ops_avx512.cc"
+        "native/kernels/ops_avx512.cc",
+        "native/kernels/topk_avx512.cc"
       ],
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
       "cflags_cc": ["<@(kernel_cflags)", "<@(avx512_cflags)"]
@@ -39,6 +41,8 @@
         "native/kernels/attention_scalar.cc",
         "native/kernels/ops.cc",
         "native/kernels/ops_scalar.cc",
+        "native/kernels/topk.cc",
+        "native/kernels/topk_scalar.cc",
         "native/addon/addon.cc",
         "native/addon/linear.cc",
         "native/addon/attention.cc",

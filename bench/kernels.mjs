@@ -1,7 +1,7 @@
 // Kernel benchmark: GFLOP/s of linear and attention on the native backend
 // (1 and 2 threads) next to the pure-TypeScript reference, medians of several
-// runs, and the cost of one JS -> C++ call. Prints a table and writes
-// bench/results/kernels.json.
+// runs, topK over a 32k vocabulary, and the cost of one JS -> C++ call.
+// Prints a table and writes bench/results/kernels.json.
 // Usage: npm run bench:kernels [-- --quick]
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { Tensor, info, native, reference, setThreads } from '../dist/index.js';
@@ -86,6 +86,25 @@ for (const { B, H, Dh, T, causal } of attentionShapes) {
 }
 setThreads(info().defaultThreads);
 
+// topK over a vocabulary, as beam search and top-k sampling call it: k = 8 of V = 32000 for 32 rows,
+// of the logits and of their log-softmax (computed in the call, never materialised), native (1 and 2
+// threads) next to the reference.
+{
+  const [R, V, k] = [32, 32000, 8];
+  const x = randomTensor([R, V], 8);
+  const row = { R, V, k };
+  for (const logSoftmax of [false, true]) {
+    const key = logSoftmax ? 'logSoftmax' : 'plain';
+    for (const threads of [1, 2]) {
+      setThreads(threads);
+      row[`${key}Us${threads}t`] = time(() => native.topK(x, k, { logSoftmax }), { budget: quick ? 0.3 : 1 }).seconds * 1e6;
+    }
+    row[`${key}ReferenceUs`] = time(() => reference.topK(x, k, { logSoftmax }), { runs: 5, min: 1, budget: referenceBudget }).seconds * 1e6;
+  }
+  setThreads(info().defaultThreads);
+  results.topK = row;
+}
+
 // The JS -> C++ crossing: a tiny op is almost all call overhead (argument checks, N-API, views over
 // typed arrays), which every op of a decode step pays. Median per call over batches of calls.
 {
@@ -116,6 +135,14 @@ for (const r of results.attention) {
 for (const T of [128, 512, 2048]) {
   const [full, causal] = results.attention.filter((r) => r.T === T);
   console.log(`causal speed-up at T=${T}: ${f(full.ms1t / causal.ms1t, 2)}x (1 thread), ${f(full.ms2t / causal.ms2t, 2)}x (2 threads)`);
+}
+const tk = results.topK;
+console.log(`\n${`topK k=${tk.k} of V=${tk.V}, ${tk.R} rows`.padEnd(35)}| us 1t | us 2t | reference us | native 1t / reference`);
+console.log('-----------------------------------|------:|------:|-------------:|---------------------:');
+for (const key of ['plain', 'logSoftmax']) {
+  console.log(
+    `${(key === 'plain' ? 'of x' : 'of log_softmax(x), fused').padEnd(35)}| ${f(tk[`${key}Us1t`]).padStart(5)} | ${f(tk[`${key}Us2t`]).padStart(5)} | ${f(tk[`${key}ReferenceUs`], 0).padStart(12)} | ${f(tk[`${key}ReferenceUs`] / tk[`${key}Us1t`], 0).padStart(19)}x`,
+  );
 }
 const c = results.crossing;
 console.log(`\nJS -> C++ crossing: native ${c.op} ${f(c.nativeUs, 2)} us per call (the same op in pure TypeScript: ${f(c.referenceUs, 2)} us)`);

@@ -39,6 +39,7 @@ export interface Addon {
   softmax(x: Float32Array, rows: number, N: number, y: Float32Array): void;
   logSoftmax(x: Float32Array, rows: number, N: number, y: Float32Array): void;
   argmax(x: Float32Array, rows: number, N: number, out: Int32Array): void;
+  topK(x: Float32Array, rows: number, N: number, k: number, logSoftmax: boolean, values: Float32Array, indices: Int32Array): void;
   embedding(
     ids: Int32Array, B: number, T: number, table: Float32Array, V: number, D: number, scale: number,
     positions: Float32Array | null, P: number, positionOffset: number, y: Float32Array,

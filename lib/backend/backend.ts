@@ -68,6 +68,15 @@ export interface RowOptions {
   out?: Tensor;
 }
 
+export interface TopKOptions {
+  /**
+   * Rank and return log_softmax(x) instead of x: the values are exactly those
+   * `logSoftmax` gives at the chosen indices (computed in the same call,
+   * nothing materialised). Default false.
+   */
+  logSoftmax?: boolean;
+}
+
 export interface EmbeddingOptions {
   /** Multiplies the looked-up rows; the paper uses sqrt(D). Default 1. */
   scale?: number;
@@ -121,6 +130,15 @@ export interface Backend {
 
   /** Index of the maximum over the last dimension (first on ties; NaN wins, as torch.argmax). */
   argmax(x: Tensor): Int32Array;
+
+  /**
+   * The k largest entries over the last dimension of x (viewed as [R, V]) and
+   * their indices: values and indices [R * k], row-major, each row best first.
+   * Ties go to the lower index; NaN ranks above every number (as argmax); -0
+   * equals +0. The result is unique, so the same on every ISA and backend.
+   * k in [1, V]. With `logSoftmax`, of log_softmax(x) (see TopKOptions).
+   */
+  topK(x: Tensor, k: number, options?: TopKOptions): { values: Float32Array; indices: Int32Array };
 
   /** ids [B, T] (each in [0, V)) -> table[ids] * scale + positions[offset(b) + t]: [B, T, D]. */
   embedding(ids: Int32Array, shape: readonly [number, number], table: Tensor, options?: EmbeddingOptions): Tensor;

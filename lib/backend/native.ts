@@ -11,6 +11,7 @@ import type {
   LinearOptions,
   LinearWeights,
   RowOptions,
+  TopKOptions,
 } from './backend.js';
 import { loadAddon, type PackedLinearHandle } from './addon.js';
 import {
@@ -21,6 +22,7 @@ import {
   checkLinearPack,
   checkRowsOut,
   checkRows,
+  checkTopK,
 } from './validate.js';
 
 const ACTIVATION_CODE: Record<Activation, number> = { none: 0, relu: 1, gelu: 2 };
@@ -126,6 +128,14 @@ export const native: Backend = {
     const result = new Int32Array(rows);
     loadAddon().argmax(x.data, rows, N, result);
     return result;
+  },
+
+  topK(x: Tensor, k: number, options?: TopKOptions): { values: Float32Array; indices: Int32Array } {
+    const a = checkTopK(x, k, options);
+    const values = new Float32Array(a.rows * a.k);
+    const indices = new Int32Array(a.rows * a.k);
+    loadAddon().topK(x.data, a.rows, a.N, a.k, a.logSoftmax, values, indices);
+    return { values, indices };
   },
 
   embedding(ids: Int32Array, shape: readonly [number, number], table: Tensor, options?: EmbeddingOptions): Tensor {

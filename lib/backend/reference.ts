@@ -11,6 +11,7 @@ import type {
   LinearOptions,
   LinearWeights,
   RowOptions,
+  TopKOptions,
 } from './backend.js';
 import {
   checkAttention,
@@ -20,6 +21,7 @@ import {
   checkLinearPack,
   checkRowsOut,
   checkRows,
+  checkTopK,
 } from './validate.js';
 import { describe } from '../tensor.js';
 
@@ -222,6 +224,25 @@ export const reference: Backend = {
     return result;
   },
 
+  topK(x: Tensor, k: number, options?: TopKOptions): { values: Float32Array; indices: Int32Array } {
+    const { rows, N, k: kk, logSoftmax } = checkTopK(x, k, options);
+    // The values ranked: x itself, or its log-softmax as this backend computes it.
+    const ranked = logSoftmax ? reference.logSoftmax(x).data : x.data;
+    const values = new Float32Array(rows * kk);
+    const indices = new Int32Array(rows * kk);
+    const order = Array.from({ length: N }, (_, i) => i);
+    for (let r = 0; r < rows; r++) {
+      const row = ranked.subarray(r * N, (r + 1) * N);
+      order.sort((a, b) => rankCompare(row[a], row[b]) || a - b);
+      for (let j = 0; j < kk; j++) {
+        indices[r * kk + j] = order[j];
+        values[r * kk + j] = row[order[j]];
+      }
+      for (let i = 0; i < N; i++) order[i] = i;
+    }
+    return { values, indices };
+  },
+
   embedding(ids: Int32Array, shape: readonly [number, number], table: Tensor, options?: EmbeddingOptions): Tensor {
     const { B, T, D, scale, positions, offset, offsets, out } = checkEmbedding(ids, shape, table, options);
     for (let b = 0; b < B; b++) {
@@ -238,6 +259,14 @@ export const reference: Backend = {
     return out;
   },
 };
+
+/** Negative when a ranks before b in topK: larger first, NaN above every number, NaNs equal (-0 equals +0). */
+function rankCompare(a: number, b: number): number {
+  const an = Number.isNaN(a);
+  const bn = Number.isNaN(b);
+  if (an || bn) return an === bn ? 0 : an ? -1 : 1;
+  return a > b ? -1 : a < b ? 1 : 0;
+}
 
 function rowMax(data: Float32Array, start: number, n: number): number {
   let max = -Infinity;

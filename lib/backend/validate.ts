@@ -2,7 +2,7 @@
 // for a wrong type, RangeError for a bad shape or value, naming the argument
 // with the expected and actual values. They return the resolved dimensions.
 import { Tensor, checkInt, describe, formatShape, type Shape } from '../tensor.js';
-import type { Activation, AttentionOptions, EmbeddingOptions, LayerNormOptions, LinearOptions } from './backend.js';
+import type { Activation, AttentionOptions, EmbeddingOptions, LayerNormOptions, LinearOptions, TopKOptions } from './backend.js';
 
 export function checkTensor(name: string, x: unknown, rank?: number): Tensor {
   if (!(x instanceof Tensor)) throw new TypeError(`${name} must be a Tensor, got ${describe(x)}`);
@@ -225,6 +225,22 @@ export function checkRowsOut(x: unknown, options: unknown): { x: Tensor; rows: n
   checkOptions('options', options);
   const r = checkRows(x);
   return { ...r, out: resolveOut((options as { out?: unknown } | undefined)?.out, r.x.shape, ['x', r.x], [r.x]) };
+}
+
+/** topK: x viewed as [rows, N], k in [1, N], options.logSoftmax a boolean. */
+export function checkTopK(
+  x: unknown,
+  k: unknown,
+  options: TopKOptions | undefined,
+): { x: Tensor; rows: number; N: number; k: number; logSoftmax: boolean } {
+  checkOptions('options', options);
+  const r = checkRows(x);
+  const kk = checkInt(`k (with ${r.N} entries per row)`, k, 1, r.N);
+  const logSoftmax = options?.logSoftmax ?? false;
+  if (typeof logSoftmax !== 'boolean') {
+    throw new TypeError(`options.logSoftmax must be a boolean, got ${describe(logSoftmax)}`);
+  }
+  return { ...r, k: kk, logSoftmax };
 }
 
 export function checkEmbedding(

@@ -1,9 +1,10 @@
-// Bindings for the row ops: layernorm, softmax, logSoftmax, argmax, embedding.
+// Bindings for the row ops: layernorm, softmax, logSoftmax, argmax, topK, embedding.
 #include <napi.h>
 
 #include <string>
 
 #include "../kernels/ops.h"
+#include "../kernels/topk.h"
 #include "args.h"
 
 namespace aiayn_addon {
@@ -54,6 +55,24 @@ Napi::Value Argmax(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// topK(x, rows, N, k, logSoftmax, values: Float32Array [rows*k], indices: Int32Array [rows*k])
+Napi::Value TopK(const Napi::CallbackInfo& info) {
+  check_count(info, 7, "topK");
+  Napi::Env env = info.Env();
+  const int64_t rows = get_int(info, 1, "rows", 1);
+  const int64_t N = get_int(info, 2, "N", 1);
+  const int64_t k = get_int(info, 3, "k", 1, N);
+  const bool log_softmax = get_bool(info, 4, "logSoftmax");
+  const float* x = get_f32(info, 0, "x", rows * N);
+  float* values = get_f32(info, 5, "values", rows * k);
+  int32_t* indices = get_i32(info, 6, "indices", rows * k);
+  check_apart(env, values, rows * k * 4, x, rows * N * 4, "x");
+  check_apart(env, indices, rows * k * 4, x, rows * N * 4, "x");
+  check_apart(env, indices, rows * k * 4, values, rows * k * 4, "values");
+  aiayn::topk(x, rows, N, k, log_softmax, values, indices);
+  return env.Undefined();
+}
+
 // embedding(ids, B, T, table, V, D, scale, positions | null, P, positionOffset, y
 //           [, positionOffsets: Int32Array [B] | null])
 Napi::Value Embedding(const Napi::CallbackInfo& info) {
@@ -102,6 +121,7 @@ void init_ops(Napi::Env env, Napi::Object exports) {
   exports.Set("softmax", Napi::Function::New(env, RowOp<aiayn::softmax>, "softmax"));
   exports.Set("logSoftmax", Napi::Function::New(env, RowOp<aiayn::log_softmax>, "logSoftmax"));
   exports.Set("argmax", Napi::Function::New(env, Argmax, "argmax"));
+  exports.Set("topK", Napi::Function::New(env, TopK, "topK"));
   exports.Set("embedding", Napi::Function::New(env, Embedding, "embedding"));
 }
 

@@ -217,32 +217,41 @@ void softmax_rows_avx2(const float* x, int64_t rows, int64_t N, float* y) {
   }
 }
 
+void log_softmax_stats_avx2(const float* xr, int64_t N, float* max, float* lse) {
+  const float mx = row_max(xr, N);
+  *max = mx;
+  if (mx == -__builtin_inff()) return;
+  const __m256 mv = _mm256_set1_ps(mx);
+  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 2 * kW <= N; i += 2 * kW) {
+    s0 = _mm256_add_ps(s0, exp_ps(_mm256_sub_ps(_mm256_loadu_ps(xr + i), mv)));
+    s1 = _mm256_add_ps(s1, exp_ps(_mm256_sub_ps(_mm256_loadu_ps(xr + i + kW), mv)));
+  }
+  for (; i + kW <= N; i += kW) {
+    s0 = _mm256_add_ps(s0, exp_ps(_mm256_sub_ps(_mm256_loadu_ps(xr + i), mv)));
+  }
+  if (i < N) {
+    const __m256i m = tail_mask(N - i);
+    const __m256 e = exp_ps(_mm256_sub_ps(load_tail_ninf(xr + i, m), mv));
+    s1 = _mm256_add_ps(s1, _mm256_and_ps(e, _mm256_castsi256_ps(m)));
+  }
+  *lse = __builtin_logf(hsum_ps(_mm256_add_ps(s0, s1)));
+}
+
 void log_softmax_rows_avx2(const float* x, int64_t rows, int64_t N, float* y) {
   for (int64_t r = 0; r < rows; ++r) {
     const float* xr = x + r * N;
     float* yr = y + r * N;
-    const float mx = row_max(xr, N);
+    float mx, ls;
+    log_softmax_stats_avx2(xr, N, &mx, &ls);
     if (mx == -__builtin_inff()) {
       fill(yr, -__builtin_inff(), N);
       continue;
     }
     const __m256 mv = _mm256_set1_ps(mx);
-    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+    const __m256 lse = _mm256_set1_ps(ls);
     int64_t i = 0;
-    for (; i + 2 * kW <= N; i += 2 * kW) {
-      s0 = _mm256_add_ps(s0, exp_ps(_mm256_sub_ps(_mm256_loadu_ps(xr + i), mv)));
-      s1 = _mm256_add_ps(s1, exp_ps(_mm256_sub_ps(_mm256_loadu_ps(xr + i + kW), mv)));
-    }
-    for (; i + kW <= N; i += kW) {
-      s0 = _mm256_add_ps(s0, exp_ps(_mm256_sub_ps(_mm256_loadu_ps(xr + i), mv)));
-    }
-    if (i < N) {
-      const __m256i m = tail_mask(N - i);
-      const __m256 e = exp_ps(_mm256_sub_ps(load_tail_ninf(xr + i, m), mv));
-      s1 = _mm256_add_ps(s1, _mm256_and_ps(e, _mm256_castsi256_ps(m)));
-    }
-    const __m256 lse = _mm256_set1_ps(__builtin_logf(hsum_ps(_mm256_add_ps(s0, s1))));
-    i = 0;
     for (; i + kW <= N; i += kW) {
       _mm256_storeu_ps(yr + i, _mm256_sub_ps(_mm256_sub_ps(_mm256_loadu_ps(xr + i), mv), lse));
     }

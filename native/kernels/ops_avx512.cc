@@ -207,32 +207,41 @@ void softmax_rows_avx512(const float* x, int64_t rows, int64_t N, float* y) {
   }
 }
 
+void log_softmax_stats_avx512(const float* xr, int64_t N, float* max, float* lse) {
+  const float mx = row_max(xr, N);
+  *max = mx;
+  if (mx == -__builtin_inff()) return;
+  const __m512 mv = _mm512_set1_ps(mx);
+  __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+  int64_t i = 0;
+  for (; i + 2 * kW <= N; i += 2 * kW) {
+    s0 = _mm512_add_ps(s0, exp_ps(_mm512_sub_ps(_mm512_loadu_ps(xr + i), mv)));
+    s1 = _mm512_add_ps(s1, exp_ps(_mm512_sub_ps(_mm512_loadu_ps(xr + i + kW), mv)));
+  }
+  for (; i + kW <= N; i += kW) {
+    s0 = _mm512_add_ps(s0, exp_ps(_mm512_sub_ps(_mm512_loadu_ps(xr + i), mv)));
+  }
+  if (i < N) {
+    const __mmask16 m = tail_mask(N - i);
+    const __m512 e = exp_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, xr + i), mv));
+    s1 = _mm512_mask_add_ps(s1, m, s1, e);
+  }
+  *lse = __builtin_logf(hsum_ps(_mm512_add_ps(s0, s1)));
+}
+
 void log_softmax_rows_avx512(const float* x, int64_t rows, int64_t N, float* y) {
   for (int64_t r = 0; r < rows; ++r) {
     const float* xr = x + r * N;
     float* yr = y + r * N;
-    const float mx = row_max(xr, N);
+    float mx, ls;
+    log_softmax_stats_avx512(xr, N, &mx, &ls);
     if (mx == -__builtin_inff()) {
       fill(yr, -__builtin_inff(), N);
       continue;
     }
     const __m512 mv = _mm512_set1_ps(mx);
-    __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+    const __m512 lse = _mm512_set1_ps(ls);
     int64_t i = 0;
-    for (; i + 2 * kW <= N; i += 2 * kW) {
-      s0 = _mm512_add_ps(s0, exp_ps(_mm512_sub_ps(_mm512_loadu_ps(xr + i), mv)));
-      s1 = _mm512_add_ps(s1, exp_ps(_mm512_sub_ps(_mm512_loadu_ps(xr + i + kW), mv)));
-    }
-    for (; i + kW <= N; i += kW) {
-      s0 = _mm512_add_ps(s0, exp_ps(_mm512_sub_ps(_mm512_loadu_ps(xr + i), mv)));
-    }
-    if (i < N) {
-      const __mmask16 m = tail_mask(N - i);
-      const __m512 e = exp_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, xr + i), mv));
-      s1 = _mm512_mask_add_ps(s1, m, s1, e);
-    }
-    const __m512 lse = _mm512_set1_ps(__builtin_logf(hsum_ps(_mm512_add_ps(s0, s1))));
-    i = 0;
     for (; i + kW <= N; i += kW) {
       _mm512_storeu_ps(yr + i, _mm512_sub_ps(_mm512_sub_ps(_mm512_loadu_ps(xr + i), mv), lse));
     }

@@ -25,6 +25,15 @@ void softmax_rows_scalar(const float* x, int64_t rows, int64_t N, float* y);
 void softmax_rows_avx2(const float* x, int64_t rows, int64_t N, float* y);
 void softmax_rows_avx512(const float* x, int64_t rows, int64_t N, float* y);
 
+// log_softmax_stats_*: the statistics of one row that log_softmax_rows_* uses
+// (y = (x - max) - lse): *max = the row's maximum and, unless that is -inf
+// (the row is all -inf: y = -inf), *lse = log(sum(exp(x - max))). topk's
+// logSoftmax option calls the same function, so its values equal log_softmax's
+// bit for bit on each ISA.
+void log_softmax_stats_scalar(const float* x, int64_t N, float* max, float* lse);
+void log_softmax_stats_avx2(const float* x, int64_t N, float* max, float* lse);
+void log_softmax_stats_avx512(const float* x, int64_t N, float* max, float* lse);
+
 void log_softmax_rows_scalar(const float* x, int64_t rows, int64_t N, float* y);
 void log_softmax_rows_avx2(const float* x, int64_t rows, int64_t N, float* y);
 void log_softmax_rows_avx512(const float* x, int64_t rows, int64_t N, float* y);

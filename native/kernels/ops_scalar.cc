@@ -79,17 +79,24 @@ void softmax_rows_scalar(const float* x, int64_t rows, int64_t N, float* y) {
   }
 }
 
+void log_softmax_stats_scalar(const float* xr, int64_t N, float* max, float* lse) {
+  float mx = -INFINITY;
+  for (int64_t i = 0; i < N; ++i) mx = xr[i] > mx ? xr[i] : mx;
+  *max = mx;
+  if (mx == -INFINITY) return;
+  *lse = std::log(blocked_sum(N, [&](int64_t i) { return std::exp(xr[i] - mx); }));
+}
+
 void log_softmax_rows_scalar(const float* x, int64_t rows, int64_t N, float* y) {
   for (int64_t r = 0; r < rows; ++r) {
     const float* xr = x + r * N;
     float* yr = y + r * N;
-    float mx = -INFINITY;
-    for (int64_t i = 0; i < N; ++i) mx = xr[i] > mx ? xr[i] : mx;
+    float mx, lse;
+    log_softmax_stats_scalar(xr, N, &mx, &lse);
     if (mx == -INFINITY) {
       for (int64_t i = 0; i < N; ++i) yr[i] = -INFINITY;
       continue;
     }
-    const float lse = std::log(blocked_sum(N, [&](int64_t i) { return std::exp(xr[i] - mx); }));
     for (int64_t i = 0; i < N; ++i) yr[i] = (xr[i] - mx) - lse;
   }
 }
