@@ -15,7 +15,7 @@ import { createRequire } from 'node:module';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Transformer, info, setThreads } from '../dist/index.js';
+import { Transformer, generate, info, setThreads } from '../dist/index.js';
 import {
   CONFIGS, ONNX_FILES, PYTHON, ensureModel, onnxDir, onnxProblem, openblasDir, ortDir, peersDir, root,
   torchEnv, torchProblem,
@@ -80,7 +80,7 @@ const fmtRuns = (row) => Object.entries(row).filter(([, v]) => Array.isArray(v))
 
 async function aiaynChild(job) {
   const model = Transformer.load(job.model);
-  const gen = (m, w) => m.generate(w.src, { maxNewTokens: w.newTokens, stopAtEos: false });
+  const gen = (m, w) => generate(m, w.src, { maxNewTokens: w.newTokens, stopAtEos: false });
   setThreads(1);
   const ids = gen(model, job.check);
   // The last step's logits, teacher-forced on the greedy ids (decode has no cache: an independent path).
@@ -196,7 +196,7 @@ function rssChild(job) {
   const baseline = process.resourceUsage().maxRSS * 1024;
   const model = Transformer.load(job.model);
   const w = job.rss;
-  model.generate(w.src, { maxNewTokens: w.newTokens, stopAtEos: false });
+  generate(model, w.src, { maxNewTokens: w.newTokens, stopAtEos: false });
   const peak = process.resourceUsage().maxRSS * 1024;
   const c = model.config;
   model.dispose();

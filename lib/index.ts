@@ -24,6 +24,21 @@ export {
   type SafetensorsFile,
   type SafetensorsReader,
 } from './io/safetensors.js';
-export { Transformer, type GenerateOptions, type TokenBatch, type TransformerOptions } from './model/transformer.js';
+export { Transformer, type TokenBatch, type TransformerOptions } from './model/transformer.js';
+export type { DecodeState } from './model/decode-state.js';
 export { resolveConfig, type TransformerConfig } from './model/config.js';
-export { KVCache } from './generate/kvcache.js';
+export { generate } from './generate/generate.js';
+export type { FinishReason, GeneratedSequence, Generation, GenerationOptions } from './generate/options.js';
+export {
+  Engine,
+  EngineClosedError,
+  QueueFullError,
+  type EngineGeneration,
+  type EngineInput,
+  type EngineOptions,
+  type EngineSequence,
+  type EngineStats,
+  type RequestOptions,
+  type StepEvent,
+  type StreamPiece,
+} from './serve/engine.js';

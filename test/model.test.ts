@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
-import { CharTokenizer, KVCache, Tensor, Transformer, readSafetensors, type TransformerConfig } from '../lib/index.js';
+import { CharTokenizer, Tensor, Transformer, generate, readSafetensors, type GenerationOptions, type TransformerConfig } from '../lib/index.js';
 import { randomWeights } from '../lib/model/weights.js';
 import { resolveConfig } from '../lib/model/config.js';
 import { expectClose, isa, rng } from './helpers.js';
@@ -20,6 +20,11 @@ function randomSeqs(next: () => number, B: number, vocab: number, minLen: number
     const n = minLen + Math.floor(next() * (maxLen - minLen + 1));
     return Array.from({ length: n }, (_, t) => (t === 0 && first !== undefined ? first : 4 + Math.floor(next() * (vocab - 4))));
   });
+}
+
+/** The best sequence's ids per source. */
+function greedy(model: Transformer, src: number[][], options: GenerationOptions = {}): number[][] {
+  return generate(model, src, options).map((g) => g.sequences[0].ids);
 }
 
 /** Greedy decoding without a cache: the whole prefix through decode() each step. */
@@ -72,7 +77,7 @@ describe(`Transformer on ${isa}`, () => {
       const lr = reference.decode(tgt, mr, lengths);
       const scale = Math.max(...lr.data.map(Math.abs));
       expectClose(ln.data, lr.data, 1e-4 * scale, 0, 'logits');
-      expect(native.generate(src, { maxNewTokens: 12 })).toEqual(reference.generate(src, { maxNewTokens: 12 }));
+      expect(greedy(native, src, { maxNewTokens: 12 })).toEqual(greedy(reference, src, { maxNewTokens: 12 }));
       native.dispose();
       reference.dispose();
     });
@@ -115,7 +120,7 @@ describe(`Transformer on ${isa}`, () => {
       const model = Transformer.random({ ...base, normFirst: backend === 'reference' }, { seed: 9, backend });
       const src = randomSeqs(rng(3), 4, base.srcVocab!, 2, 10);
       const steps = 15;
-      expect(model.generate(src, { maxNewTokens: steps }), backend).toEqual(greedyRecompute(model, src, steps));
+      expect(greedy(model, src, { maxNewTokens: steps }), backend).toEqual(greedyRecompute(model, src, steps));
       model.dispose();
     }
   });
@@ -125,23 +130,23 @@ describe(`Transformer on ${isa}`, () => {
     const small = { ...base, tgtVocab: 5 };
     const model = Transformer.random(small, { seed: 0 });
     const src = randomSeqs(rng(4), 6, base.srcVocab!, 1, 9);
-    const full = model.generate(src, { maxNewTokens: 12, stopAtEos: false });
-    const stopped = model.generate(src, { maxNewTokens: 12 });
+    const full = greedy(model, src, { maxNewTokens: 12, stopAtEos: false });
+    const stopped = greedy(model, src, { maxNewTokens: 12 });
     expect(full.some((row) => row.includes(base.eosId!))).toBe(true);
     full.forEach((row, b) => {
       expect(row).toHaveLength(12);
       const eos = row.indexOf(base.eosId!);
       expect(stopped[b]).toEqual(eos >= 0 ? row.slice(0, eos) : row);
     });
-    expect(() => model.generate(src, { stopAtEos: 'no' as never })).toThrow(/options.stopAtEos must be a boolean, got "no"/);
+    expect(() => greedy(model, src, { stopAtEos: 'no' as never })).toThrow(/options.stopAtEos must be a boolean, got "no"/);
     model.dispose();
   });
 
   it('padding does not change a row: batched equals one at a time', () => {
     const model = Transformer.random(base, { seed: 2 });
     const src = randomSeqs(rng(8), 3, base.srcVocab!, 1, 14);
-    const batched = model.generate(src, { maxNewTokens: 10 });
-    src.forEach((s, b) => expect(model.generate([s], { maxNewTokens: 10 })[0]).toEqual(batched[b]));
+    const batched = greedy(model, src, { maxNewTokens: 10 });
+    src.forEach((s, b) => expect(greedy(model, [s], { maxNewTokens: 10 })[0]).toEqual(batched[b]));
     model.dispose();
   });
 
@@ -159,7 +164,7 @@ describe(`Transformer on ${isa}`, () => {
       expect(again.config).toEqual(model.config);
       expect(again.tokenizer?.toJSON()).toEqual(tokenizer.toJSON());
       const src = [[4, 5, 6, 5]];
-      expect(again.generate(src, { maxNewTokens: 8 })).toEqual(model.generate(src, { maxNewTokens: 8 }));
+      expect(greedy(again, src, { maxNewTokens: 8 })).toEqual(greedy(model, src, { maxNewTokens: 8 }));
       expectClose(again.encode(src).data, model.encode(src).data, 0);
       writeFileSync(join(dir, 'config.json'), '{"dModel": 32');
       expect(() => Transformer.load(dir)).toThrow(/config.json: not valid JSON/);
@@ -201,19 +206,20 @@ describe(`Transformer on ${isa}`, () => {
   });
 
   it('allocates no activation buffers per decode step: only per request', () => {
-    for (const backend of ['native', 'reference'] as const) {
+    // The native backend only: the reference's own ops (its topK's log-softmax) allocate as they please.
+    for (const backend of ['native'] as const) {
       const model = Transformer.random(base, { seed: 8, backend });
       const src = [[4, 5, 6], [7, 8]];
-      model.generate(src, { maxNewTokens: 3, stopAtEos: false }); // warms the workspace
+      greedy(model, src, { maxNewTokens: 3, stopAtEos: false }); // warms the workspace
       const zeros = vi.spyOn(Tensor, 'zeros');
       const calls = (steps: number) => {
         zeros.mockClear();
-        model.generate(src, { maxNewTokens: steps, stopAtEos: false });
+        greedy(model, src, { maxNewTokens: steps, stopAtEos: false });
         return zeros.mock.calls.length;
       };
       const few = calls(2);
       const bytes = model.workspaceBytes;
-      expect(few, backend).toBeGreaterThan(0); // the spy sees the per-request KV caches and cross K/V
+      expect(few, backend).toBeGreaterThan(0); // the spy sees the per-request cross K/V
       expect(bytes, backend).toBeGreaterThan(0);
       expect(calls(12), backend).toBe(few);
       expect(model.workspaceBytes, backend).toBe(bytes);
@@ -231,7 +237,7 @@ describe(`Transformer on ${isa}`, () => {
     const logitsCopy = logits.data.slice();
     model.encode(b);
     model.decode([[1, 5, 6]], model.encode(b));
-    model.generate(b, { maxNewTokens: 5 });
+    greedy(model, b, { maxNewTokens: 5 });
     expect(memory.data).toEqual(memoryCopy);
     expect(logits.data).toEqual(logitsCopy);
     model.dispose();
@@ -244,13 +250,35 @@ describe(`Transformer on ${isa}`, () => {
     expect(() => Transformer.random({ ...base, tgtVocab: 23, padId: 1, unkId: 0 }, { tokenizer })).toThrow(/padId 0 != config.padId 1, unkId 3 != config.unkId 0/);
   });
 
-  it('KVCache checks what is appended', () => {
-    const cache = new KVCache(2, 4, 2, 8);
-    expect(() => cache.append(Tensor.zeros([1, 1, 2, 8]), Tensor.zeros([1, 1, 2, 8]))).toThrow(/k must have shape \[2, Tn, 2, 8\]/);
-    expect(() => cache.append(Tensor.zeros([2, 1, 2, 8]), Tensor.zeros([2, 2, 2, 8]))).toThrow(/v must have shape/);
-    expect(cache.append(Tensor.zeros([2, 3, 2, 8]), Tensor.zeros([2, 3, 2, 8])).length).toBe(3);
-    expect(() => cache.append(Tensor.zeros([2, 2, 2, 8]), Tensor.zeros([2, 2, 2, 8]))).toThrow(/KV cache full: 3 \+ 2 positions exceed its capacity 4/);
-    expect(() => new KVCache(0, 4, 2, 8)).toThrow(/B must be an integer >= 1, got 0/);
+  it('step and addRows check their arguments', () => {
+    const model = Transformer.random(base, { seed: 3 });
+    const other = Transformer.random(base, { seed: 3 });
+    const state = model.createState();
+    expect(() => model.step(state, new Int32Array(0))).toThrow(/state has no rows: add some with addRows first/);
+    expect(model.addRows(state, [[4, 5], [6]], [2, 1])).toBe(0);
+    expect(state.rows).toBe(3);
+    expect(model.addRows(state, [[7]])).toBe(3);
+    expect(() => model.step(state, new Int32Array(3))).toThrow(/tokens must have 4 entries \(one per row\), got 3/);
+    expect(() => model.step(state, [1, 1, 1, 1] as never)).toThrow(/tokens must be an Int32Array, got Array\(4\)/);
+    expect(() => model.step(state, Int32Array.of(1, 1, 29, 1))).toThrow(/tokens\[2\] must be an id in \[0, 28\], got 29/);
+    expect(() => other.step(state, new Int32Array(4))).toThrow(/state was created by another model/);
+    expect(() => model.step({} as never, new Int32Array(4))).toThrow(/state must be a DecodeState, got Object/);
+    expect(() => model.addRows(state, [[4]], [0])).toThrow(/copies\[0\] must be an integer in \[1, 4096\], got 0/);
+    expect(() => model.addRows(state, [[4]], [1, 1])).toThrow(/copies must have 1 entries/);
+    expect(() => state.gather([0, 4])).toThrow(/indices\[1\] must be an integer in \[0, 3\], got 4/);
+    expect(model.step(state, Int32Array.of(1, 1, 1, 1)).shape).toEqual([4, 29]);
+    expect([0, 1, 2, 3].map((r) => state.position(r))).toEqual([1, 1, 1, 1]);
+    expect([0, 1, 2, 3].map((r) => state.srcLength(r))).toEqual([2, 2, 1, 1]);
+    state.gather([3, 0]);
+    expect(state.rows).toBe(2);
+    expect([state.srcLength(0), state.srcLength(1)]).toEqual([1, 2]);
+    const full = Transformer.random({ ...base, maxPositions: 3 }, { seed: 3 });
+    const s3 = full.createState();
+    full.addRows(s3, [[4]]);
+    for (let t = 0; t < 3; t++) full.step(s3, Int32Array.of(1));
+    expect(() => full.step(s3, Int32Array.of(1))).toThrow(/a row would pass config.maxPositions \(3\) target positions/);
+    for (const m of [model, other, full]) m.dispose();
+    expect(() => model.createState()).toThrow(/the model was disposed/);
   });
 
   it('reports every missing key, unexpected key and shape mismatch at once', () => {
@@ -303,11 +331,12 @@ describe(`Transformer on ${isa}`, () => {
     expect(() => model.decode([[1, 4]], memory, [3])).toThrow(/srcLengths\[0\] must be an integer in \[1, 2\], got 3/);
     expect(() => model.decode([[1, 4]], memory, [1, 2])).toThrow(/srcLengths must have 1 entries/);
     expect(() => model.decode([[1, 29]], memory)).toThrow(/tgt\[0\]\[1\] must be an integer id in \[0, 28\], got 29/);
-    expect(() => model.generate([[4]], { maxNewTokens: 0 })).toThrow(/options.maxNewTokens must be an integer in \[1, 40\], got 0/);
-    expect(() => model.generate([[4]], { maxNewTokens: 41 })).toThrow(RangeError);
+    expect(() => greedy(model, [[4]], { maxNewTokens: 0 })).toThrow(/options.maxNewTokens must be an integer in \[1, 40\], got 0/);
+    expect(() => greedy(model, [[4]], { maxNewTokens: 41 })).toThrow(RangeError);
     expect(() => Transformer.random(base, { backend: 'gpu' as never })).toThrow(/backend must be 'native' or 'reference'/);
     model.dispose();
-    expect(() => model.generate([[4]])).toThrow(/the model was disposed/);
+    expect(() => greedy(model, [[4]])).toThrow(/the model was disposed/);
+    expect(() => model.step(model.createState(), new Int32Array(1))).toThrow(/the model was disposed/);
     model.dispose();
   });
 });

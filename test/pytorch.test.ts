@@ -6,7 +6,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { Transformer, readSafetensors, type Tensor } from '../lib/index.js';
+import { Transformer, generate, readSafetensors, type Tensor } from '../lib/index.js';
 import { isa } from './helpers.js';
 
 const fixtures = fileURLToPath(new URL('fixtures/pytorch/', import.meta.url));
@@ -57,8 +57,8 @@ describe(`PyTorch parity on ${isa}`, () => {
 
         // PyTorch's rows run 20 steps past any EOS; generate() stops at EOS and drops it.
         const greedy = cases.greedy.map((row) => (row.includes(config.eosId) ? row.slice(0, row.indexOf(config.eosId)) : row));
-        expect(model.generate(cases.src, { maxNewTokens: 20 })).toEqual(greedy);
-        cases.src.forEach((s, b) => expect(model.generate([s], { maxNewTokens: 20 })[0]).toEqual(greedy[b]));
+        expect(generate(model, cases.src, { maxNewTokens: 20 }).map((g) => g.sequences[0].ids)).toEqual(greedy);
+        cases.src.forEach((s, b) => expect(generate(model, [s], { maxNewTokens: 20 })[0].sequences[0].ids).toEqual(greedy[b]));
         model.dispose();
       });
     }

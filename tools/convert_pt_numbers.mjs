@@ -13,7 +13,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CharTokenizer, Transformer } from '../dist/index.js';
+import { CharTokenizer, Transformer, generate } from '../dist/index.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const MODEL_DIR = join(ROOT, 'models/pt-numbers');
@@ -37,7 +37,7 @@ function predict(model, texts) {
   const out = [];
   for (let i = 0; i < texts.length; i += BATCH) {
     const src = texts.slice(i, i + BATCH).map((t) => model.tokenizer.encode(t, { eos: true }));
-    for (const ids of model.generate(src, { maxNewTokens: MAX_NEW_TOKENS })) out.push(model.tokenizer.decode(ids));
+    for (const g of generate(model, src, { maxNewTokens: MAX_NEW_TOKENS })) out.push(model.tokenizer.decode(g.sequences[0].ids));
   }
   return out;
 }

@@ -1,5 +1,6 @@
 // `aiayn bench`: end-to-end throughput of one model directory, native next to
 // the pure-TypeScript reference on the same inputs. Medians of several runs.
+import { generate } from '../generate/generate.js';
 import { Transformer } from '../model/transformer.js';
 import { info } from '../runtime.js';
 
@@ -48,7 +49,7 @@ export function runBench(dir: string, o: BenchOptions): void {
     const runs = backends[i] === 'native' ? 7 : 1;
     model.encode(src);
     encoder.seconds[backends[i]] = median(() => model.encode(src), runs);
-    greedy.seconds[backends[i]] = median(() => model.generate(src, { maxNewTokens: newTokens, stopAtEos: false }), runs);
+    greedy.seconds[backends[i]] = median(() => generate(model, src, { maxNewTokens: newTokens, stopAtEos: false }), runs);
     model.dispose();
   });
   rows.push(encoder, greedy);

@@ -27,7 +27,7 @@ function run(model: Transformer, texts: string[], onBatch?: (done: number) => vo
   for (let i = 0; i < texts.length; i += BATCH) {
     const batch = texts.slice(i, i + BATCH);
     const t0 = performance.now();
-    outputs.push(...generateText(model, tokenizer, batch, MAX_NEW_TOKENS));
+    outputs.push(...generateText(model, tokenizer, batch, { maxNewTokens: MAX_NEW_TOKENS }));
     seconds += (performance.now() - t0) / 1000;
     onBatch?.(outputs.length);
   }

@@ -5,7 +5,10 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { Transformer } from '../model/transformer.js';
 import { info } from '../runtime.js';
 import { generateText, requireTokenizer } from './text.js';
+import { resolveGenerationOptions, type GenerationOptions } from '../generate/options.js';
+import type { TransformerConfig } from '../model/config.js';
 import { runBench } from './bench.js';
+import { runServe, type ServeCommandOptions } from './serve.js';
 
 /** A usage error: exit code 2. */
 class UsageError extends Error {}
@@ -18,6 +21,52 @@ function positiveInt(name: string) {
     }
     return n;
   };
+}
+
+function finiteNumber(name: string) {
+  return (value: string): number => {
+    const x = Number(value);
+    if (value.trim() === '' || !Number.isFinite(x)) throw new InvalidArgumentError(`${name} must be a number, got '${value}'`);
+    return x;
+  };
+}
+
+function nonNegativeInt(name: string) {
+  return (value: string): number => (value === '0' ? 0 : positiveInt(name)(value));
+}
+
+interface GenerateFlags {
+  model: string;
+  backend: 'native' | 'reference';
+  maxNewTokens: number;
+  batchSize: number;
+  numBeams: number;
+  lengthPenalty?: number;
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+  seed?: number;
+}
+
+/** The generation options the flags ask for: sampling when any sampling flag is given. */
+function generationOptions(f: GenerateFlags, config: Readonly<TransformerConfig>): GenerationOptions {
+  const sampling = f.temperature !== undefined || f.topK !== undefined || f.topP !== undefined || f.seed !== undefined;
+  if (sampling && f.numBeams > 1) throw new UsageError('--num-beams > 1 cannot be combined with sampling flags (--temperature, --top-k, --top-p, --seed)');
+  if (!sampling && f.numBeams === 1 && f.lengthPenalty !== undefined) throw new UsageError('--length-penalty needs --num-beams > 1');
+  const options: GenerationOptions = { maxNewTokens: Math.min(f.maxNewTokens, config.maxPositions), numBeams: f.numBeams };
+  if (f.lengthPenalty !== undefined) options.lengthPenalty = f.lengthPenalty;
+  if (sampling) {
+    options.doSample = true;
+    for (const key of ['temperature', 'topK', 'topP', 'seed'] as const) if (f[key] !== undefined) options[key] = f[key];
+  }
+  try {
+    resolveGenerationOptions(options, config);
+  } catch (error) {
+    // Name the flag, not the option: options.topP -> --top-p.
+    const flag = (name: string) => `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+    throw new UsageError((error as Error).message.replace(/options\.(\w+)/g, (_, name: string) => flag(name)));
+  }
+  return options;
 }
 
 const backendOption = () =>
@@ -44,23 +93,32 @@ export function buildProgram(): Command {
 
   program
     .command('generate')
-    .description('greedy generation: one output line per input text (TEXT arguments, or lines on stdin)')
+    .description('one output line per input text (TEXT arguments, or lines on stdin): greedy, beam search or sampling')
     .requiredOption('--model <dir>', 'model directory (config.json, model.safetensors, tokenizer.json)')
     .addOption(backendOption())
     .option('--max-new-tokens <n>', 'most tokens generated per input', positiveInt('--max-new-tokens'), 64)
     .option('--batch-size <n>', 'inputs generated together', positiveInt('--batch-size'), 32)
+    .option('--num-beams <n>', 'beam search with n beams (1: greedy)', positiveInt('--num-beams'), 1)
+    .option('--length-penalty <x>', 'beam scores are sum(log p) / length ** x', finiteNumber('--length-penalty'))
+    .option('--temperature <x>', 'sample, dividing the logits by x (> 0)', finiteNumber('--temperature'))
+    .option('--top-k <n>', 'sample among the k most likely tokens', positiveInt('--top-k'))
+    .option('--top-p <x>', 'sample among the most likely tokens holding probability x', finiteNumber('--top-p'))
+    .option('--seed <n>', 'seed for sampling (same seed, same output)', nonNegativeInt('--seed'))
     .argument('[text...]', 'input texts')
-    .action(async (texts: string[], opts: { model: string; backend: 'native' | 'reference'; maxNewTokens: number; batchSize: number }) => {
+    .action(async (texts: string[], opts: GenerateFlags) => {
       const inputs = texts.length > 0 ? texts : await readStdinLines();
       if (inputs.length === 0) throw new UsageError('no input: give TEXT arguments or non-empty lines on stdin');
       const model = loadModel(opts.model, opts.backend);
-      const tokenizer = requireTokenizer(model, opts.model);
-      const maxNew = Math.min(opts.maxNewTokens, model.config.maxPositions);
-      for (let i = 0; i < inputs.length; i += opts.batchSize) {
-        const batch = inputs.slice(i, i + opts.batchSize);
-        for (const line of generateText(model, tokenizer, batch, maxNew)) process.stdout.write(line + '\n');
+      try {
+        const tokenizer = requireTokenizer(model, opts.model);
+        const options = generationOptions(opts, model.config);
+        for (let i = 0; i < inputs.length; i += opts.batchSize) {
+          const batch = inputs.slice(i, i + opts.batchSize);
+          for (const line of generateText(model, tokenizer, batch, options)) process.stdout.write(line + '\n');
+        }
+      } finally {
+        model.dispose();
       }
-      model.dispose();
     });
 
   program
@@ -87,6 +145,33 @@ export function buildProgram(): Command {
     .option('--no-reference', 'skip the pure-TypeScript reference')
     .action((opts: { model: string; batch: number; srcLen: number; newTokens: number; reference: boolean }) => {
       runBench(opts.model, opts);
+    });
+
+  /** An integer flag in [min, max] (the serve command's). */
+  function intInRange(name: string, min: number, max: number) {
+    return (value: string): number => {
+      const n = Number(value);
+      if (!/^\d+$/.test(value) || n < min || n > max) throw new InvalidArgumentError(`${name} must be an integer in [${min}, ${max}], got '${value}'`);
+      return n;
+    };
+  }
+
+  program
+    .command('serve')
+    .description('HTTP server: OpenAI-compatible /v1/completions, TGI-compatible /generate and /generate_stream, /health, /metrics')
+    .requiredOption('--model <dir>', 'model directory (config.json, model.safetensors, tokenizer.json)')
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--port <n>', 'port (0: any free port)', intInRange('--port', 0, 65535), 8080)
+    .addOption(backendOption())
+    .option('--max-batch <n>', 'most rows (beams, sequences) decoded together (default 32)', positiveInt('--max-batch'))
+    .option('--max-queue <n>', 'most requests waiting for rows; more are answered 429 (default 256)', intInRange('--max-queue', 0, 1 << 20))
+    .option('--threads <n>', 'kernel threads (default: AIAYN_THREADS, else the physical cores)', positiveInt('--threads'))
+    .option('--max-body-bytes <n>', 'largest request body; larger ones are answered 413 (default 1048576)', positiveInt('--max-body-bytes'))
+    .option('--max-prompt-tokens <n>', "most source tokens per prompt (default: the model's maxPositions)", positiveInt('--max-prompt-tokens'))
+    .option('--max-tokens-cap <n>', "largest max_tokens / max_new_tokens a request may ask (default: the model's maxPositions)", positiveInt('--max-tokens-cap'))
+    .option('--drain-timeout <ms>', 'on SIGTERM/SIGINT, how long in-flight requests may take to finish', intInRange('--drain-timeout', 0, 2 ** 31 - 1), 60_000)
+    .action(async (opts: ServeCommandOptions) => {
+      await runServe(opts);
     });
 
   return program;

@@ -2,6 +2,8 @@
 // generated ids back into strings with a model's tokenizer.
 import type { Transformer } from '../model/transformer.js';
 import type { CharTokenizer } from '../tokenizer/char.js';
+import { generate } from '../generate/generate.js';
+import type { GenerationOptions } from '../generate/options.js';
 
 /** Source ids as aiayn's text models are trained (tools/train_pt_numbers.py): the characters, then <eos>. */
 export function encodeSource(tokenizer: CharTokenizer, text: string): Int32Array {
@@ -13,8 +15,8 @@ export function requireTokenizer(model: Transformer, dir: string): CharTokenizer
   return model.tokenizer;
 }
 
-/** Greedy generation for a batch of texts; one output string per input. */
-export function generateText(model: Transformer, tokenizer: CharTokenizer, texts: readonly string[], maxNewTokens: number): string[] {
-  const ids = model.generate(texts.map((t) => encodeSource(tokenizer, t)), { maxNewTokens });
-  return ids.map((row) => tokenizer.decode(row));
+/** Generation for a batch of texts; the best sequence of each as a string. */
+export function generateText(model: Transformer, tokenizer: CharTokenizer, texts: readonly string[], options: GenerationOptions): string[] {
+  const results = generate(model, texts.map((t) => encodeSource(tokenizer, t)), options);
+  return results.map((g) => tokenizer.decode(g.sequences[0].ids));
 }

@@ -13,15 +13,6 @@ export const QKV_SLOTS = { qSlot: 0, kSlot: 1, vSlot: 2 } as const;
 /** Slots of a fused [B, S, 2, H, Dh] cross-attention key/value projection. */
 export const KV_SLOTS = { kSlot: 0, vSlot: 1 } as const;
 
-/** Slot `slot` of src [B, T, S, H, Dh] copied into dst [B, T, H, Dh]. */
-export function copySlot(src: Tensor, slot: number, dst: Tensor): Tensor {
-  const [, , S, H, Dh] = src.shape;
-  const D = H * Dh;
-  const rows = dst.size / D;
-  for (let r = 0; r < rows; r++) dst.data.set(src.data.subarray((r * S + slot) * D, (r * S + slot + 1) * D), r * D);
-  return dst;
-}
-
 /** The rows [from, from + n) of a [*, D] matrix and of its bias, as views. */
 function rowBlock(w: Tensor, b: Tensor, from: number, n: number): [Tensor, Tensor] {
   const D = w.shape[1];

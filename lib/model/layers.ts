@@ -4,7 +4,7 @@
 import type { Tensor } from '../tensor.js';
 import type { Backend } from '../backend/backend.js';
 import type { TransformerConfig } from './config.js';
-import { KV_SLOTS, MultiHeadAttention, QKV_SLOTS, copySlot } from './attention.js';
+import { KV_SLOTS, MultiHeadAttention, QKV_SLOTS } from './attention.js';
 import { FeedForward } from './feedforward.js';
 import { LayerNorm } from './layernorm.js';
 import type { WeightMap, WeightSource } from './weights.js';
@@ -53,15 +53,31 @@ export class EncoderLayer {
   }
 }
 
-/** Where a decoder layer's self-attention keys and values go: a KV cache, or just this pass. */
-export interface SelfAttentionKV {
-  /**
-   * Takes the keys and values [B, Tn, H, Dh] of the newest Tn positions and
-   * returns what to attend over: k, v [B, Tcap, H, Dh] whose first `length`
-   * positions are valid (the newest last).
-   */
-  append(k: Tensor, v: Tensor): { k: Tensor; v: Tensor; length: number };
+/**
+ * What a decoder layer's self-attention attends over: k and v [B, Tcap, H, Dh]
+ * (or slots `kSlot`/`vSlot` of a fused [B, Tcap, 3, H, Dh]) whose first
+ * `length` positions are in use, the newest last; `lengths`, when given, is
+ * each row's own count (rows at different positions).
+ */
+export interface SelfKV {
+  k: Tensor;
+  v: Tensor;
+  length: number;
+  lengths?: Int32Array;
+  kSlot?: number;
+  vSlot?: number;
 }
+
+/** Where a decoder layer's self-attention keys and values go: a cache, or just this pass. */
+export interface SelfAttentionKV {
+  /** Takes the fused projection [B, Tn, 3, H, Dh] of the newest Tn positions (slots QKV_SLOTS). */
+  append(qkv: Tensor): SelfKV;
+}
+
+/** Teacher forcing: the whole target in one pass, attended in place in its fused projection. */
+export const THIS_PASS: SelfAttentionKV = {
+  append: (qkv) => ({ k: qkv, v: qkv, length: qkv.shape[1], kSlot: QKV_SLOTS.kSlot, vSlot: QKV_SLOTS.vSlot }),
+};
 
 /** Keys and values of cross-attention, projected from the encoder output once per request. */
 export interface CrossAttentionKV {
@@ -77,10 +93,8 @@ export class DecoderLayer {
   readonly #norm2: LayerNorm;
   readonly #norm3: LayerNorm;
   readonly #normFirst: boolean;
-  readonly #ws: Workspace;
 
   constructor(backend: Backend, ws: Workspace, weights: WeightSource, prefix: string, c: TransformerConfig) {
-    this.#ws = ws;
     this.selfAttn = new MultiHeadAttention(backend, ws, weights, `${prefix}.self_attn`, c.heads, 'self');
     this.crossAttn = new MultiHeadAttention(backend, ws, weights, `${prefix}.multihead_attn`, c.heads, 'cross');
     this.ff = new FeedForward(backend, ws, weights, prefix, c.activation);
@@ -97,16 +111,17 @@ export class DecoderLayer {
 
   /**
    * y [B, T, D], the newest T target positions, updated in place. Their
-   * self-attention keys and values go through `self` (a cache or this pass);
+   * self-attention keys and values go through `self` (a cache or THIS_PASS);
    * `tgtLengths` masks padded target positions in teacher forcing.
    */
   forward(y: Tensor, cross: CrossAttentionKV, self: SelfAttentionKV, tgtLengths?: Int32Array): Tensor {
     const selfAttend = (x: Tensor, residual?: Tensor) => {
       const qkv = this.selfAttn.projectSelf(x); // [B, T, 3, H, Dh]
-      const [B, T, , H, Dh] = qkv.shape;
-      const take = (key: string) => this.#ws.take(key, [B, T, H, Dh]);
-      const kv = self.append(copySlot(qkv, QKV_SLOTS.kSlot, take('attn.k')), copySlot(qkv, QKV_SLOTS.vSlot, take('attn.v')));
-      const mask = { causal: true, kvLength: kv.length, kvLengths: tgtLengths, qSlot: QKV_SLOTS.qSlot };
+      const kv = self.append(qkv);
+      const mask = {
+        causal: true, kvLength: kv.length, kvLengths: kv.lengths ?? tgtLengths,
+        qSlot: QKV_SLOTS.qSlot, kSlot: kv.kSlot, vSlot: kv.vSlot,
+      };
       return this.selfAttn.attend(qkv, kv.k, kv.v, mask, residual);
     };
     const crossAttend = (x: Tensor, residual?: Tensor) => {

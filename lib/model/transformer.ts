@@ -7,9 +7,9 @@ import type { Backend, LinearWeights } from '../backend/backend.js';
 import { getBackend, type BackendName } from '../runtime.js';
 import { openSafetensors, writeSafetensors } from '../io/safetensors.js';
 import { CharTokenizer } from '../tokenizer/char.js';
-import { KVCache } from '../generate/kvcache.js';
 import { resolveConfig, type TransformerConfig } from './config.js';
-import { DecoderLayer, EncoderLayer, type SelfAttentionKV } from './layers.js';
+import { DecodeState } from './decode-state.js';
+import { DecoderLayer, EncoderLayer, THIS_PASS } from './layers.js';
 import { LayerNorm } from './layernorm.js';
 import {
   POSITIONS_KEY,
@@ -33,16 +33,6 @@ export interface TransformerOptions {
   tokenizer?: CharTokenizer;
 }
 
-export interface GenerateOptions {
-  /** Most new tokens per row (EOS excluded). Default min(64, config.maxPositions). */
-  maxNewTokens?: number;
-  /**
-   * Stop a row at its EOS (default true). With false, every row runs exactly
-   * maxNewTokens steps and EOS is kept as an ordinary id: for benchmarks.
-   */
-  stopAtEos?: boolean;
-}
-
 /** A padded batch: ids [B, T] with `pad`, and each row's length. */
 interface Batch {
   ids: Int32Array;
@@ -51,30 +41,36 @@ interface Batch {
   lengths: Int32Array;
 }
 
+/**
+ * One id sequence checked: an array or Int32Array of 1..maxT integer ids in
+ * [0, vocab), as a new Int32Array. Errors name `name`.
+ */
+export function checkIds(name: string, seq: unknown, vocab: number, maxT: number): Int32Array {
+  if (!Array.isArray(seq) && !(seq instanceof Int32Array)) {
+    throw new TypeError(`${name} must be an array or Int32Array of ids, got ${describe(seq)}`);
+  }
+  if (seq.length === 0) throw new RangeError(`${name} must not be empty`);
+  if (seq.length > maxT) throw new RangeError(`${name} has ${seq.length} tokens, more than config.maxPositions (${maxT})`);
+  const ids = new Int32Array(seq.length);
+  for (let t = 0; t < seq.length; t++) {
+    const id: unknown = seq[t];
+    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id >= vocab) {
+      throw new RangeError(`${name}[${t}] must be an integer id in [0, ${vocab - 1}], got ${describe(id)}`);
+    }
+    ids[t] = id;
+  }
+  return ids;
+}
+
 function toBatch(name: string, seqs: unknown, vocab: number, pad: number, maxT: number): Batch {
   if (!Array.isArray(seqs)) throw new TypeError(`${name} must be an array of id sequences, got ${describe(seqs)}`);
   if (seqs.length === 0) throw new RangeError(`${name} must hold at least one sequence, got an empty batch`);
-  const lengths = new Int32Array(seqs.length);
-  seqs.forEach((s: unknown, b) => {
-    if (!Array.isArray(s) && !(s instanceof Int32Array)) {
-      throw new TypeError(`${name}[${b}] must be an array or Int32Array of ids, got ${describe(s)}`);
-    }
-    if (s.length === 0) throw new RangeError(`${name}[${b}] must not be empty`);
-    if (s.length > maxT) throw new RangeError(`${name}[${b}] has ${s.length} tokens, more than config.maxPositions (${maxT})`);
-    lengths[b] = s.length;
-  });
-  const B = seqs.length;
+  const rows = seqs.map((s: unknown, b) => checkIds(`${name}[${b}]`, s, vocab, maxT));
+  const B = rows.length;
+  const lengths = Int32Array.from(rows, (r) => r.length);
   const T = Math.max(...lengths);
   const ids = new Int32Array(B * T).fill(pad); // [B, T]
-  seqs.forEach((s: ArrayLike<number>, b) => {
-    for (let t = 0; t < s.length; t++) {
-      const id = s[t];
-      if (!Number.isInteger(id) || id < 0 || id >= vocab) {
-        throw new RangeError(`${name}[${b}][${t}] must be an integer id in [0, ${vocab - 1}], got ${describe(id)}`);
-      }
-      ids[b * T + t] = id;
-    }
-  });
+  rows.forEach((r, b) => ids.set(r, b * T));
   return { ids, B, T, lengths };
 }
 
@@ -106,6 +102,7 @@ export class Transformer {
   readonly #encoderNorm: LayerNorm | undefined;
   readonly #decoderNorm: LayerNorm | undefined;
   readonly #generator: LinearWeights;
+  readonly #states = new WeakSet<DecodeState>();
   #disposed = false;
 
   /**
@@ -231,49 +228,69 @@ export class Transformer {
     const batch = toBatch('tgt', tgt, c.tgtVocab, c.padId, c.maxPositions);
     const lengths = this.#checkMemory(memory, batch.B, srcLengths);
     const y = this.#embed(this.#tgtEmbedding, batch.ids, batch.B, batch.T, 0, this.#ws.take('stream.tgt', [batch.B, batch.T, c.dModel]));
-    const thisPass: SelfAttentionKV = { append: (k, v) => ({ k, v, length: k.shape[1] }) };
-    for (const layer of this.#decoder) layer.forward(y, layer.crossKV(memory, lengths), thisPass, batch.lengths);
+    for (const layer of this.#decoder) layer.forward(y, layer.crossKV(memory, lengths), THIS_PASS, batch.lengths);
     return this.#logits(y);
   }
 
-  /**
-   * Greedy decoding with a KV cache: for each source sequence, the new target
-   * ids (without BOS and EOS). A row stops at its EOS; all stop after
-   * `maxNewTokens`.
-   */
-  generate(src: TokenBatch, options: GenerateOptions = {}): number[][] {
+  /** An empty decode state for this model: rows are added by addRows and advanced by step. */
+  createState(): DecodeState {
     this.#checkLive();
+    const state = new DecodeState(this.config);
+    this.#states.add(state);
+    return state;
+  }
+
+  /**
+   * Encodes `src` (one batch) and appends its rows to `state`: `copies[i]`
+   * rows (default 1) for source i, e.g. one per beam, each at position 0 with
+   * the cross-attention keys and values of its source. Returns the index of
+   * the first new row; source i's rows follow those of source i - 1.
+   */
+  addRows(state: DecodeState, src: TokenBatch, copies?: ArrayLike<number>): number {
+    this.#checkLive();
+    this.#checkState(state);
     const c = this.config;
-    if (options === null || typeof options !== 'object') {
-      throw new TypeError(`options must be an object, got ${describe(options)}`);
-    }
-    const maxNew = checkInt('options.maxNewTokens', options.maxNewTokens ?? Math.min(64, c.maxPositions), 1, c.maxPositions);
-    const stopAtEos = options.stopAtEos ?? true;
-    if (typeof stopAtEos !== 'boolean') throw new TypeError(`options.stopAtEos must be a boolean, got ${describe(stopAtEos)}`);
     const batch = toBatch('src', src, c.srcVocab, c.padId, c.maxPositions);
-    const B = batch.B;
-    const memory = this.#encode(batch, this.#ws.take('stream.src', [B, batch.T, c.dModel]));
-    const cross = this.#decoder.map((layer) => layer.crossKV(memory, batch.lengths));
-    const Dh = c.dModel / c.heads;
-    const caches = this.#decoder.map(() => new KVCache(B, maxNew, c.heads, Dh));
-    const out: number[][] = Array.from({ length: B }, () => []);
-    const done = new Array<boolean>(B).fill(false);
-    let tokens: Int32Array = new Int32Array(B).fill(c.bosId); // [B, 1]
-    // The step's activations live in the workspace: no activation buffer is allocated per step.
-    const y = this.#ws.take('stream.tgt', [B, 1, c.dModel]);
-    const logits = this.#ws.take('logits', [B, 1, c.tgtVocab]);
-    for (let step = 0; step < maxNew; step++) {
-      this.#embed(this.#tgtEmbedding, tokens, B, 1, step, y);
-      this.#decoder.forEach((layer, i) => layer.forward(y, cross[i], caches[i]));
-      tokens = this.backend.argmax(this.#logits(y, logits));
-      for (let b = 0; b < B; b++) {
-        if (done[b]) continue;
-        if (stopAtEos && tokens[b] === c.eosId) done[b] = true;
-        else out[b].push(tokens[b]);
+    if (copies !== undefined) {
+      if (copies === null || typeof copies !== 'object' || copies.length !== batch.B) {
+        throw new RangeError(`copies must have ${batch.B} entries (one per source), got ${describe(copies)}`);
       }
-      if (done.every(Boolean)) break;
+      for (let b = 0; b < batch.B; b++) checkInt(`copies[${b}]`, copies[b], 1, 4096);
     }
-    return out;
+    const memory = this.#encode(batch, this.#ws.take('stream.src', [batch.B, batch.T, c.dModel]));
+    const crossKV = this.#decoder.map((layer) => layer.crossAttn.projectMemory(memory)); // [B, S, 2, H, Dh] each
+    const first = state.rows;
+    for (let b = 0; b < batch.B; b++) state.addSource(crossKV, b, batch.lengths[b], copies === undefined ? 1 : copies[b]);
+    return first;
+  }
+
+  /**
+   * One decoder step over every live row of `state`: `tokens[r]` (a target id)
+   * is fed at row r's own position, its keys and values join row r's cache,
+   * and the positions advance. Returns the logits [rows, tgtVocab]: a view of
+   * the model's workspace, overwritten by the next step.
+   */
+  step(state: DecodeState, tokens: Int32Array): Tensor {
+    this.#checkLive();
+    this.#checkState(state);
+    const c = this.config;
+    const R = state.rows;
+    if (R === 0) throw new RangeError('state has no rows: add some with addRows first');
+    if (!(tokens instanceof Int32Array)) throw new TypeError(`tokens must be an Int32Array, got ${describe(tokens)}`);
+    if (tokens.length !== R) throw new RangeError(`tokens must have ${R} entries (one per row), got ${tokens.length}`);
+    for (let r = 0; r < R; r++) {
+      const id = tokens[r];
+      if (id < 0 || id >= c.tgtVocab) throw new RangeError(`tokens[${r}] must be an id in [0, ${c.tgtVocab - 1}], got ${id}`);
+    }
+    state.prepareStep();
+    const y = this.backend.embedding(tokens, [R, 1], this.#tgtEmbedding, {
+      scale: Math.sqrt(c.dModel), positions: this.#positions, positionOffsets: state.positions,
+      out: this.#ws.take('stream.tgt', [R, 1, c.dModel]),
+    }); // [R, 1, D]
+    this.#decoder.forEach((layer, l) => layer.forward(y, state.cross(l), state.self(l)));
+    const logits = this.#logits(y, this.#ws.take('logits', [R, 1, c.tgtVocab]));
+    state.advance();
+    return logits.reshape([R, c.tgtVocab]);
   }
 
   /** Bytes of activation buffers the model keeps between calls (sized by the largest request so far). */
@@ -292,6 +309,11 @@ export class Transformer {
 
   #checkLive(): void {
     if (this.#disposed) throw new Error('the model was disposed');
+  }
+
+  #checkState(state: unknown): void {
+    if (!(state instanceof DecodeState)) throw new TypeError(`state must be a DecodeState, got ${describe(state)}`);
+    if (!this.#states.has(state)) throw new Error('state was created by another model (use this model\'s createState())');
   }
 
   /** Memory [B, S, D] into `out` (a new tensor by default). */

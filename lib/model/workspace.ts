@@ -5,12 +5,11 @@
 // the same keys. The keys and when each is free again:
 //   stream.src, stream.tgt  the residual stream of encode (in generate) / decode: a whole call
 //   attn.qkv                self-attention's fused projection: until its attend() returns
-//   attn.k, attn.v          a decoder step's new keys/values: until appended to the cache
 //   attn.q, attn.context    cross-attention queries / attention output: within attend()
 //   attn.out, ff.out        a post-LN sub-layer's output: until its addNorm
 //   ff.hidden               the feed-forward inner activation: within forward()
 //   norm.out                a pre-LN / final norm: until the next norm
-//   logits                  generate's logits: one step
+//   logits                  a decode step's logits: until the next step
 // Buffers grow to the largest request seen and are dropped by the model's dispose().
 import { Tensor, type Shape } from '../tensor.js';
 

@@ -1,0 +1,103 @@
+// Continuous batching: one decode state shared by many searches (requests),
+// each owning consecutive rows. Between two decoder steps, searches join (their
+// sources encoded together, cross keys/values computed once) and leave
+// (finished or cancelled); the rows are compacted by one gather that also
+// applies every beam reorder.
+import type { Backend } from '../backend/backend.js';
+import { Tensor } from '../tensor.js';
+import type { Transformer } from '../model/transformer.js';
+import type { DecodeState } from '../model/decode-state.js';
+import type { Search } from './search.js';
+
+export class BatchRunner {
+  readonly model: Transformer;
+  readonly #backend: Backend;
+  readonly #state: DecodeState;
+  #searches: Search[] = [];
+  /** The tokens each row feeds at the next step. */
+  #tokens = new Int32Array(0);
+
+  constructor(model: Transformer) {
+    this.model = model;
+    this.#backend = model.backend;
+    this.#state = model.createState();
+  }
+
+  /** Rows in use. */
+  get rows(): number {
+    return this.#state.rows;
+  }
+
+  /** Searches running. */
+  get size(): number {
+    return this.#searches.length;
+  }
+
+  /** Bytes of the decode state's buffers. */
+  get stateBytes(): number {
+    return this.#state.bytes;
+  }
+
+  /** Joins `searches` at the next step: their sources are encoded as one batch. */
+  add(searches: readonly Search[]): void {
+    if (searches.length === 0) return;
+    this.model.addRows(this.#state, searches.map((s) => s.src), searches.map((s) => s.initialRows));
+    const starts = searches.map((s) => s.start());
+    const tokens = new Int32Array(this.#tokens.length + starts.reduce((n, t) => n + t.length, 0));
+    tokens.set(this.#tokens);
+    let at = this.#tokens.length;
+    for (const t of starts) {
+      tokens.set(t, at);
+      at += t.length;
+    }
+    this.#tokens = tokens;
+    this.#searches.push(...searches);
+  }
+
+  /** Drops `search`'s rows (a cancelled request); its result is never read. */
+  remove(search: Search): void {
+    const i = this.#searches.indexOf(search);
+    if (i < 0) return;
+    let first = 0;
+    for (let j = 0; j < i; j++) first += this.#searches[j].rows;
+    const n = search.rows;
+    const keep = Int32Array.from({ length: this.rows - n }, (_, r) => (r < first ? r : r + n));
+    this.#state.gather(keep);
+    this.#tokens = Int32Array.from(keep, (r) => this.#tokens[r]);
+    this.#searches.splice(i, 1);
+  }
+
+  /**
+   * One decoder step over every row; each search reads its rows' logits and
+   * picks its next tokens. Returns the searches that finished in this step
+   * (they have left the batch).
+   */
+  step(): Search[] {
+    if (this.#searches.length === 0) return [];
+    const logits = this.model.step(this.#state, this.#tokens); // [rows, V]
+    const V = logits.shape[1];
+    const gather: number[] = [];
+    const tokens: number[] = [];
+    const finished: Search[] = [];
+    const running: Search[] = [];
+    let first = 0;
+    let identity = true;
+    for (const search of this.#searches) {
+      const n = search.rows;
+      const own = new Tensor(logits.data.subarray(first * V, (first + n) * V), [n, V]);
+      const next = search.step(own, this.#backend);
+      for (let i = 0; i < next.parents.length; i++) {
+        const row = first + next.parents[i];
+        identity &&= row === gather.length;
+        gather.push(row);
+        tokens.push(next.tokens[i]);
+      }
+      (search.done ? finished : running).push(search);
+      first += n;
+    }
+    if (!identity || gather.length !== this.rows) this.#state.gather(gather);
+    this.#tokens = Int32Array.from(tokens);
+    this.#searches = running;
+    return finished;
+  }
+}

@@ -1,0 +1,45 @@
+// A decoding strategy for one input, as the batch runner drives it: it owns
+// some consecutive rows of a shared batch, reads their logits after each
+// decoder step, and says which tokens its rows feed next and which rows they
+// continue (beams fork and die, finished samples leave). It never sees the
+// other requests' rows, so its result does not depend on them.
+import type { Tensor } from '../tensor.js';
+import type { Backend } from '../backend/backend.js';
+import type { FinishReason, Generation } from './options.js';
+
+/** One generated token as streamed: sequence `index` of the request. */
+export interface TokenEvent {
+  index: number;
+  id: number;
+  /** The token's log-probability, with options.logprobs. */
+  logprob?: number;
+  /** True for the ending EOS (or other special ids). */
+  special: boolean;
+  /** Set on the last token of sequence `index`. */
+  finishReason?: FinishReason;
+}
+
+export interface StepResult {
+  /** The token each row feeds at the next step. */
+  tokens: Int32Array;
+  /** For each next row, which of this search's current rows it continues. */
+  parents: Int32Array;
+}
+
+export interface Search {
+  /** The source ids. */
+  readonly src: Int32Array;
+  /** Rows it occupies when it joins. */
+  readonly initialRows: number;
+  /** Rows it occupies now; 0 once done. */
+  readonly rows: number;
+  readonly done: boolean;
+  /** The tokens its rows feed at the first step (the start token). */
+  start(): Int32Array;
+  /** Reads logits [rows, V] of its rows and decides the next step (rows may shrink to 0). */
+  step(logits: Tensor, backend: Backend): StepResult;
+  /** The result, once done. */
+  result(): Generation;
+  /** Called for each token as it becomes final (after the step that made it). */
+  onToken?: (event: TokenEvent) => void;
+}

@@ -1,0 +1,278 @@
+// The decoder's state for a batch of rows that come and go: per decoder layer,
+// a self-attention KV cache and the cross-attention keys/values of each row's
+// source. Row r is slot r of every buffer; the live rows are always the first
+// `rows` slots, so kernels see one dense batch. Each row has its own position
+// (tokens fed so far = its cache length) and source length. Rows are added by
+// Transformer.addRows, advanced by Transformer.step, and reordered, copied or
+// dropped by `gather` (beam search, finished or cancelled requests).
+import { Tensor, checkInt, describe } from '../tensor.js';
+import type { TransformerConfig } from './config.js';
+import type { SelfAttentionKV, SelfKV } from './layers.js';
+
+/** The buffers of one decoder layer. */
+interface LayerState {
+  k: Float32Array; // [Bcap, Tcap, H, Dh]
+  v: Float32Array; // [Bcap, Tcap, H, Dh]
+  cross: Float32Array; // [Bcap, Scap, 2, H, Dh]
+}
+
+export class DecodeState {
+  readonly #D: number;
+  readonly #H: number;
+  readonly #maxPositions: number;
+  readonly #layers: LayerState[];
+  #rows = 0;
+  #Bcap = 0;
+  #Tcap = 0;
+  #Scap = 0;
+  /** Per slot: tokens fed so far (the self-attention cache length). */
+  #positions = new Int32Array(0);
+  /** Per slot: valid positions of its cross keys/values. */
+  #srcLengths = new Int32Array(0);
+  /** Per slot: rows with the same group hold the same cross keys/values (copies of one source). */
+  #groups = new Int32Array(0);
+  #nextGroup = 0;
+  #scratch = new Float32Array(0);
+  /** Per-row cache lengths after the current step's append (a view of #lengthsBuffer). */
+  #lengthsBuffer = new Int32Array(0);
+
+  constructor(config: Readonly<TransformerConfig>) {
+    this.#D = config.dModel;
+    this.#H = config.heads;
+    this.#maxPositions = config.maxPositions;
+    this.#layers = Array.from({ length: config.decoderLayers }, () => ({
+      k: new Float32Array(0),
+      v: new Float32Array(0),
+      cross: new Float32Array(0),
+    }));
+  }
+
+  /** Live rows: slots [0, rows). */
+  get rows(): number {
+    return this.#rows;
+  }
+
+  /** Position (tokens fed so far) of row `r`. */
+  position(r: number): number {
+    return this.#positions[this.#checkRow('r', r)];
+  }
+
+  /** Source length of row `r`. */
+  srcLength(r: number): number {
+    return this.#srcLengths[this.#checkRow('r', r)];
+  }
+
+  /** Bytes of the buffers held. */
+  get bytes(): number {
+    return this.#layers.reduce((n, l) => n + l.k.byteLength + l.v.byteLength + l.cross.byteLength, 0);
+  }
+
+  /**
+   * Keeps the rows `indices` in that order: new row i is old row indices[i].
+   * An index may repeat (a beam forking) or be left out (a finished or
+   * cancelled row); only the valid prefix of each cache is copied, and the
+   * cross keys/values only between rows of different sources.
+   */
+  gather(indices: ArrayLike<number>): void {
+    if (indices === null || typeof indices !== 'object' || typeof indices.length !== 'number') {
+      throw new TypeError(`indices must be an array of row indices, got ${describe(indices)}`);
+    }
+    const n = indices.length;
+    const src = new Int32Array(n);
+    for (let i = 0; i < n; i++) src[i] = this.#checkRow(`indices[${i}]`, indices[i]);
+    this.#reserve(n, 0, 0);
+    // A moved row whose old contents another destination still reads is saved first.
+    const moved = new Uint8Array(this.#rows);
+    for (let d = 0; d < Math.min(n, this.#rows); d++) if (src[d] !== d) moved[d] = 1;
+    const saved = new Map<number, number>(); // old row -> scratch offset
+    let need = 0;
+    for (let d = 0; d < n; d++) {
+      const s = src[d];
+      if (s !== d && moved[s] && !saved.has(s)) {
+        saved.set(s, need);
+        need += this.#rowFloats(s);
+      }
+    }
+    if (this.#scratch.length < need) this.#scratch = new Float32Array(need);
+    for (const [s, at] of saved) this.#saveRow(s, at);
+    const positions = this.#positions.slice(0, this.#rows);
+    const srcLengths = this.#srcLengths.slice(0, this.#rows);
+    const groups = this.#groups.slice(0, this.#rows);
+    for (let d = 0; d < n; d++) {
+      const s = src[d];
+      if (s === d) continue;
+      const at = saved.get(s);
+      const copyCross = groups[s] !== this.#groups[d] || d >= this.#rows;
+      if (at === undefined) this.#copyRow(s, d, copyCross);
+      else this.#restoreRow(at, positions[s], srcLengths[s], d, copyCross);
+      this.#positions[d] = positions[s];
+      this.#srcLengths[d] = srcLengths[s];
+      this.#groups[d] = groups[s];
+    }
+    this.#rows = n;
+  }
+
+  /**
+   * Appends rows for one source: `copies` rows at position 0 whose cross
+   * keys/values are layer l's slice of `crossKV[l]` [B, S, 2, H, Dh] at row b.
+   */
+  addSource(crossKV: readonly Tensor[], b: number, srcLength: number, copies: number): void {
+    const S = crossKV[0].shape[1];
+    const D = this.#D;
+    this.#reserve(this.#rows + copies, 0, S);
+    const group = this.#nextGroup++;
+    for (let c = 0; c < copies; c++) {
+      const r = this.#rows++;
+      this.#positions[r] = 0;
+      this.#srcLengths[r] = srcLength;
+      this.#groups[r] = group;
+      this.#layers.forEach((layer, l) => {
+        layer.cross.set(crossKV[l].data.subarray(b * S * 2 * D, (b * S + srcLength) * 2 * D), r * this.#Scap * 2 * D);
+      });
+    }
+  }
+
+  /** Makes room for one more position in every live row; throws past maxPositions. */
+  prepareStep(): void {
+    let T = 0;
+    for (let r = 0; r < this.#rows; r++) T = Math.max(T, this.#positions[r] + 1);
+    if (T > this.#maxPositions) {
+      throw new RangeError(`a row would pass config.maxPositions (${this.#maxPositions}) target positions`);
+    }
+    this.#reserve(0, T, 0);
+    if (this.#lengthsBuffer.length < this.#rows) this.#lengthsBuffer = new Int32Array(this.#Bcap);
+  }
+
+  /** Per live row, the position its next token is embedded at. */
+  get positions(): Int32Array {
+    return this.#positions.subarray(0, this.#rows);
+  }
+
+  /** Advances every live row by one position, after a step. */
+  advance(): void {
+    for (let r = 0; r < this.#rows; r++) this.#positions[r]++;
+  }
+
+  /** Layer l's cross keys/values of the live rows: [rows, Scap, 2, H, Dh] and each row's source length. */
+  cross(l: number): { kv: Tensor; srcLengths: Int32Array } {
+    const D = this.#D;
+    const size = this.#rows * this.#Scap * 2 * D;
+    const kv = new Tensor(this.#layers[l].cross.subarray(0, size), [this.#rows, this.#Scap, 2, this.#H, D / this.#H]);
+    return { kv, srcLengths: this.#srcLengths.subarray(0, this.#rows) };
+  }
+
+  /** Layer l's self-attention cache as the decoder layer appends to it: one new position per live row. */
+  self(l: number): SelfAttentionKV {
+    return {
+      append: (qkv: Tensor): SelfKV => {
+        const layer = this.#layers[l];
+        const [B, Tn, , H, Dh] = qkv.shape; // [B, 1, 3, H, Dh]
+        if (B !== this.#rows || Tn !== 1) {
+          throw new RangeError(`a decode step appends [${this.#rows}, 1, 3, H, Dh], got [${B}, ${Tn}, ...]`);
+        }
+        const D = H * Dh;
+        const lengths = this.#lengthsBuffer.subarray(0, B);
+        let T = 0;
+        for (let r = 0; r < B; r++) {
+          const p = this.#positions[r];
+          const dst = (r * this.#Tcap + p) * D;
+          layer.k.set(qkv.data.subarray((r * 3 + 1) * D, (r * 3 + 2) * D), dst);
+          layer.v.set(qkv.data.subarray((r * 3 + 2) * D, (r * 3 + 3) * D), dst);
+          lengths[r] = p + 1;
+          T = Math.max(T, p + 1);
+        }
+        const size = B * this.#Tcap * D;
+        const shape = [B, this.#Tcap, H, Dh];
+        return { k: new Tensor(layer.k.subarray(0, size), shape), v: new Tensor(layer.v.subarray(0, size), shape), length: T, lengths };
+      },
+    };
+  }
+
+  #checkRow(name: string, r: unknown): number {
+    return checkInt(name, r, 0, this.#rows - 1);
+  }
+
+  /** Floats of row r's valid contents over all layers: self k and v, and cross. */
+  #rowFloats(r: number): number {
+    return this.#layers.length * (2 * this.#positions[r] + 2 * this.#srcLengths[r]) * this.#D;
+  }
+
+  #saveRow(r: number, at: number): void {
+    const D = this.#D;
+    const T = this.#positions[r] * D;
+    const S = this.#srcLengths[r] * 2 * D;
+    for (const layer of this.#layers) {
+      const self = r * this.#Tcap * D;
+      this.#scratch.set(layer.k.subarray(self, self + T), at);
+      this.#scratch.set(layer.v.subarray(self, self + T), at + T);
+      const cross = r * this.#Scap * 2 * D;
+      this.#scratch.set(layer.cross.subarray(cross, cross + S), at + 2 * T);
+      at += 2 * T + S;
+    }
+  }
+
+  #restoreRow(at: number, position: number, srcLength: number, d: number, copyCross: boolean): void {
+    const D = this.#D;
+    const T = position * D;
+    const S = srcLength * 2 * D;
+    for (const layer of this.#layers) {
+      layer.k.set(this.#scratch.subarray(at, at + T), d * this.#Tcap * D);
+      layer.v.set(this.#scratch.subarray(at + T, at + 2 * T), d * this.#Tcap * D);
+      if (copyCross) layer.cross.set(this.#scratch.subarray(at + 2 * T, at + 2 * T + S), d * this.#Scap * 2 * D);
+      at += 2 * T + S;
+    }
+  }
+
+  #copyRow(s: number, d: number, copyCross: boolean): void {
+    const D = this.#D;
+    const T = this.#positions[s] * D;
+    const S = this.#srcLengths[s] * 2 * D;
+    for (const layer of this.#layers) {
+      layer.k.copyWithin(d * this.#Tcap * D, s * this.#Tcap * D, s * this.#Tcap * D + T);
+      layer.v.copyWithin(d * this.#Tcap * D, s * this.#Tcap * D, s * this.#Tcap * D + T);
+      if (copyCross) layer.cross.copyWithin(d * this.#Scap * 2 * D, s * this.#Scap * 2 * D, s * this.#Scap * 2 * D + S);
+    }
+  }
+
+  /**
+   * Grows the capacities to at least B rows, T positions and S source
+   * positions (doubling rows and positions so growth is amortised), keeping
+   * the live rows' contents.
+   */
+  #reserve(B: number, T: number, S: number): void {
+    const grow = (cap: number, need: number, limit: number) => (need <= cap ? cap : Math.min(limit, Math.max(need, 2 * cap)));
+    const Bcap = grow(this.#Bcap, B, Number.MAX_SAFE_INTEGER);
+    const Tcap = grow(this.#Tcap, T, this.#maxPositions);
+    const Scap = S <= this.#Scap ? this.#Scap : S;
+    if (Bcap === this.#Bcap && Tcap === this.#Tcap && Scap === this.#Scap) return;
+    const D = this.#D;
+    for (const layer of this.#layers) {
+      const k = new Float32Array(Bcap * Tcap * D);
+      const v = new Float32Array(Bcap * Tcap * D);
+      const cross = new Float32Array(Bcap * Scap * 2 * D);
+      for (let r = 0; r < this.#rows; r++) {
+        const T0 = this.#positions[r] * D;
+        k.set(layer.k.subarray(r * this.#Tcap * D, r * this.#Tcap * D + T0), r * Tcap * D);
+        v.set(layer.v.subarray(r * this.#Tcap * D, r * this.#Tcap * D + T0), r * Tcap * D);
+        const S0 = this.#srcLengths[r] * 2 * D;
+        cross.set(layer.cross.subarray(r * this.#Scap * 2 * D, r * this.#Scap * 2 * D + S0), r * Scap * 2 * D);
+      }
+      layer.k = k;
+      layer.v = v;
+      layer.cross = cross;
+    }
+    if (Bcap !== this.#Bcap) {
+      const widen = (a: Int32Array) => {
+        const b = new Int32Array(Bcap);
+        b.set(a.subarray(0, this.#rows));
+        return b;
+      };
+      this.#positions = widen(this.#positions);
+      this.#srcLengths = widen(this.#srcLengths);
+      this.#groups = widen(this.#groups);
+    }
+    this.#Bcap = Bcap;
+    this.#Tcap = Tcap;
+    this.#Scap = Scap;
+  }
+}

@@ -1,0 +1,174 @@
+// The engine's worker thread: hosts the model and the step loop. Between two
+// decoder steps it reads its messages (new requests, cancellations), admits
+// waiting requests while rows are free (first come, first served), runs one
+// step over all rows, and posts the step's tokens and finished results: one
+// message hop per batched step, never per op.
+import { parentPort, workerData } from 'node:worker_threads';
+import { Transformer } from '../model/transformer.js';
+import { setThreads } from '../runtime.js';
+import { BatchRunner } from '../generate/batch.js';
+import { createSearch } from '../generate/generate.js';
+import { resolveGenerationOptions } from '../generate/options.js';
+import { checkIds } from '../model/transformer.js';
+import type { Search } from '../generate/search.js';
+import { encodeSource } from '../cli/text.js';
+import { toWireError, type EngineGeneration, type FromWorker, type ToWorker, type WireInput, type WireToken, type WorkerSetup } from './protocol.js';
+
+interface Job {
+  id: number;
+  search: Search;
+  stream: boolean;
+  /** Per sequence: generated ids so far and the text already sent, for streamed text deltas. */
+  ids: number[][];
+  sent: string[];
+}
+
+const port = parentPort!;
+const setup = workerData as WorkerSetup;
+const post = (message: FromWorker) => port.postMessage(message);
+
+let model: Transformer;
+try {
+  if (setup.threads !== undefined) setThreads(setup.threads);
+  model = Transformer.load(setup.dir, { backend: setup.backend });
+} catch (error) {
+  post({ type: 'fatal', error: toWireError(error) });
+  process.exit(1);
+}
+const config = model.config;
+const tokenizer = model.tokenizer;
+let runner = new BatchRunner(model);
+const waiting: Job[] = [];
+const running = new Map<number, Job>();
+let tokens: WireToken[] = [];
+let closing = false;
+let scheduled = false;
+
+function decodeText(ids: number[]): string {
+  return tokenizer ? tokenizer.decode(ids) : '';
+}
+
+function sourceIds(input: WireInput): Int32Array {
+  if ('text' in input) {
+    if (!tokenizer) throw new Error('the model has no tokenizer.json: send token ids, not text');
+    const ids = encodeSource(tokenizer, input.text);
+    if (ids.length > config.maxPositions) {
+      throw new RangeError(`input has ${ids.length} tokens, more than config.maxPositions (${config.maxPositions})`);
+    }
+    return ids;
+  }
+  return checkIds('input', input.ids, config.srcVocab, config.maxPositions);
+}
+
+function accept(message: Extract<ToWorker, { type: 'request' }>): void {
+  try {
+    const options = resolveGenerationOptions(message.options, config);
+    const search = createSearch(sourceIds(message.input), options, config);
+    if (search.initialRows > setup.maxBatch) {
+      throw new RangeError(`the request needs ${search.initialRows} rows (beams or sequences), more than maxBatch (${setup.maxBatch})`);
+    }
+    const job: Job = { id: message.id, search, stream: message.stream, ids: [], sent: [] };
+    if (message.stream) {
+      search.onToken = (e) => {
+        const ids = (job.ids[e.index] ??= []);
+        let text = '';
+        if (!e.special) {
+          ids.push(e.id);
+          const all = decodeText(ids);
+          const before = job.sent[e.index] ?? '';
+          text = all.startsWith(before) ? all.slice(before.length) : all;
+          job.sent[e.index] = all;
+        }
+        tokens.push({
+          id: job.id, index: e.index, token: e.id, text, logprob: e.logprob, special: e.special, finishReason: e.finishReason,
+        });
+      };
+    }
+    waiting.push(job);
+  } catch (error) {
+    post({ type: 'failed', id: message.id, error: toWireError(error) });
+  }
+}
+
+function cancel(id: number): void {
+  const w = waiting.findIndex((j) => j.id === id);
+  if (w >= 0) waiting.splice(w, 1);
+  const job = running.get(id);
+  if (job) {
+    running.delete(id);
+    runner.remove(job.search);
+  }
+}
+
+function result(job: Job): EngineGeneration {
+  const g = job.search.result();
+  return {
+    promptTokens: job.search.src.length,
+    sequences: g.sequences.map((s) => (tokenizer ? { ...s, text: decodeText(s.ids) } : s)),
+  };
+}
+
+function tick(): void {
+  scheduled = false;
+  const joined: Job[] = [];
+  let rows = runner.rows;
+  while (waiting.length > 0 && rows + waiting[0].search.initialRows <= setup.maxBatch) {
+    const job = waiting.shift()!;
+    rows += job.search.initialRows;
+    joined.push(job);
+  }
+  try {
+    if (joined.length > 0) {
+      runner.add(joined.map((j) => j.search));
+      for (const j of joined) running.set(j.id, j);
+      post({ type: 'admitted', ids: joined.map((j) => j.id) });
+    }
+    if (runner.size === 0) {
+      if (closing) shutdown();
+      return;
+    }
+    const start = performance.now();
+    const stepRows = runner.rows;
+    const finished = runner.step();
+    post({ type: 'step', rows: stepRows, seconds: (performance.now() - start) / 1000, joined: joined.length });
+    if (tokens.length > 0) {
+      post({ type: 'tokens', tokens });
+      tokens = [];
+    }
+    for (const search of finished) {
+      const job = [...running.values()].find((j) => j.search === search)!;
+      running.delete(job.id);
+      post({ type: 'done', id: job.id, result: result(job) });
+    }
+  } catch (error) {
+    // The decode state cannot be trusted after a failed step: fail what ran and start afresh.
+    const wire = toWireError(error);
+    for (const job of [...running.values(), ...joined]) post({ type: 'failed', id: job.id, error: wire });
+    running.clear();
+    tokens = [];
+    runner = new BatchRunner(model);
+  }
+  schedule();
+}
+
+function schedule(): void {
+  if (scheduled) return;
+  scheduled = true;
+  // setImmediate lets the messages that arrived during the step in first.
+  setImmediate(tick);
+}
+
+function shutdown(): void {
+  model.dispose();
+  post({ type: 'closed' });
+  port.close();
+}
+
+port.on('message', (message: ToWorker) => {
+  if (message.type === 'request') accept(message);
+  else if (message.type === 'cancel') cancel(message.id);
+  else closing = true;
+  schedule();
+});
+
+post({ type: 'ready', config: { ...config }, tokenizer: tokenizer !== undefined });
