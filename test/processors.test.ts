@@ -273,6 +273,20 @@ describe(`logits processors end to end on ${isa}`, () => {
     });
   });
 
+  it('a row whose every token is banned scores -Infinity, never NaN (greedy, sampling, beam)', () => {
+    // tgtVocab 6 and noRepeatNgramSize 1: after 5 distinct tokens (and the start token) every id is banned.
+    const tiny = Transformer.random({ ...small, tgtVocab: 6 }, { seed: 0, backend: 'native' });
+    const options: GenerationOptions = { noRepeatNgramSize: 1, maxNewTokens: 8, stopAtEos: false, logprobs: true };
+    for (const extra of [{}, { doSample: true, seed: 1 }, { numBeams: 2 }] as GenerationOptions[]) {
+      const [g] = generate(tiny, [[4, 5]], { ...options, ...extra });
+      const [s] = g.sequences;
+      const what = `${JSON.stringify(extra)}: ids ${s.ids}, score ${s.score}, logprobs ${s.logprobs}`;
+      expect(s.logprobs!.some(Number.isNaN), what).toBe(false);
+      expect(s.score, what).toBe(-Infinity);
+    }
+    tiny.dispose();
+  });
+
   it('logprobs: present only when asked, one per generated token (the ending EOS included), summing to the score', () => {
     for (const options of [{}, { numBeams: 3, numReturnSequences: 3, lengthPenalty: 0 }, { doSample: true, seed: 4, numReturnSequences: 2 }] as GenerationOptions[]) {
       const withLogprobs = allSequences(generate(model, sources, { ...options, maxNewTokens: 8, logprobs: true, repetitionPenalty: 1.2 }));
