@@ -286,3 +286,58 @@ describe(`sampling on ${isa}`, () => {
     });
   });
 });
+
+describe(`sampling over a large vocabulary on ${isa}`, () => {
+  // tgtVocab 600 and a flat first-step distribution (max p ~0.005): the top-p nucleus holds hundreds
+  // of ids, more than the 64 candidates the sampler asks of topK first, so it must grow them.
+  const V = 600;
+  const model = Transformer.random({ ...small, tgtVocab: V }, { seed: 5, backend: 'native' });
+  const src = [4, 9, 13, 6];
+  const p = softmax64(forcedLogits(model, src, [[model.config.bosId]])[0][0]);
+  const order = [...p.keys()].sort((a, b) => p[b] - p[a]);
+  afterAll(() => model.dispose());
+
+  /** Ids kept by top-k then top-p, with their renormalised probabilities. */
+  function kept(topK: number, topP: number): Map<number, number> {
+    const top = topK > 0 ? order.slice(0, topK) : order;
+    const mass = sum(top.map((i) => p[i]));
+    const out = new Map<number, number>();
+    let acc = 0;
+    for (const i of top) {
+      if (acc >= topP) break;
+      out.set(i, p[i] / mass);
+      acc += p[i] / mass;
+    }
+    const total = sum([...out.values()]);
+    for (const [i, q] of out) out.set(i, q / total);
+    return out;
+  }
+
+  for (const [topK, topP] of [[0, 0.5], [0, 0.99], [100, 0.8], [300, 1]] as const) {
+    it(`topK ${topK}, topP ${topP}: only the kept ids, in proportion (by rank bins)`, () => {
+      const keep = kept(topK, topP);
+      expect(keep.size).toBeGreaterThan(64);
+      const counts = new Map<number, number>();
+      for (let r = 0; r < 16; r++) {
+        const [g] = generate(model, [src], { doSample: true, topK, topP, seed: 77 + 13 * r, numReturnSequences: 250, maxNewTokens: 1, stopAtEos: false });
+        for (const s of g.sequences) counts.set(s.ids[0], (counts.get(s.ids[0]) ?? 0) + 1);
+      }
+      for (const id of counts.keys()) expect(keep.has(id), `id ${id} (rank ${order.indexOf(id)}) is outside the ${keep.size} kept`).toBe(true);
+      expect(Math.max(...[...counts.keys()].map((id) => order.indexOf(id))), 'ids past the first 64 candidates are drawn').toBeGreaterThan(64);
+      // Ten bins of consecutive ranks with about equal mass.
+      const ids = order.filter((i) => keep.has(i));
+      const bins = Array.from({ length: 10 }, () => ({ p: 0, n: 0 }));
+      let acc = 0;
+      for (const id of ids) {
+        const bin = Math.min(9, Math.floor(acc * 10));
+        bins[bin].p += keep.get(id)!;
+        bins[bin].n += counts.get(id) ?? 0;
+        acc += keep.get(id)!;
+      }
+      const test = chiSquare(bins.map((b) => b.n), bins.map((b) => b.p));
+      expect(test.pValue, `chi-square ${test.stat.toFixed(2)} df ${test.df}`).toBeGreaterThan(1e-3);
+      expect(test.stat).toBeLessThan(chiSquareCritical(1e-3, test.df));
+    });
+  }
+});
+
