@@ -41,6 +41,8 @@ export class BatchRunner {
   /** Joins `searches` at the next step: their sources are encoded as one batch. */
   add(searches: readonly Search[]): void {
     if (searches.length === 0) return;
+    const rows = searches.reduce((n, s) => n + s.initialRows, this.rows);
+    this.#state.reserve(rows, Math.max(...searches.map((s) => s.maxNewTokens)));
     this.model.addRows(this.#state, searches.map((s) => s.src), searches.map((s) => s.initialRows));
     const starts = searches.map((s) => s.start());
     const tokens = new Int32Array(this.#tokens.length + starts.reduce((n, t) => n + t.length, 0));

@@ -36,6 +36,7 @@ interface Candidate {
 export class BeamSearch implements Search {
   readonly src: Int32Array;
   readonly initialRows: number;
+  readonly maxNewTokens: number;
   onToken?: (event: TokenEvent) => void;
   readonly #o: ResolvedOptions;
   readonly #eos: number;
@@ -50,6 +51,7 @@ export class BeamSearch implements Search {
   constructor(src: Int32Array, options: ResolvedOptions, config: Readonly<TransformerConfig>) {
     this.src = src;
     this.#o = options;
+    this.maxNewTokens = options.maxNewTokens;
     this.#eos = config.eosId;
     this.#V = config.tgtVocab;
     this.#processors = buildProcessors(options, config.eosId);
@@ -95,7 +97,8 @@ export class BeamSearch implements Search {
         candidates.push({ sum: running[beam].sum + logprob, beam, id: top.indices[beam * k + j], logprob });
       }
     }
-    candidates.sort((a, b) => b.sum - a.sum || a.beam - b.beam || a.id - b.id);
+    // Explicit comparisons: -Infinity - -Infinity is NaN (a row whose every token is banned).
+    candidates.sort((a, b) => (a.sum > b.sum ? -1 : a.sum < b.sum ? 1 : a.beam - b.beam || a.id - b.id));
     candidates.length = Math.min(candidates.length, 2 * nb);
 
     const length = this.#generated + 1; // generated tokens after this step, the new one counted

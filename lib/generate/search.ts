@@ -31,6 +31,8 @@ export interface Search {
   readonly src: Int32Array;
   /** Rows it occupies when it joins. */
   readonly initialRows: number;
+  /** Most tokens a row generates (positions it needs in the decode state). */
+  readonly maxNewTokens: number;
   /** Rows it occupies now; 0 once done. */
   readonly rows: number;
   readonly done: boolean;

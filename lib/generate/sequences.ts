@@ -25,6 +25,7 @@ interface Sequence {
 export class SequenceSearch implements Search {
   readonly src: Int32Array;
   readonly initialRows: number;
+  readonly maxNewTokens: number;
   onToken?: (event: TokenEvent) => void;
   readonly #o: ResolvedOptions;
   readonly #eos: number;
@@ -39,6 +40,7 @@ export class SequenceSearch implements Search {
   constructor(src: Int32Array, options: ResolvedOptions, config: Readonly<TransformerConfig>) {
     this.src = src;
     this.#o = options;
+    this.maxNewTokens = options.maxNewTokens;
     this.#eos = config.eosId;
     this.#V = config.tgtVocab;
     this.#processors = buildProcessors(options, config.eosId);
@@ -81,7 +83,9 @@ export class SequenceSearch implements Search {
       const row = logits.data.subarray(r * V, (r + 1) * V);
       const drawn = this.#random ? this.#sample(row, backend) : -1;
       const id = drawn >= 0 ? drawn : best.indices[r];
-      const logprob = row[id] - (row[best.indices[r]] - best.values[r]);
+      // row[best] - its log-prob is the row's log-sum-exp; a row with every token banned has none.
+      const top = row[best.indices[r]];
+      const logprob = top === -Infinity ? -Infinity : row[id] - (top - best.values[r]);
       const s = live[r];
       s.score += logprob;
       s.logprobs?.push(logprob);

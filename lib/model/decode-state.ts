@@ -188,6 +188,18 @@ export class DecodeState {
     };
   }
 
+  /**
+   * Makes room for `rows` rows of `positions` target and `srcPositions`
+   * source positions each, so that the steps ahead do not grow the buffers
+   * one doubling at a time. Contents are kept; capacities never shrink.
+   */
+  reserve(rows: number, positions: number, srcPositions = 0): void {
+    checkInt('rows', rows, 0);
+    checkInt('positions', positions, 0, this.#maxPositions);
+    checkInt('srcPositions', srcPositions, 0, this.#maxPositions);
+    this.#reserve(rows, positions, srcPositions);
+  }
+
   #checkRow(name: string, r: unknown): number {
     return checkInt(name, r, 0, this.#rows - 1);
   }

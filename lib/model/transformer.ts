@@ -260,6 +260,9 @@ export class Transformer {
     const memory = this.#encode(batch, this.#ws.take('stream.src', [batch.B, batch.T, c.dModel]));
     const crossKV = this.#decoder.map((layer) => layer.crossAttn.projectMemory(memory)); // [B, S, 2, H, Dh] each
     const first = state.rows;
+    let rows = first;
+    for (let b = 0; b < batch.B; b++) rows += copies === undefined ? 1 : copies[b];
+    state.reserve(rows, 0, batch.T);
     for (let b = 0; b < batch.B; b++) state.addSource(crossKV, b, batch.lengths[b], copies === undefined ? 1 : copies[b]);
     return first;
   }
