@@ -1,0 +1,62 @@
+// `aiayn serve`: the model behind the OpenAI- and TGI-compatible HTTP server
+// until SIGTERM or SIGINT, then a graceful stop: no new connections, /health
+// answers 503, in-flight requests finish, the engine closes, exit 0. A second
+// signal cuts the open connections at once.
+import { existsSync } from 'node:fs';
+import { serve } from '../serve/http.js';
+
+export interface ServeCommandOptions {
+  model: string;
+  host: string;
+  port: number;
+  backend: 'native' | 'reference';
+  maxBatch?: number;
+  maxQueue?: number;
+  threads?: number;
+  maxBodyBytes?: number;
+  maxPromptTokens?: number;
+  maxTokensCap?: number;
+  /** Milliseconds in-flight requests get to finish after a signal before their connections are cut. */
+  drainTimeout?: number;
+}
+
+export async function runServe(opts: ServeCommandOptions, log: (line: string) => void = (line) => process.stderr.write(line + '\n')): Promise<void> {
+  if (!existsSync(opts.model)) throw new Error(`model directory ${opts.model} does not exist`);
+  const serving = await serve({
+    model: opts.model,
+    host: opts.host,
+    port: opts.port,
+    backend: opts.backend,
+    maxBatch: opts.maxBatch,
+    maxQueue: opts.maxQueue,
+    threads: opts.threads,
+    maxBodyBytes: opts.maxBodyBytes,
+    maxPromptTokens: opts.maxPromptTokens,
+    maxTokensCap: opts.maxTokensCap,
+    log,
+  });
+  log(`aiayn: listening on ${serving.url} (model ${opts.model}, batch ${serving.engine.maxBatch}, queue ${serving.engine.maxQueue})`);
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    const on = (s: NodeJS.Signals) => {
+      process.off('SIGTERM', on);
+      process.off('SIGINT', on);
+      resolve(s);
+    };
+    process.on('SIGTERM', on);
+    process.on('SIGINT', on);
+  });
+  log(`aiayn: ${signal}: draining (in-flight requests finish, new ones get 503)`);
+  const force = () => {
+    log('aiayn: second signal: closing open connections');
+    serving.server.closeAllConnections();
+  };
+  process.once('SIGTERM', force);
+  process.once('SIGINT', force);
+  try {
+    await serving.close({ timeoutMs: opts.drainTimeout ?? 60_000 });
+  } finally {
+    process.off('SIGTERM', force);
+    process.off('SIGINT', force);
+  }
+  log('aiayn: stopped');
+}
