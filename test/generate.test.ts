@@ -315,6 +315,24 @@ describe(`continuous batching on ${isa}`, () => {
     });
   }
 
+  it('an onToken callback that runs the same model does not change the other requests of the step', () => {
+    // Streaming callbacks are user code: one may run the model again (a follow-up request, a
+    // pipeline stage). The runner must not be reading the step's logits from the model's
+    // workspace while such a callback overwrites them.
+    for (const backend of backendNames) {
+      const model = Transformer.random({ ...small, tgtVocab: 16 }, { seed: 4, backend });
+      const o = resolveGenerationOptions({ maxNewTokens: 8 }, model.config);
+      const [first, second] = [[4, 5, 6], [7, 8, 9, 10]].map((src) => createSearch(Int32Array.from(src), o, model.config));
+      first.onToken = () => void generate(model, [[11, 12, 13, 14, 15], [16, 17], [5]], { maxNewTokens: 3 });
+      const runner = new BatchRunner(model);
+      runner.add([first, second]);
+      while (runner.size > 0) runner.step();
+      const alone = generate(model, [[7, 8, 9, 10]], { maxNewTokens: 8 })[0];
+      expect(second.result().sequences[0].ids, backend).toEqual(alone.sequences[0].ids);
+      model.dispose();
+    }
+  });
+
   it('a batch of sources through generate equals each source alone (beam and greedy, padding of different lengths)', () => {
     for (const backend of backendNames) {
       const model = Transformer.random({ ...small, tgtVocab: 16 }, { seed: 3, backend });
