@@ -525,3 +525,50 @@ describe('aiayn serve', () => {
     expect(noModel.stderr.trim()).toBe('aiayn: model directory no/such/dir does not exist');
   });
 });
+
+describe('draining (close())', () => {
+  it('in-flight requests finish; a request arriving on an open connection gets 503 and Connection: close', async () => {
+    const own = await startServer({ maxBatch: 8, maxQueue: 8 });
+    try {
+      /** Sends `requests` on one connection (pipelined), returns everything the server wrote until it closed it. */
+      const connection = (requests: string[]) => {
+        const socket = connect(own.port, '127.0.0.1');
+        let data = '';
+        socket.setEncoding('utf8');
+        socket.on('data', (c: string) => (data += c));
+        const closed = new Promise<string>((resolve, reject) => {
+          socket.on('close', () => resolve(data));
+          socket.on('error', reject);
+          socket.setTimeout(15_000, () => socket.destroy(new Error('timeout')));
+        });
+        socket.write(requests[0]);
+        return { closed, send: (i: number) => socket.write(requests[i]) };
+      };
+      const post = (path: string, body: unknown) => {
+        const json = JSON.stringify(body);
+        return `POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(json)}\r\n\r\n${json}`;
+      };
+      const slow = post('/v1/completions', { prompt: texts[0], num_beams: 8, max_tokens: 80, min_tokens: 80 });
+      const a = connection([slow, 'GET /health HTTP/1.1\r\nHost: x\r\n\r\n']);
+      await until(() => own.engine.stats.running === 1, 5000, 'the request to run');
+      const b = connection([post('/generate', { inputs: texts[1] }), post('/generate', { inputs: texts[2] })]);
+      await until(() => own.engine.stats.queued === 1, 5000, 'the second request to wait');
+      const closing = own.http.close({ timeoutMs: 10_000 });
+      expect(own.http.draining).toBe(true);
+      a.send(1);
+      b.send(1);
+      const [ra, rb] = await Promise.all([a.closed, b.closed]);
+      await closing;
+      const statuses = (raw: string) => [...raw.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]));
+      expect(statuses(ra)).toEqual([200, 503]);
+      expect(ra).toContain('"finish_reason":"length"');
+      expect(ra).toContain('{"status":"draining"}');
+      expect(statuses(rb)).toEqual([200, 503]);
+      expect(rb).toContain(`{"generated_text":"${heldout[1].digits}"}`);
+      expect(rb).toContain('"error_type":"unavailable"');
+      expect(rb.toLowerCase()).toContain('connection: close');
+    } finally {
+      await own.close();
+    }
+  });
+});
