@@ -7,7 +7,7 @@ import type { Backend } from '../backend/backend.js';
 import { Tensor } from '../tensor.js';
 import type { Transformer } from '../model/transformer.js';
 import type { DecodeState } from '../model/decode-state.js';
-import type { Search } from './search.js';
+import type { Search, TokenEvent } from './search.js';
 
 export class BatchRunner {
   readonly model: Transformer;
@@ -82,12 +82,14 @@ export class BatchRunner {
     const tokens: number[] = [];
     const finished: Search[] = [];
     const running: Search[] = [];
+    const events: Array<[Search, TokenEvent[]]> = [];
     let first = 0;
     let identity = true;
     for (const search of this.#searches) {
       const n = search.rows;
       const own = new Tensor(logits.data.subarray(first * V, (first + n) * V), [n, V]);
       const next = search.step(own, this.#backend);
+      if (next.events.length > 0 && search.onToken) events.push([search, next.events]);
       for (let i = 0; i < next.parents.length; i++) {
         const row = first + next.parents[i];
         identity &&= row === gather.length;
@@ -100,6 +102,8 @@ export class BatchRunner {
     if (!identity || gather.length !== this.rows) this.#state.gather(gather);
     this.#tokens = Int32Array.from(tokens);
     this.#searches = running;
+    // Only now: a callback may step the same model (overwriting the logits) or add and remove searches.
+    for (const [search, list] of events) for (const e of list) search.onToken!(e);
     return finished;
   }
 }

@@ -129,11 +129,8 @@ export class BeamSearch implements Search {
     this.#generated = length;
     this.#running = next;
     this.#done = next.length === 0 || last || !this.#canImprove();
-    if (this.#done) {
-      this.#emit();
-      return { tokens: new Int32Array(0), parents: new Int32Array(0) };
-    }
-    return { tokens: Int32Array.from(tokens), parents: Int32Array.from(parents) };
+    if (this.#done) return { tokens: new Int32Array(0), parents: new Int32Array(0), events: this.#events() };
+    return { tokens: Int32Array.from(tokens), parents: Int32Array.from(parents), events: [] };
   }
 
   result(): Generation {
@@ -171,18 +168,18 @@ export class BeamSearch implements Search {
     return this.#running[0].sum / bestLength ** lengthPenalty > worst;
   }
 
-  /** Streams the returned sequences at the end: beams are not final before. */
-  #emit(): void {
-    if (!this.onToken) return;
+  /** The returned sequences' tokens, at the end: beams are not final before. */
+  #events(): TokenEvent[] {
+    const events: TokenEvent[] = [];
+    const logprob = (h: Hypothesis, t: number) => (this.#o.logprobs ? h.logprobs[t] : undefined);
     this.#returned().forEach((h, index) => {
       const n = h.ids.length;
-      h.ids.forEach((id, t) => this.onToken!({
-        index, id, logprob: this.#o.logprobs ? h.logprobs[t] : undefined, special: false,
+      h.ids.forEach((id, t) => events.push({
+        index, id, logprob: logprob(h, t), special: false,
         finishReason: t === n - 1 && h.finishReason === 'length' ? 'length' : undefined,
       }));
-      if (h.finishReason === 'stop') {
-        this.onToken!({ index, id: this.#eos, logprob: this.#o.logprobs ? h.logprobs[n] : undefined, special: true, finishReason: 'stop' });
-      }
+      if (h.finishReason === 'stop') events.push({ index, id: this.#eos, logprob: logprob(h, n), special: true, finishReason: 'stop' });
     });
+    return events;
   }
 }

@@ -46,7 +46,12 @@ export interface GenerationOptions {
   forcedBosTokenId?: number;
   /** The token generated at the last allowed step is forced to this id. */
   forcedEosTokenId?: number;
-  /** Return each generated token's log-probability (log-softmax of the processed logits, before temperature/top-k/top-p). Default false. */
+  /**
+   * Return each generated token's log-probability. Default false. Greedy and
+   * sampling: the log-softmax of the processed logits (before temperature,
+   * top-k and top-p). Beam search, as Hugging Face: the processors act on the
+   * log-softmax and their output, not renormalised, is what is summed.
+   */
   logprobs?: boolean;
 }
 
@@ -65,7 +70,11 @@ export interface GeneratedSequence {
 
 /** The result for one input. */
 export interface Generation {
-  /** numReturnSequences sequences; for beam search, best first. */
+  /**
+   * numReturnSequences sequences; for beam search best first, and fewer when
+   * numBeams exceeds the sequences the vocabulary allows. A score of -Infinity
+   * means every continuation was banned and a banned token had to be taken.
+   */
   sequences: GeneratedSequence[];
 }
 
@@ -139,7 +148,7 @@ export function resolveGenerationOptions(
   const doSample = bool('options.doSample', o.doSample ?? false);
   if (!doSample) {
     for (const name of SAMPLING) {
-      if (o[name] !== undefined) throw new RangeError(`options.${name} needs options.doSample: true (greedy and beam search do not sample)`);
+      if (o[name] !== undefined && o[name] !== null) throw new RangeError(`options.${name} needs options.doSample: true (greedy and beam search do not sample)`);
     }
   }
   if (doSample && numBeams > 1) throw new RangeError('options.doSample: true with options.numBeams > 1 (beam sampling) is not supported');
@@ -147,16 +156,16 @@ export function resolveGenerationOptions(
   const badWords = o.badWordsIds ?? [];
   if (!Array.isArray(badWords)) throw new TypeError(`options.badWordsIds must be an array of id arrays, got ${describe(badWords)}`);
   const badWordsIds = badWords.map((seq: unknown, i) => {
-    if (!Array.isArray(seq) || seq.length === 0) {
-      throw new TypeError(`options.badWordsIds[${i}] must be a non-empty array of ids, got ${describe(seq)}`);
-    }
+    if (!Array.isArray(seq)) throw new TypeError(`options.badWordsIds[${i}] must be a non-empty array of ids, got ${describe(seq)}`);
+    if (seq.length === 0) throw new RangeError(`options.badWordsIds[${i}] must be a non-empty array of ids, got an empty one`);
     return seq.map((v: unknown, j) => id(`badWordsIds[${i}][${j}]`, v));
   });
   const earlyStopping = o.earlyStopping ?? false;
   if (earlyStopping !== true && earlyStopping !== false && earlyStopping !== 'never') {
-    throw new RangeError(`options.earlyStopping must be true, false or 'never', got ${describe(earlyStopping)}`);
+    const Class = typeof earlyStopping === 'boolean' || typeof earlyStopping === 'string' ? RangeError : TypeError;
+    throw new Class(`options.earlyStopping must be true, false or 'never', got ${describe(earlyStopping)}`);
   }
-  const seed = o.seed === undefined ? (Math.random() * 2 ** 32) >>> 0 : checkInt('options.seed', o.seed, 0, 2 ** 53 - 1);
+  const seed = o.seed === undefined || o.seed === null ? (Math.random() * 2 ** 32) >>> 0 : checkInt('options.seed', o.seed, 0, 2 ** 53 - 1);
   return {
     maxNewTokens,
     stopAtEos: bool('options.stopAtEos', o.stopAtEos ?? true),

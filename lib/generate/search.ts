@@ -24,6 +24,8 @@ export interface StepResult {
   tokens: Int32Array;
   /** For each next row, which of this search's current rows it continues. */
   parents: Int32Array;
+  /** Tokens that became final in this step, in order. */
+  events: TokenEvent[];
 }
 
 export interface Search {
@@ -42,6 +44,9 @@ export interface Search {
   step(logits: Tensor, backend: Backend): StepResult;
   /** The result, once done. */
   result(): Generation;
-  /** Called for each token as it becomes final (after the step that made it). */
+  /**
+   * Called by the runner for each of a step's events once the whole batch has
+   * stepped, so a callback may use the model or the runner.
+   */
   onToken?: (event: TokenEvent) => void;
 }

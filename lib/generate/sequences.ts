@@ -79,6 +79,7 @@ export class SequenceSearch implements Search {
     const next: Sequence[] = [];
     const tokens: number[] = [];
     const parents: number[] = [];
+    const events: TokenEvent[] = [];
     for (let r = 0; r < live.length; r++) {
       const row = logits.data.subarray(r * V, (r + 1) * V);
       const drawn = this.#random ? this.#sample(row, backend) : -1;
@@ -95,7 +96,7 @@ export class SequenceSearch implements Search {
         s.tokens.push(id);
         if (s.tokens.length - 1 === this.#o.maxNewTokens) s.finishReason = 'length';
       }
-      this.onToken?.({
+      events.push({
         index: s.index, id, logprob: s.logprobs ? logprob : undefined,
         special: s.finishReason === 'stop', finishReason: s.finishReason,
       });
@@ -106,7 +107,7 @@ export class SequenceSearch implements Search {
       }
     }
     this.#live = next;
-    return { tokens: Int32Array.from(tokens), parents: Int32Array.from(parents) };
+    return { tokens: Int32Array.from(tokens), parents: Int32Array.from(parents), events };
   }
 
   result(): Generation {
