@@ -45,6 +45,7 @@ describe('routes: answers equal the synchronous API', () => {
     expect(models.status).toBe(200);
     expect(models.body).toEqual({ object: 'list', data: [{ id: MODEL_NAME, object: 'model', created: expect.any(Number), owned_by: 'aiayn' }] });
     expect((await getJson(s.url, `/v1/models/${MODEL_NAME}`)).body.id).toBe(MODEL_NAME);
+    expect((await getJson(s.url, '/v1/models/%E0%A4%A')).status).toBe(404);
     const missing = await getJson(s.url, '/v1/models/gpt-4');
     expect(missing.status).toBe(404);
     expect(missing.body.error).toMatchObject({ type: 'invalid_request_error', param: 'model', code: 'model_not_found' });
@@ -232,6 +233,7 @@ describe('bad input: status and error body naming the field', () => {
     ['stream_options without stream', { prompt: 'um', stream_options: { include_usage: true } }, 'stream_options'],
     ['min_tokens over max_tokens', { prompt: 'um', max_tokens: 4, min_tokens: 5 }, 'min_tokens'],
     ['repetition_penalty 0', { prompt: 'um', repetition_penalty: 0 }, 'repetition_penalty'],
+    ['more prompts than the queue holds', { prompt: Array.from({ length: 65 }, () => 'um'), temperature: 0 }, 'prompt'],
   ];
   for (const [name, body, param] of openaiCases) {
     it(`/v1/completions: ${name} -> 400`, async () => {

@@ -207,7 +207,18 @@ export function createServer(engine: Engine, options: ServerOptions = {}): Aiayn
   const modelRoute: Route = {
     label: '/v1/models/{id}',
     family: OPENAI,
-    methods: { GET: (ctx, _body, path) => openai.model(ctx, created, decodeURIComponent(path.slice('/v1/models/'.length))) },
+    methods: {
+      GET: (ctx, _body, path) => {
+        const raw = path.slice('/v1/models/'.length);
+        let id = raw;
+        try {
+          id = decodeURIComponent(raw);
+        } catch {
+          // a malformed escape: looked up as it is (and not found)
+        }
+        openai.model(ctx, created, id);
+      },
+    },
   };
 
   function match(path: string): Route | undefined {
@@ -289,11 +300,7 @@ export function createServer(engine: Engine, options: ServerOptions = {}): Aiayn
       } else res.destroy();
     });
   });
-  server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
-    // Malformed HTTP: answer 400 when the socket still can, then drop it.
-    if (socket.writable && error.code !== 'ECONNRESET') socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
-    socket.destroy();
-  });
+  // Malformed HTTP is node:http's default 'clientError' handling: 400 (431 for oversized headers, 408 on timeout), then the socket is dropped.
 
   return {
     server,

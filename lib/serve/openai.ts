@@ -102,6 +102,10 @@ function parse(ctx: RequestContext, body: unknown): CompletionRequest {
   optString(o, 'model', 'model'); // any name is accepted: one model is served
   optString(o, 'user', 'user'); // metadata only
   const prompts = parsePrompts(o);
+  if (prompts.length > ctx.engine.maxQueue) {
+    // Every prompt is one engine request, all queued at once: more than the queue holds could never be answered.
+    throw new ValidationError(`prompt holds ${prompts.length} prompts, more than this server queues at once (${ctx.engine.maxQueue})`, 'prompt');
+  }
   for (const p of prompts) checkPromptLength(ctx, p, 'prompt');
 
   unsupported(o, 'stop', 'stop', (v) => v === '' || (Array.isArray(v) && v.length === 0), 'stop sequences are not implemented (generation ends at EOS or max_tokens)');
