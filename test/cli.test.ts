@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CharTokenizer, Transformer } from '../lib/index.js';
+import { CharTokenizer, Transformer, generate, type GenerationOptions } from '../lib/index.js';
 
 const bin = fileURLToPath(new URL('../dist/cli/bin.js', import.meta.url));
 let dir = '';
@@ -57,6 +57,23 @@ describe('aiayn CLI', () => {
     expect(fromStdin.stdout).toBe(fromArgs.stdout);
   });
 
+  it('generate --num-beams and the sampling flags give what the library gives for the same options', () => {
+    const model = Transformer.load(modelDir);
+    const texts = ['abc', 'hij 42'];
+    const expected = (options: GenerationOptions) =>
+      generate(model, texts.map((t) => model.tokenizer!.encode(t, { eos: true })), { maxNewTokens: 6, ...options })
+        .map((g) => model.tokenizer!.decode(g.sequences[0].ids) + '\n').join('');
+    const beam = aiayn(['generate', '--model', modelDir, '--max-new-tokens', '6', '--num-beams', '3', '--length-penalty', '0.5', ...texts]);
+    expect(beam.code, beam.stderr).toBe(0);
+    expect(beam.stdout).toBe(expected({ numBeams: 3, lengthPenalty: 0.5 }));
+    const flags = ['--temperature', '1.3', '--top-k', '5', '--top-p', '0.9', '--seed', '7'];
+    const sampled = aiayn(['generate', '--model', modelDir, '--max-new-tokens', '6', ...flags, ...texts]);
+    expect(sampled.code, sampled.stderr).toBe(0);
+    expect(sampled.stdout).toBe(expected({ doSample: true, temperature: 1.3, topK: 5, topP: 0.9, seed: 7 }));
+    expect(aiayn(['generate', '--model', modelDir, '--max-new-tokens', '6', '--batch-size', '1', ...flags, ...texts]).stdout).toBe(sampled.stdout);
+    model.dispose();
+  });
+
   it('info prints the runtime, and the config with --model', () => {
     const plain = JSON.parse(aiayn(['info']).stdout);
     expect(plain).toMatchObject({ isa: expect.any(String), threads: expect.any(Number) });
@@ -77,6 +94,10 @@ describe('aiayn CLI', () => {
       [['generate', '--model', modelDir, '--max-new-tokens', '0', 'x'], /--max-new-tokens must be a positive integer, got '0'/],
       [['generate', '--model', modelDir, '--backend', 'gpu', 'x'], /--backend.*gpu.*native, reference/],
       [['generate', '--model', modelDir], /no input/, '\n\n'],
+      [['generate', '--model', modelDir, '--top-p', '2', 'x'], /--top-p must be in \(0, 1\], got 2/],
+      [['generate', '--model', modelDir, '--temperature', 'hot', 'x'], /--temperature must be a number, got 'hot'/],
+      [['generate', '--model', modelDir, '--num-beams', '2', '--seed', '1', 'x'], /--num-beams > 1 cannot be combined with sampling flags/],
+      [['generate', '--model', modelDir, '--length-penalty', '2', 'x'], /--length-penalty needs --num-beams > 1/],
       [['frobnicate'], /unknown command 'frobnicate'/],
     ];
     for (const [args, message, input] of cases) {

@@ -114,7 +114,9 @@ export function buildProgram(): Command {
         const options = generationOptions(opts, model.config);
         for (let i = 0; i < inputs.length; i += opts.batchSize) {
           const batch = inputs.slice(i, i + opts.batchSize);
-          for (const line of generateText(model, tokenizer, batch, options)) process.stdout.write(line + '\n');
+          // Input i samples from seed + i, whatever the batch size.
+          const seeded = options.seed === undefined ? options : { ...options, seed: options.seed + i };
+          for (const line of generateText(model, tokenizer, batch, seeded)) process.stdout.write(line + '\n');
         }
       } finally {
         model.dispose();
