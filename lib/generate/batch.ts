@@ -78,32 +78,58 @@ export class BatchRunner {
     if (this.#searches.length === 0) return [];
     const logits = this.model.step(this.#state, this.#tokens); // [rows, V]
     const V = logits.shape[1];
-    const gather: number[] = [];
-    const tokens: number[] = [];
+    const blocks: Block[] = [];
     const finished: Search[] = [];
-    const running: Search[] = [];
     const events: Array<[Search, TokenEvent[]]> = [];
     let first = 0;
-    let identity = true;
     for (const search of this.#searches) {
       const n = search.rows;
       const own = new Tensor(logits.data.subarray(first * V, (first + n) * V), [n, V]);
       const next = search.step(own, this.#backend);
       if (next.events.length > 0 && search.onToken) events.push([search, next.events]);
-      for (let i = 0; i < next.parents.length; i++) {
-        const row = first + next.parents[i];
-        identity &&= row === gather.length;
-        gather.push(row);
-        tokens.push(next.tokens[i]);
-      }
-      (search.done ? finished : running).push(search);
+      if (search.done) finished.push(search);
+      else blocks.push({ search, first, rows: Array.from(next.parents, (p) => first + p), tokens: next.tokens });
       first += n;
     }
-    if (!identity || gather.length !== this.rows) this.#state.gather(gather);
-    this.#tokens = Int32Array.from(tokens);
-    this.#searches = running;
+    const order = layout(blocks);
+    const gather = order.flatMap((b) => b.rows);
+    if (gather.length !== this.rows || gather.some((row, i) => row !== i)) this.#state.gather(gather);
+    this.#tokens = Int32Array.from(order.flatMap((b) => Array.from(b.tokens)));
+    this.#searches = order.map((b) => b.search);
     // Only now: a callback may step the same model (overwriting the logits) or add and remove searches.
     for (const [search, list] of events) for (const e of list) search.onToken!(e);
     return finished;
   }
+}
+
+/** A running search after a step: its first row before the step, the old rows its next rows continue, their tokens. */
+interface Block {
+  search: Search;
+  first: number;
+  rows: number[];
+  tokens: Int32Array;
+}
+
+/**
+ * The order of the surviving searches' rows for the next step. A departed
+ * search leaves a gap; blocks from the end of the batch fill it where they fit,
+ * so a few rows move instead of every later one shifting down (each moved row
+ * copies its whole KV cache).
+ */
+function layout(blocks: Block[]): Block[] {
+  const order: Block[] = [];
+  let at = 0;
+  let last = blocks.length - 1;
+  for (let i = 0; i <= last; i++) {
+    let gap = blocks[i].first - at;
+    while (gap > 0 && last > i && blocks[last].rows.length <= gap) {
+      order.push(blocks[last]);
+      at += blocks[last].rows.length;
+      gap -= blocks[last].rows.length;
+      last--;
+    }
+    order.push(blocks[i]);
+    at += blocks[i].rows.length;
+  }
+  return order;
 }
