@@ -7,7 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { SingleBar, Presets } from 'cli-progress';
 import { Transformer } from '../model/transformer.js';
 import { info } from '../runtime.js';
-import { generateText, requireTokenizer } from './text.js';
+import { generate } from '../generate/generate.js';
+import { encodeSource, generateText, requireTokenizer } from './text.js';
 
 interface Example {
   text: string;
@@ -18,6 +19,7 @@ const MODEL_DIR = fileURLToPath(new URL('../../models/pt-numbers/', import.meta.
 const BATCH = 64;
 const MAX_NEW_TOKENS = 8; // at most 6 digits, then EOS
 const REFERENCE_EXAMPLES = 64;
+const BEAM_EXAMPLES = 500;
 
 /** Runs `texts` through the model in batches; returns outputs and generated tokens per second (EOS counted). */
 function run(model: Transformer, texts: string[], onBatch?: (done: number) => void): { outputs: string[]; tokensPerSecond: number } {
@@ -63,6 +65,15 @@ function main(): void {
   console.log(`  exact match: ${correct}/${heldout.length} = ${((100 * correct) / heldout.length).toFixed(2)}%`);
   const wrong = heldout.map((e, i) => [e, all.outputs[i]] as const).filter(([e, o]) => o !== e.digits).slice(0, 5);
   for (const [e, o] of wrong) console.log(`  ✗ ${e.text} -> ${o} (expected ${e.digits})`);
+
+  const tokenizer = requireTokenizer(model, MODEL_DIR);
+  const beamSet = heldout.slice(0, BEAM_EXAMPLES);
+  const beams = generate(model, beamSet.map((e) => encodeSource(tokenizer, e.text)), { maxNewTokens: MAX_NEW_TOKENS, numBeams: 4, numReturnSequences: 2 });
+  const beamCorrect = beams.filter((g, i) => tokenizer.decode(g.sequences[0].ids) === beamSet[i].digits).length;
+  const greedyCorrect = beamSet.filter((e, i) => all.outputs[i] === e.digits).length;
+  console.log(`
+Beam search (4 beams) on the first ${beamSet.length}: ${beamCorrect} exact (greedy: ${greedyCorrect}); the two best of one:`);
+  beams[0].sequences.forEach((s) => console.log(`  ${beamSet[0].text} -> ${tokenizer.decode(s.ids)}  (log-prob / length ${s.score.toFixed(4)})`));
 
   const subset = heldout.slice(0, REFERENCE_EXAMPLES).map((e) => e.text);
   const reference = Transformer.load(MODEL_DIR, { backend: 'reference' });
