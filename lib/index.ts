@@ -42,3 +42,12 @@ export {
   type StepEvent,
   type StreamPiece,
 } from './serve/engine.js';
+export {
+  createServer,
+  serve,
+  type AiaynServer,
+  type ServeOptions,
+  type ServerLimits,
+  type ServerOptions,
+  type Serving,
+} from './serve/http.js';

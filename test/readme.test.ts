@@ -1,6 +1,8 @@
 // The README cannot rot: every ```ts sample runs (imported from a temporary
-// module, so `import ... from 'aiayn'` resolves to the built package), and
-// every ```sh command is one that .ci/run executes.
+// module, so `import ... from 'aiayn'` resolves to the built package), every
+// ```sh command is one that .ci/run executes, and the ```bash session of
+// `aiayn serve` runs against a server the test starts (on a free port).
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -36,5 +38,43 @@ describe('README', () => {
     expect(commands.length).toBeGreaterThan(0);
     // `npm install` in a fresh clone is what `npm ci` does from the lock file.
     for (const command of commands) expect(ci, command).toContain(command === 'npm install' ? 'npm ci' : command);
+  });
+
+  it('the `aiayn serve` session runs: each curl succeeds against the server it starts', async () => {
+    const [session] = blocks('bash');
+    const lines = session.replace(/\\\n\s*/g, ' ').split('\n').map((l) => l.trim()).filter(Boolean);
+    const [start, ...commands] = lines;
+    expect(start).toMatch(/^npx aiayn serve --model models\/pt-numbers --port 8080 &/);
+    expect(commands.length).toBeGreaterThanOrEqual(3);
+    const bin = join(root, 'dist', 'cli', 'bin.js');
+    const server = spawn(process.execPath, [bin, 'serve', '--model', 'models/pt-numbers', '--port', '0'], { cwd: root });
+    try {
+      const port = await new Promise<string>((resolve, reject) => {
+        let log = '';
+        const timer = setTimeout(() => reject(new Error(`no listening line in 30 s: ${log}`)), 30_000);
+        server.stderr.on('data', (d: Buffer) => {
+          log += d.toString();
+          const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(log);
+          if (m) {
+            clearTimeout(timer);
+            resolve(m[1]);
+          }
+        });
+        server.once('exit', (code) => reject(new Error(`the server exited (${code}): ${log}`)));
+      });
+      const outputs = commands.map((command) => {
+        const r = spawnSync('bash', ['-c', command.replaceAll('localhost:8080', `127.0.0.1:${port}`)], { cwd: root, encoding: 'utf8', timeout: 30_000 });
+        expect(r.status, `${command}: ${r.stderr}`).toBe(0);
+        return r.stdout;
+      });
+      expect(JSON.parse(outputs[0]).choices[0].text).toBe('1001');
+      expect(JSON.parse(outputs[1]).generated_text).toBe('42');
+      expect(outputs[2]).toMatch(/^data: \{"index":1,"token":\{"id":\d+,"text":"2"/);
+      expect(outputs[2]).toContain('"generated_text":"2001"');
+      expect(outputs[3]).toMatch(/aiayn_requests_total\{route="\/generate",status="200"\} 1/);
+    } finally {
+      server.kill('SIGTERM');
+      await new Promise((resolve) => server.once('exit', resolve));
+    }
   });
 });
