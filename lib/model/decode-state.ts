@@ -81,30 +81,35 @@ export class DecodeState {
     const src = new Int32Array(n);
     for (let i = 0; i < n; i++) src[i] = this.#checkRow(`indices[${i}]`, indices[i]);
     this.#reserve(n, 0, 0);
-    // A moved row whose old contents another destination still reads is saved first.
-    const moved = new Uint8Array(this.#rows);
-    for (let d = 0; d < Math.min(n, this.#rows); d++) if (src[d] !== d) moved[d] = 1;
-    const saved = new Map<number, number>(); // old row -> scratch offset
-    let need = 0;
-    for (let d = 0; d < n; d++) {
-      const s = src[d];
-      if (s !== d && moved[s] && !saved.has(s)) {
-        saved.set(s, need);
-        need += this.#rowFloats(s);
-      }
-    }
-    if (this.#scratch.length < need) this.#scratch = new Float32Array(need);
-    for (const [s, at] of saved) this.#saveRow(s, at);
     const positions = this.#positions.slice(0, this.#rows);
     const srcLengths = this.#srcLengths.slice(0, this.#rows);
     const groups = this.#groups.slice(0, this.#rows);
+    // Cross keys/values move only between rows of different sources (beams of one source share them).
+    const copyCross = (s: number, d: number) => d >= this.#rows || groups[s] !== groups[d];
+    // A moved row whose old contents another destination still reads is saved first.
+    const moved = new Uint8Array(this.#rows);
+    for (let d = 0; d < Math.min(n, this.#rows); d++) if (src[d] !== d) moved[d] = 1;
+    const saved = new Map<number, { at: number; cross: boolean }>(); // old row -> where in the scratch
+    for (let d = 0; d < n; d++) {
+      const s = src[d];
+      if (s === d || !moved[s]) continue;
+      const entry = saved.get(s) ?? { at: 0, cross: false };
+      entry.cross ||= copyCross(s, d);
+      saved.set(s, entry);
+    }
+    let need = 0;
+    for (const [s, entry] of saved) {
+      entry.at = need;
+      need += this.#rowFloats(s, entry.cross);
+    }
+    if (this.#scratch.length < need) this.#scratch = new Float32Array(need);
+    for (const [s, entry] of saved) this.#saveRow(s, entry.at, entry.cross);
     for (let d = 0; d < n; d++) {
       const s = src[d];
       if (s === d) continue;
-      const at = saved.get(s);
-      const copyCross = groups[s] !== this.#groups[d] || d >= this.#rows;
-      if (at === undefined) this.#copyRow(s, d, copyCross);
-      else this.#restoreRow(at, positions[s], srcLengths[s], d, copyCross);
+      const entry = saved.get(s);
+      if (entry === undefined) this.#copyRow(s, d, copyCross(s, d));
+      else this.#restoreRow(entry.at, positions[s], srcLengths[s], d, entry.cross, copyCross(s, d));
       this.#positions[d] = positions[s];
       this.#srcLengths[d] = srcLengths[s];
       this.#groups[d] = groups[s];
@@ -204,29 +209,30 @@ export class DecodeState {
     return checkInt(name, r, 0, this.#rows - 1);
   }
 
-  /** Floats of row r's valid contents over all layers: self k and v, and cross. */
-  #rowFloats(r: number): number {
-    return this.#layers.length * (2 * this.#positions[r] + 2 * this.#srcLengths[r]) * this.#D;
+  /** Floats of row r's valid contents over all layers: self k and v, and cross with `cross`. */
+  #rowFloats(r: number, cross: boolean): number {
+    return this.#layers.length * (2 * this.#positions[r] + (cross ? 2 * this.#srcLengths[r] : 0)) * this.#D;
   }
 
-  #saveRow(r: number, at: number): void {
+  #saveRow(r: number, at: number, cross: boolean): void {
     const D = this.#D;
     const T = this.#positions[r] * D;
-    const S = this.#srcLengths[r] * 2 * D;
+    const S = cross ? this.#srcLengths[r] * 2 * D : 0;
     for (const layer of this.#layers) {
       const self = r * this.#Tcap * D;
       this.#scratch.set(layer.k.subarray(self, self + T), at);
       this.#scratch.set(layer.v.subarray(self, self + T), at + T);
-      const cross = r * this.#Scap * 2 * D;
-      this.#scratch.set(layer.cross.subarray(cross, cross + S), at + 2 * T);
+      const from = r * this.#Scap * 2 * D;
+      if (cross) this.#scratch.set(layer.cross.subarray(from, from + S), at + 2 * T);
       at += 2 * T + S;
     }
   }
 
-  #restoreRow(at: number, position: number, srcLength: number, d: number, copyCross: boolean): void {
+  /** Row d from a row saved at `at` (with its cross keys/values when `saved`; written when `copyCross`). */
+  #restoreRow(at: number, position: number, srcLength: number, d: number, saved: boolean, copyCross: boolean): void {
     const D = this.#D;
     const T = position * D;
-    const S = srcLength * 2 * D;
+    const S = saved ? srcLength * 2 * D : 0;
     for (const layer of this.#layers) {
       layer.k.set(this.#scratch.subarray(at, at + T), d * this.#Tcap * D);
       layer.v.set(this.#scratch.subarray(at + T, at + 2 * T), d * this.#Tcap * D);
