@@ -8,7 +8,8 @@ import { SingleBar, Presets } from 'cli-progress';
 import { Transformer } from '../model/transformer.js';
 import { info } from '../runtime.js';
 import { generate } from '../generate/generate.js';
-import { encodeSource, generateText, requireTokenizer } from './text.js';
+import { encodeSource } from '../tokenizer/source.js';
+import { generateText, requireTokenizer } from './text.js';
 
 interface Example {
   text: string;

@@ -2,13 +2,9 @@
 // generated ids back into strings with a model's tokenizer.
 import type { Transformer } from '../model/transformer.js';
 import type { CharTokenizer } from '../tokenizer/char.js';
+import { encodeSource } from '../tokenizer/source.js';
 import { generate } from '../generate/generate.js';
 import type { GenerationOptions } from '../generate/options.js';
-
-/** Source ids as aiayn's text models are trained (tools/train_pt_numbers.py): the characters, then <eos>. */
-export function encodeSource(tokenizer: CharTokenizer, text: string): Int32Array {
-  return tokenizer.encode(text, { eos: true });
-}
 
 export function requireTokenizer(model: Transformer, dir: string): CharTokenizer {
   if (model.tokenizer === undefined) throw new Error(`${dir}: the model has no tokenizer.json, so it cannot read text`);

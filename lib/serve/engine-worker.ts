@@ -11,7 +11,7 @@ import { createSearch } from '../generate/generate.js';
 import { resolveGenerationOptions } from '../generate/options.js';
 import { checkIds } from '../model/transformer.js';
 import type { Search } from '../generate/search.js';
-import { encodeSource } from '../cli/text.js';
+import { encodeSource } from '../tokenizer/source.js';
 import { toWireError, type EngineGeneration, type FromWorker, type ToWorker, type WireInput, type WireToken, type WorkerSetup } from './protocol.js';
 
 interface Job {
