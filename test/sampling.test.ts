@@ -181,11 +181,11 @@ describe(`sampling on ${isa}`, () => {
     });
   }
 
-  it('topK 1 and a tiny topP are greedy, whatever the seed', () => {
+  it('topK 1, a tiny topP and a tiny temperature (no float32 overflow) are greedy, whatever the seed', () => {
     const model = Transformer.random({ ...small, tgtVocab: 16 }, { seed: 4, backend: 'native' });
     const greedy = generate(model, sources, { maxNewTokens: 12 }).map((g) => g.sequences[0].ids);
     for (const seed of [1, 2, 3]) {
-      for (const variant of [{ topK: 1 }, { topP: 1e-6 }, { topK: 1, temperature: 5 }]) {
+      for (const variant of [{ topK: 1 }, { topP: 1e-6 }, { topK: 1, temperature: 5 }, { temperature: 1e-30 }, { temperature: 1e-300 }]) {
         const sampled = generate(model, sources, { ...variant, doSample: true, seed, maxNewTokens: 12 }).map((g) => g.sequences[0].ids);
         expect(sampled, JSON.stringify(variant)).toEqual(greedy);
       }

@@ -34,7 +34,7 @@ export interface GenerationOptions {
   topP?: number;
   /** Seeds sampling: the same seed gives the same ids on both backends and every ISA. Default: a random seed. */
   seed?: number;
-  /** > 1 discourages tokens already in the sequence (CTRL's penalty, as Hugging Face). Default 1 (off). */
+  /** > 1 discourages tokens already in the sequence (CTRL's penalty, as Hugging Face); in [1e-6, 1e6]. Default 1 (off). */
   repetitionPenalty?: number;
   /** No n-gram of this size occurs twice in a sequence; 0 (default) is off. */
   noRepeatNgramSize?: number;
@@ -178,7 +178,8 @@ export function resolveGenerationOptions(
     topK: checkInt('options.topK', o.topK ?? 0, 0, V),
     topP: finite('options.topP', o.topP ?? 1, (v) => v > 0 && v <= 1, 'in (0, 1]'),
     seed,
-    repetitionPenalty: finite('options.repetitionPenalty', o.repetitionPenalty ?? 1, (v) => v > 0, 'a finite number > 0'),
+    // Bounded so that a penalised logit stays a finite float32.
+    repetitionPenalty: finite('options.repetitionPenalty', o.repetitionPenalty ?? 1, (v) => v >= 1e-6 && v <= 1e6, 'in [1e-6, 1e6]'),
     noRepeatNgramSize: checkInt('options.noRepeatNgramSize', o.noRepeatNgramSize ?? 0, 0, config.maxPositions),
     minNewTokens: checkInt('options.minNewTokens', o.minNewTokens ?? 0, 0, maxNewTokens),
     badWordsIds,

@@ -128,9 +128,13 @@ export class SequenceSearch implements Search {
     const V = this.#V;
     let scaled = row;
     if (temperature !== 1) {
+      // Shifted by the maximum first, so that a tiny temperature gives -Infinity (greedy), not an overflow.
+      let max = -Infinity;
+      for (let i = 0; i < V; i++) if (row[i] > max) max = row[i];
+      if (max === -Infinity) return -1;
       this.#scratch ??= new Float32Array(V);
       scaled = this.#scratch;
-      for (let i = 0; i < V; i++) scaled[i] = row[i] / temperature;
+      for (let i = 0; i < V; i++) scaled[i] = (row[i] - max) / temperature;
     }
     const u = this.#random!();
     const x = new Tensor(scaled, [1, V]);
