@@ -9,8 +9,7 @@ import type { Tensor } from '../tensor.js';
 import type { Backend } from '../backend/backend.js';
 import type { TransformerConfig } from '../model/config.js';
 import type { GeneratedSequence, Generation, ResolvedOptions } from './options.js';
-import { buildProcessors, type LogitsProcessor } from './processors.js';
-import type { Search, StepResult, TokenEvent } from './search.js';
+import { SearchBase, type Search, type StepResult, type TokenEvent } from './search.js';
 
 interface Beam {
   tokens: number[]; // decoder input: start token, then the generated ids
@@ -33,15 +32,7 @@ interface Candidate {
   logprob: number;
 }
 
-export class BeamSearch implements Search {
-  readonly src: Int32Array;
-  readonly initialRows: number;
-  readonly maxNewTokens: number;
-  onToken?: (event: TokenEvent) => void;
-  readonly #o: ResolvedOptions;
-  readonly #eos: number;
-  readonly #V: number;
-  readonly #processors: LogitsProcessor[];
+export class BeamSearch extends SearchBase implements Search {
   #running: Beam[];
   /** The best numBeams hypotheses so far, best first. */
   #finished: Hypothesis[] = [];
@@ -49,13 +40,7 @@ export class BeamSearch implements Search {
   #done = false;
 
   constructor(src: Int32Array, options: ResolvedOptions, config: Readonly<TransformerConfig>) {
-    this.src = src;
-    this.#o = options;
-    this.maxNewTokens = options.maxNewTokens;
-    this.#eos = config.eosId;
-    this.#V = config.tgtVocab;
-    this.#processors = buildProcessors(options, config.eosId);
-    this.initialRows = options.numBeams;
+    super(src, options, config, options.numBeams);
     this.#running = Array.from({ length: options.numBeams }, () => ({ tokens: [config.bosId], sum: 0, logprobs: [] }));
   }
 
@@ -72,17 +57,17 @@ export class BeamSearch implements Search {
   }
 
   step(logits: Tensor, backend: Backend): StepResult {
-    const nb = this.#o.numBeams;
-    const V = this.#V;
+    const nb = this.options.numBeams;
+    const V = this.vocab;
     const running = this.#running;
     const k = Math.min(2 * nb, V);
     let top: { values: Float32Array; indices: Int32Array };
-    if (this.#processors.length > 0) {
+    if (this.processors.length > 0) {
       // As Hugging Face: the processors see log-probabilities, and their output is what is summed.
       backend.logSoftmax(logits, { out: logits });
       running.forEach((b, r) => {
         const row = logits.data.subarray(r * V, (r + 1) * V);
-        for (const p of this.#processors) p(row, b.tokens, this.#generated);
+        for (const p of this.processors) p(row, b.tokens, this.#generated);
       });
       top = backend.topK(logits, k);
     } else {
@@ -102,20 +87,20 @@ export class BeamSearch implements Search {
     candidates.length = Math.min(candidates.length, 2 * nb);
 
     const length = this.#generated + 1; // generated tokens after this step, the new one counted
-    const last = length === this.#o.maxNewTokens;
-    const full = this.#finished.length === nb && this.#o.earlyStopping === true;
+    const last = length === this.options.maxNewTokens;
+    const full = this.#finished.length === nb && this.options.earlyStopping === true;
     const next: Beam[] = [];
     const tokens: number[] = [];
     const parents: number[] = [];
     candidates.forEach((c, rank) => {
       const parent = running[c.beam];
-      const eos = this.#o.stopAtEos && c.id === this.#eos;
+      const eos = this.options.stopAtEos && c.id === this.eosId;
       if (eos || last) {
         if (rank < nb && !full) {
           this.#addHypothesis({
             ids: eos ? parent.tokens.slice(1) : [...parent.tokens.slice(1), c.id],
             sum: c.sum,
-            score: c.sum / length ** this.#o.lengthPenalty,
+            score: c.sum / length ** this.options.lengthPenalty,
             logprobs: [...parent.logprobs, c.logprob],
             finishReason: eos ? 'stop' : 'length',
           });
@@ -139,14 +124,14 @@ export class BeamSearch implements Search {
       sequences: this.#returned().map((h) => ({
         ids: h.ids,
         score: h.score,
-        ...(this.#o.logprobs ? { logprobs: h.logprobs } : {}),
+        ...(this.options.logprobs ? { logprobs: h.logprobs } : {}),
         finishReason: h.finishReason,
       })),
     };
   }
 
   #returned(): Hypothesis[] {
-    return this.#finished.slice(0, this.#o.numReturnSequences);
+    return this.#finished.slice(0, this.options.numReturnSequences);
   }
 
   /** Keeps the best numBeams hypotheses; an equal score does not displace an earlier one. */
@@ -155,12 +140,12 @@ export class BeamSearch implements Search {
     let at = list.length;
     while (at > 0 && list[at - 1].score < h.score) at--;
     list.splice(at, 0, h);
-    if (list.length > this.#o.numBeams) list.length = this.#o.numBeams;
+    if (list.length > this.options.numBeams) list.length = this.options.numBeams;
   }
 
   /** Hugging Face's stopping heuristic: could the best running beam still beat the worst kept hypothesis? */
   #canImprove(): boolean {
-    const { numBeams, earlyStopping, lengthPenalty, maxNewTokens } = this.#o;
+    const { numBeams, earlyStopping, lengthPenalty, maxNewTokens } = this.options;
     if (this.#finished.length < numBeams) return true;
     if (earlyStopping === true) return false;
     const worst = this.#finished[this.#finished.length - 1].score;
@@ -171,14 +156,14 @@ export class BeamSearch implements Search {
   /** The returned sequences' tokens, at the end: beams are not final before. */
   #events(): TokenEvent[] {
     const events: TokenEvent[] = [];
-    const logprob = (h: Hypothesis, t: number) => (this.#o.logprobs ? h.logprobs[t] : undefined);
+    const logprob = (h: Hypothesis, t: number) => (this.options.logprobs ? h.logprobs[t] : undefined);
     this.#returned().forEach((h, index) => {
       const n = h.ids.length;
       h.ids.forEach((id, t) => events.push({
         index, id, logprob: logprob(h, t), special: false,
         finishReason: t === n - 1 && h.finishReason === 'length' ? 'length' : undefined,
       }));
-      if (h.finishReason === 'stop') events.push({ index, id: this.#eos, logprob: logprob(h, n), special: true, finishReason: 'stop' });
+      if (h.finishReason === 'stop') events.push({ index, id: this.eosId, logprob: logprob(h, n), special: true, finishReason: 'stop' });
     });
     return events;
   }

@@ -5,7 +5,9 @@
 // other requests' rows, so its result does not depend on them.
 import type { Tensor } from '../tensor.js';
 import type { Backend } from '../backend/backend.js';
-import type { FinishReason, Generation } from './options.js';
+import type { TransformerConfig } from '../model/config.js';
+import type { FinishReason, Generation, ResolvedOptions } from './options.js';
+import { buildProcessors, type LogitsProcessor } from './processors.js';
 
 /** One generated token as streamed: sequence `index` of the request. */
 export interface TokenEvent {
@@ -49,4 +51,26 @@ export interface Search {
    * stepped, so a callback may use the model or the runner.
    */
   onToken?: (event: TokenEvent) => void;
+}
+
+/** What every search keeps: its source, its options and the logits processors they ask for. */
+export abstract class SearchBase {
+  readonly src: Int32Array;
+  readonly initialRows: number;
+  readonly maxNewTokens: number;
+  onToken?: (event: TokenEvent) => void;
+  protected readonly options: ResolvedOptions;
+  protected readonly eosId: number;
+  protected readonly vocab: number;
+  protected readonly processors: LogitsProcessor[];
+
+  constructor(src: Int32Array, options: ResolvedOptions, config: Readonly<TransformerConfig>, rows: number) {
+    this.src = src;
+    this.options = options;
+    this.initialRows = rows;
+    this.maxNewTokens = options.maxNewTokens;
+    this.eosId = config.eosId;
+    this.vocab = config.tgtVocab;
+    this.processors = buildProcessors(options, config.eosId);
+  }
 }

@@ -8,8 +8,7 @@ import type { Backend } from '../backend/backend.js';
 import { rng } from '../random.js';
 import type { TransformerConfig } from '../model/config.js';
 import type { GeneratedSequence, Generation, ResolvedOptions } from './options.js';
-import { buildProcessors, type LogitsProcessor } from './processors.js';
-import type { Search, StepResult, TokenEvent } from './search.js';
+import { SearchBase, type Search, type StepResult, type TokenEvent } from './search.js';
 
 /** Candidates asked of topK first when only top-p limits sampling; grown until they hold topP of the mass. */
 const TOP_P_FIRST_K = 64;
@@ -22,15 +21,7 @@ interface Sequence {
   finishReason?: GeneratedSequence['finishReason'];
 }
 
-export class SequenceSearch implements Search {
-  readonly src: Int32Array;
-  readonly initialRows: number;
-  readonly maxNewTokens: number;
-  onToken?: (event: TokenEvent) => void;
-  readonly #o: ResolvedOptions;
-  readonly #eos: number;
-  readonly #V: number;
-  readonly #processors: LogitsProcessor[];
+export class SequenceSearch extends SearchBase implements Search {
   readonly #random: (() => number) | undefined;
   readonly #sequences: Sequence[];
   /** The sequence each current row decodes. */
@@ -38,14 +29,8 @@ export class SequenceSearch implements Search {
   #scratch: Float32Array | undefined;
 
   constructor(src: Int32Array, options: ResolvedOptions, config: Readonly<TransformerConfig>) {
-    this.src = src;
-    this.#o = options;
-    this.maxNewTokens = options.maxNewTokens;
-    this.#eos = config.eosId;
-    this.#V = config.tgtVocab;
-    this.#processors = buildProcessors(options, config.eosId);
+    super(src, options, config, options.numReturnSequences);
     this.#random = options.doSample ? rng(options.seed) : undefined;
-    this.initialRows = options.numReturnSequences;
     this.#sequences = Array.from({ length: this.initialRows }, (_, index) => ({
       index, tokens: [config.bosId], score: 0, logprobs: options.logprobs ? [] : undefined,
     }));
@@ -65,13 +50,13 @@ export class SequenceSearch implements Search {
   }
 
   step(logits: Tensor, backend: Backend): StepResult {
-    const V = this.#V;
+    const V = this.vocab;
     const live = this.#live;
-    if (this.#processors.length > 0) {
+    if (this.processors.length > 0) {
       for (let r = 0; r < live.length; r++) {
         const row = logits.data.subarray(r * V, (r + 1) * V);
         const s = live[r];
-        for (const p of this.#processors) p(row, s.tokens, s.tokens.length - 1);
+        for (const p of this.processors) p(row, s.tokens, s.tokens.length - 1);
       }
     }
     // The most likely token of each row and its log-probability give each row's log-sum-exp.
@@ -90,11 +75,11 @@ export class SequenceSearch implements Search {
       const s = live[r];
       s.score += logprob;
       s.logprobs?.push(logprob);
-      if (this.#o.stopAtEos && id === this.#eos) {
+      if (this.options.stopAtEos && id === this.eosId) {
         s.finishReason = 'stop';
       } else {
         s.tokens.push(id);
-        if (s.tokens.length - 1 === this.#o.maxNewTokens) s.finishReason = 'length';
+        if (s.tokens.length - 1 === this.options.maxNewTokens) s.finishReason = 'length';
       }
       events.push({
         index: s.index, id, logprob: s.logprobs ? logprob : undefined,
@@ -124,8 +109,8 @@ export class SequenceSearch implements Search {
 
   /** One draw from the warped distribution of `row` (processed logits [V]); -1 when every token is banned. */
   #sample(row: Float32Array, backend: Backend): number {
-    const { temperature, topK, topP } = this.#o;
-    const V = this.#V;
+    const { temperature, topK, topP } = this.options;
+    const V = this.vocab;
     let scaled = row;
     if (temperature !== 1) {
       // Shifted by the maximum first, so that a tiny temperature gives -Infinity (greedy), not an overflow.
