@@ -40,6 +40,7 @@ const tokenizer = model.tokenizer;
 let runner = new BatchRunner(model);
 const waiting: Job[] = [];
 const running = new Map<number, Job>();
+const bySearch = new Map<Search, Job>();
 let tokens: WireToken[] = [];
 let closing = false;
 let scheduled = false;
@@ -96,6 +97,7 @@ function cancel(id: number): void {
   const job = running.get(id);
   if (job) {
     running.delete(id);
+    bySearch.delete(job.search);
     runner.remove(job.search);
   }
 }
@@ -120,7 +122,10 @@ function tick(): void {
   try {
     if (joined.length > 0) {
       runner.add(joined.map((j) => j.search));
-      for (const j of joined) running.set(j.id, j);
+      for (const j of joined) {
+        running.set(j.id, j);
+        bySearch.set(j.search, j);
+      }
       post({ type: 'admitted', ids: joined.map((j) => j.id) });
     }
     if (runner.size === 0) {
@@ -136,15 +141,17 @@ function tick(): void {
       tokens = [];
     }
     for (const search of finished) {
-      const job = [...running.values()].find((j) => j.search === search)!;
+      const job = bySearch.get(search)!;
       running.delete(job.id);
+      bySearch.delete(search);
       post({ type: 'done', id: job.id, result: result(job) });
     }
   } catch (error) {
     // The decode state cannot be trusted after a failed step: fail what ran and start afresh.
     const wire = toWireError(error);
-    for (const job of [...running.values(), ...joined]) post({ type: 'failed', id: job.id, error: wire });
+    for (const job of new Set([...running.values(), ...joined])) post({ type: 'failed', id: job.id, error: wire });
     running.clear();
+    bySearch.clear();
     tokens = [];
     runner = new BatchRunner(model);
   }
