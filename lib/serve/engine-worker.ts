@@ -26,6 +26,14 @@ interface Job {
 const port = parentPort!;
 const setup = workerData as WorkerSetup;
 const post = (message: FromWorker) => port.postMessage(message);
+// What a tick has to say goes out as one message: a postMessage costs both threads more than its contents.
+let outbox: FromWorker[] = [];
+const send = (message: FromWorker) => outbox.push(message);
+function flush(): void {
+  if (outbox.length === 0) return;
+  post(outbox.length === 1 ? outbox[0] : { type: 'batch', messages: outbox });
+  outbox = [];
+}
 
 let model: Transformer;
 try {
@@ -87,7 +95,7 @@ function accept(message: Extract<ToWorker, { type: 'request' }>): void {
     }
     waiting.push(job);
   } catch (error) {
-    post({ type: 'failed', id: message.id, error: toWireError(error) });
+    send({ type: 'failed', id: message.id, error: toWireError(error) });
   }
 }
 
@@ -126,35 +134,37 @@ function tick(): void {
         running.set(j.id, j);
         bySearch.set(j.search, j);
       }
-      post({ type: 'admitted', ids: joined.map((j) => j.id) });
+      send({ type: 'admitted', ids: joined.map((j) => j.id) });
     }
     if (runner.size === 0) {
+      flush();
       if (closing) shutdown();
       return;
     }
     const start = performance.now();
     const stepRows = runner.rows;
     const finished = runner.step();
-    post({ type: 'step', rows: stepRows, seconds: (performance.now() - start) / 1000, joined: joined.length });
+    send({ type: 'step', rows: stepRows, seconds: (performance.now() - start) / 1000, joined: joined.length });
     if (tokens.length > 0) {
-      post({ type: 'tokens', tokens });
+      send({ type: 'tokens', tokens });
       tokens = [];
     }
     for (const search of finished) {
       const job = bySearch.get(search)!;
       running.delete(job.id);
       bySearch.delete(search);
-      post({ type: 'done', id: job.id, result: result(job) });
+      send({ type: 'done', id: job.id, result: result(job) });
     }
   } catch (error) {
     // The decode state cannot be trusted after a failed step: fail what ran and start afresh.
     const wire = toWireError(error);
-    for (const job of new Set([...running.values(), ...joined])) post({ type: 'failed', id: job.id, error: wire });
+    for (const job of new Set([...running.values(), ...joined])) send({ type: 'failed', id: job.id, error: wire });
     running.clear();
     bySearch.clear();
     tokens = [];
     runner = new BatchRunner(model);
   }
+  flush();
   schedule();
 }
 

@@ -297,6 +297,9 @@ export class Engine extends EventEmitter<{ step: [StepEvent] }> {
 
   #onMessage(m: FromWorker): void {
     switch (m.type) {
+      case 'batch':
+        for (const each of m.messages) this.#onMessage(each);
+        break;
       case 'admitted':
         for (const id of m.ids) {
           const p = this.#pending.get(id);

@@ -53,7 +53,8 @@ export type FromWorker =
   | { type: 'step'; rows: number; seconds: number; joined: number }
   | { type: 'done'; id: number; result: EngineGeneration }
   | { type: 'failed'; id: number; error: WireError }
-  | { type: 'closed' };
+  | { type: 'closed' }
+  | { type: 'batch'; messages: FromWorker[] };
 
 export function toWireError(error: unknown): WireError {
   if (error instanceof Error) return { name: error.name, message: error.message };
