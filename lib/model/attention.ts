@@ -69,10 +69,10 @@ export class MultiHeadAttention {
     return this.#backend.linear(x, this.inProj, { out: q.reshape([B, T, D]) }).reshape(q.shape);
   }
 
-  /** Cross-attention's keys and values of the encoder output [B, S, D]: a new [B, S, 2, H, Dh] (slots KV_SLOTS), kept for a request. */
+  /** Cross-attention's keys and values of the encoder output [B, S, D]: [B, S, 2, H, Dh] in the workspace (slots KV_SLOTS). */
   projectMemory(memory: Tensor): Tensor {
     const [B, S, D] = memory.shape;
-    const kv = Tensor.zeros([B, S, 2, this.heads, D / this.heads]); // [B, S, 2, H, Dh]
+    const kv = this.#ws.take('attn.kv', [B, S, 2, this.heads, D / this.heads]); // [B, S, 2, H, Dh]
     this.#backend.linear(memory, this.kvProj!, { out: kv.reshape([B, S, 2 * D]) });
     return kv;
   }

@@ -118,22 +118,37 @@ export class DecodeState {
   }
 
   /**
-   * Appends rows for one source: `copies` rows at position 0 whose cross
-   * keys/values are layer l's slice of `crossKV[l]` [B, S, 2, H, Dh] at row b.
+   * Appends rows for a batch of sources: `copies[b]` rows for source b (of
+   * `srcLengths[b]` positions), each at position 0. Their cross keys and
+   * values are written next by setCross, layer by layer. Returns the first
+   * new row. (Transformer.addRows drives this.)
    */
-  addSource(crossKV: readonly Tensor[], b: number, srcLength: number, copies: number): void {
-    const S = crossKV[0].shape[1];
-    const D = this.#D;
-    this.#reserve(this.#rows + copies, 0, S);
-    const group = this.#nextGroup++;
-    for (let c = 0; c < copies; c++) {
-      const r = this.#rows++;
-      this.#positions[r] = 0;
-      this.#srcLengths[r] = srcLength;
-      this.#groups[r] = group;
-      this.#layers.forEach((layer, l) => {
-        layer.cross.set(crossKV[l].data.subarray(b * S * 2 * D, (b * S + srcLength) * 2 * D), r * this.#Scap * 2 * D);
-      });
+  appendRows(srcLengths: Int32Array, copies: ArrayLike<number>): number {
+    const first = this.#rows;
+    let rows = first;
+    for (let b = 0; b < srcLengths.length; b++) rows += copies[b];
+    this.#reserve(rows, 0, Math.max(...srcLengths));
+    for (let b = 0; b < srcLengths.length; b++) {
+      const group = this.#nextGroup++;
+      for (let c = 0; c < copies[b]; c++) {
+        const r = this.#rows++;
+        this.#positions[r] = 0;
+        this.#srcLengths[r] = srcLengths[b];
+        this.#groups[r] = group;
+      }
+    }
+    return first;
+  }
+
+  /** Layer l's cross keys/values of the rows appended from `first`: source b's slice of kv [B, S, 2, H, Dh] into each of its rows. */
+  setCross(l: number, first: number, kv: Tensor, copies: ArrayLike<number>): void {
+    const S = kv.shape[1];
+    const row = 2 * this.#D;
+    const cross = this.#layers[l].cross;
+    let r = first;
+    for (let b = 0; b < copies.length; b++) {
+      const from = kv.data.subarray(b * S * row, (b * S + this.#srcLengths[r]) * row);
+      for (let c = 0; c < copies[b]; c++, r++) cross.set(from, r * this.#Scap * row);
     }
   }
 

@@ -258,12 +258,9 @@ export class Transformer {
       for (let b = 0; b < batch.B; b++) checkInt(`copies[${b}]`, copies[b], 1, 4096);
     }
     const memory = this.#encode(batch, this.#ws.take('stream.src', [batch.B, batch.T, c.dModel]));
-    const crossKV = this.#decoder.map((layer) => layer.crossAttn.projectMemory(memory)); // [B, S, 2, H, Dh] each
-    const first = state.rows;
-    let rows = first;
-    for (let b = 0; b < batch.B; b++) rows += copies === undefined ? 1 : copies[b];
-    state.reserve(rows, 0, batch.T);
-    for (let b = 0; b < batch.B; b++) state.addSource(crossKV, b, batch.lengths[b], copies === undefined ? 1 : copies[b]);
+    const counts = copies === undefined ? new Int32Array(batch.B).fill(1) : Int32Array.from(copies);
+    const first = state.appendRows(batch.lengths, counts);
+    this.#decoder.forEach((layer, l) => state.setCross(l, first, layer.crossAttn.projectMemory(memory), counts));
     return first;
   }
 

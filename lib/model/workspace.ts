@@ -6,6 +6,8 @@
 //   stream.src, stream.tgt  the residual stream of encode (in generate) / decode: a whole call
 //   attn.qkv                self-attention's fused projection: until its attend() returns
 //   attn.q, attn.context    cross-attention queries / attention output: within attend()
+//   attn.kv                 cross-attention keys/values of the memory: one decoder layer (decode), or until
+//                           copied into the decode state (addRows)
 //   attn.out, ff.out        a post-LN sub-layer's output: until its addNorm
 //   ff.hidden               the feed-forward inner activation: within forward()
 //   norm.out                a pre-LN / final norm: until the next norm
