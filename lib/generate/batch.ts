@@ -38,13 +38,17 @@ export class BatchRunner {
     return this.#state.bytes;
   }
 
-  /** Joins `searches` at the next step: their sources are encoded as one batch. */
+  /**
+   * Joins `searches` at the next step. Their sources are encoded in batches of
+   * similar lengths (a padded position costs as much as a real one).
+   */
   add(searches: readonly Search[]): void {
     if (searches.length === 0) return;
     const rows = searches.reduce((n, s) => n + s.initialRows, this.rows);
     this.#state.reserve(rows, Math.max(...searches.map((s) => s.maxNewTokens)));
-    this.model.addRows(this.#state, searches.map((s) => s.src), searches.map((s) => s.initialRows));
-    const starts = searches.map((s) => s.start());
+    const joined = lengthGroups(searches);
+    for (const group of joined) this.model.addRows(this.#state, group.map((s) => s.src), group.map((s) => s.initialRows));
+    const starts = joined.flat().map((s) => s.start());
     const tokens = new Int32Array(this.#tokens.length + starts.reduce((n, t) => n + t.length, 0));
     tokens.set(this.#tokens);
     let at = this.#tokens.length;
@@ -53,7 +57,7 @@ export class BatchRunner {
       at += t.length;
     }
     this.#tokens = tokens;
-    this.#searches.push(...searches);
+    this.#searches.push(...joined.flat());
   }
 
   /** Drops `search`'s rows (a cancelled request); its result is never read. */
@@ -81,11 +85,21 @@ export class BatchRunner {
     const blocks: Block[] = [];
     const finished: Search[] = [];
     const events: Array<[Search, TokenEvent[]]> = [];
+    const own = (first: number, n: number) => new Tensor(logits.data.subarray(first * V, (first + n) * V), [n, V]);
     let first = 0;
     for (const search of this.#searches) {
+      search.prepare?.(own(first, search.rows));
+      first += search.rows;
+    }
+    // One call for the batch, not one per search.
+    const best = this.#searches.some((s) => s.usesBest) ? this.#backend.topK(logits, 1, { logSoftmax: true }) : undefined;
+    first = 0;
+    for (const search of this.#searches) {
       const n = search.rows;
-      const own = new Tensor(logits.data.subarray(first * V, (first + n) * V), [n, V]);
-      const next = search.step(own, this.#backend);
+      const top = best && search.usesBest
+        ? { values: best.values.subarray(first, first + n), indices: best.indices.subarray(first, first + n) }
+        : undefined;
+      const next = search.step(own(first, n), this.#backend, top);
       if (next.events.length > 0 && search.onToken) events.push([search, next.events]);
       if (search.done) finished.push(search);
       else blocks.push({ search, first, rows: Array.from(next.parents, (p) => first + p), tokens: next.tokens });
@@ -132,4 +146,24 @@ function layout(blocks: Block[]): Block[] {
     at += blocks[i].rows.length;
   }
   return order;
+}
+
+/** Padded source positions one more encoder call is worth (its fixed cost, roughly, in positions). */
+const ENCODE_CALL_POSITIONS = 32;
+
+/**
+ * Searches grouped by source length, shortest first: a source joins the
+ * group before it unless that would add more padding than an encoder call of
+ * its own costs.
+ */
+function lengthGroups(searches: readonly Search[]): Search[][] {
+  const sorted = [...searches].sort((a, b) => a.src.length - b.src.length);
+  const groups: Search[][] = [];
+  for (const s of sorted) {
+    const group = groups.at(-1);
+    // Joining raises every member's padded length to this source's (the longest so far).
+    if (group && group.length * (s.src.length - group.at(-1)!.src.length) <= ENCODE_CALL_POSITIONS) group.push(s);
+    else groups.push([s]);
+  }
+  return groups;
 }

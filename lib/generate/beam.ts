@@ -56,6 +56,8 @@ export class BeamSearch extends SearchBase implements Search {
     return Int32Array.from(this.#running, (b) => b.tokens[0]);
   }
 
+  readonly usesBest = false;
+
   step(logits: Tensor, backend: Backend): StepResult {
     const nb = this.options.numBeams;
     const V = this.vocab;

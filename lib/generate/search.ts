@@ -21,6 +21,12 @@ export interface TokenEvent {
   finishReason?: FinishReason;
 }
 
+/** Per row: the most likely token and its log-probability. */
+export interface TopOne {
+  values: Float32Array;
+  indices: Int32Array;
+}
+
 export interface StepResult {
   /** The token each row feeds at the next step. */
   tokens: Int32Array;
@@ -42,8 +48,20 @@ export interface Search {
   readonly done: boolean;
   /** The tokens its rows feed at the first step (the start token). */
   start(): Int32Array;
-  /** Reads logits [rows, V] of its rows and decides the next step (rows may shrink to 0). */
-  step(logits: Tensor, backend: Backend): StepResult;
+  /**
+   * Called on every search's rows before any steps: rewrites its logits
+   * [rows, V] in place (logits processors), so that `best` can be computed
+   * for the whole batch at once.
+   */
+  prepare?(logits: Tensor): void;
+  /** Whether step() reads `best`. */
+  readonly usesBest: boolean;
+  /**
+   * Reads logits [rows, V] of its rows and decides the next step (rows may
+   * shrink to 0). `best`, when usesBest: each row's most likely token and its
+   * log-probability (topK 1 of the log-softmax, after prepare()).
+   */
+  step(logits: Tensor, backend: Backend, best?: TopOne): StepResult;
   /** The result, once done. */
   result(): Generation;
   /**

@@ -8,7 +8,7 @@ import type { Backend } from '../backend/backend.js';
 import { rng } from '../random.js';
 import type { TransformerConfig } from '../model/config.js';
 import type { GeneratedSequence, Generation, ResolvedOptions } from './options.js';
-import { SearchBase, type Search, type StepResult, type TokenEvent } from './search.js';
+import { SearchBase, type Search, type StepResult, type TokenEvent, type TopOne } from './search.js';
 
 /** Candidates asked of topK first when only top-p limits sampling; grown until they hold topP of the mass. */
 const TOP_P_FIRST_K = 64;
@@ -27,6 +27,8 @@ export class SequenceSearch extends SearchBase implements Search {
   /** The sequence each current row decodes. */
   #live: Sequence[];
   #scratch: Float32Array | undefined;
+  /** Whether prepare() ran on this step's logits. */
+  #prepared = false;
 
   constructor(src: Int32Array, options: ResolvedOptions, config: Readonly<TransformerConfig>) {
     super(src, options, config, options.numReturnSequences);
@@ -49,18 +51,25 @@ export class SequenceSearch extends SearchBase implements Search {
     return Int32Array.from(this.#live, (s) => s.tokens[0]);
   }
 
-  step(logits: Tensor, backend: Backend): StepResult {
+  readonly usesBest = true;
+
+  prepare(logits: Tensor): void {
+    this.#prepared = true;
+    if (this.processors.length === 0) return;
+    const V = this.vocab;
+    this.#live.forEach((s, r) => {
+      const row = logits.data.subarray(r * V, (r + 1) * V);
+      for (const p of this.processors) p(row, s.tokens, s.tokens.length - 1);
+    });
+  }
+
+  step(logits: Tensor, backend: Backend, best?: TopOne): StepResult {
+    if (!this.#prepared) this.prepare(logits);
+    this.#prepared = false;
     const V = this.vocab;
     const live = this.#live;
-    if (this.processors.length > 0) {
-      for (let r = 0; r < live.length; r++) {
-        const row = logits.data.subarray(r * V, (r + 1) * V);
-        const s = live[r];
-        for (const p of this.processors) p(row, s.tokens, s.tokens.length - 1);
-      }
-    }
     // The most likely token of each row and its log-probability give each row's log-sum-exp.
-    const best = backend.topK(logits, 1, { logSoftmax: true });
+    best ??= backend.topK(logits, 1, { logSoftmax: true });
     const next: Sequence[] = [];
     const tokens: number[] = [];
     const parents: number[] = [];

@@ -269,14 +269,14 @@ export class DecodeState {
 
   /**
    * Grows the capacities to at least B rows, T positions and S source
-   * positions (doubling rows and positions so growth is amortised), keeping
-   * the live rows' contents.
+   * positions (doubling, so growth is amortised and fresh pages are touched
+   * rarely), keeping the live rows' contents.
    */
   #reserve(B: number, T: number, S: number): void {
     const grow = (cap: number, need: number, limit: number) => (need <= cap ? cap : Math.min(limit, Math.max(need, 2 * cap)));
     const Bcap = grow(this.#Bcap, B, Number.MAX_SAFE_INTEGER);
     const Tcap = grow(this.#Tcap, T, this.#maxPositions);
-    const Scap = S <= this.#Scap ? this.#Scap : S;
+    const Scap = grow(this.#Scap, S, this.#maxPositions);
     if (Bcap === this.#Bcap && Tcap === this.#Tcap && Scap === this.#Scap) return;
     const D = this.#D;
     for (const layer of this.#layers) {
