@@ -22,6 +22,7 @@ import { basename, join, resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { Engine, type EngineOptions } from './engine.js';
 import { CharTokenizer } from '../tokenizer/char.js';
+import { encodeSource } from '../tokenizer/source.js';
 import { ApiError, ClientGoneError, ValidationError, toApiError, type RequestContext, type ServerLimits } from './api.js';
 import { PROMETHEUS_CONTENT_TYPE, ServerMetrics } from './metrics.js';
 import * as openai from './openai.js';
@@ -353,7 +354,7 @@ export async function serve(options: ServeOptions): Promise<Serving> {
   const tokenizerPath = join(dir, 'tokenizer.json');
   if (countTokens === undefined && existsSync(tokenizerPath)) {
     const tokenizer = CharTokenizer.load(tokenizerPath);
-    countTokens = (text) => tokenizer.encode(text, { eos: true }).length;
+    countTokens = (text) => encodeSource(tokenizer, text).length;
   }
   let http: AiaynServer;
   try {
