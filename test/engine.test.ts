@@ -1,10 +1,13 @@
 // The engine: a model in a worker thread serving concurrent callers, batched
 // continuously. Its answers must equal the synchronous API's for each input
 // alone, whatever else shares the batch; the event loop must stay free.
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine, EngineClosedError, QueueFullError, Transformer, generate, type GenerationOptions } from '../lib/index.js';
+import { rng } from './helpers.js';
 
 const DIR = 'models/pt-numbers';
 const heldout = (JSON.parse(readFileSync(`${DIR}/heldout.json`, 'utf8')) as Array<{ text: string; digits: string }>).map((e) => e.text);
@@ -121,19 +124,38 @@ describe('Engine', () => {
     expect(engine.stats).toEqual({ queued: 0, running: 0, rows: 0 });
   });
 
-  it('keeps the event loop free while it serves 64 requests', async () => {
-    const started = performance.now();
-    await engine.generate(heldout[0], { maxNewTokens: 8 });
-    const one = performance.now() - started;
-    const delay = monitorEventLoopDelay({ resolution: 1 });
-    delay.enable();
-    const t0 = performance.now();
-    await Promise.all(heldout.slice(0, 64).map((text) => engine.generate(text, { maxNewTokens: 8, numBeams: 2 })));
-    const all = performance.now() - t0;
-    delay.disable();
-    const p99 = delay.percentile(99) / 1e6;
-    // A blocked loop would show delays of whole requests (all 64 took `all` ms).
-    expect(p99, `p99 ${p99} ms, one request ${one} ms, 64 requests ${all} ms`).toBeLessThan(Math.max(20, all / 8));
+});
+
+describe('Engine and the event loop', () => {
+  it('keeps the event loop free while it serves 64 requests: delays far below the time of one request', async () => {
+    // A model whose requests take tens of milliseconds, so that a blocked loop would be plain to see.
+    const dir = mkdtempSync(join(tmpdir(), 'aiayn-engine-'));
+    const config = { dModel: 256, heads: 4, dFF: 1536, encoderLayers: 2, decoderLayers: 2, srcVocab: 1000, tgtVocab: 1000, maxPositions: 64, padId: 0, bosId: 1, eosId: 2, unkId: 3 };
+    const model = Transformer.random(config, { seed: 1 });
+    model.save(dir);
+    model.dispose();
+    const engine = await Engine.load(dir, { maxBatch: 16 });
+    try {
+      const next = rng(5);
+      const inputs = Array.from({ length: 64 }, () => Array.from({ length: 16 + Math.floor(next() * 32) }, () => 4 + Math.floor(next() * 996)));
+      const options = { maxNewTokens: 60, stopAtEos: false };
+      await engine.generate(inputs[0], options);
+      const started = performance.now();
+      await engine.generate(inputs[1], options);
+      const one = performance.now() - started;
+      const delay = monitorEventLoopDelay({ resolution: 1 });
+      delay.enable();
+      const t0 = performance.now();
+      await Promise.all(inputs.map((input, i) => engine.generate(input, i % 4 === 0 ? { ...options, numBeams: 2 } : options)));
+      const all = performance.now() - t0;
+      delay.disable();
+      const p99 = delay.percentile(99) / 1e6;
+      // Run on this thread, each request would hold the loop for about `one` ms.
+      expect(p99, `p99 ${p99} ms, one request alone ${one} ms, 64 requests ${all} ms`).toBeLessThan(one / 2);
+    } finally {
+      await engine.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
