@@ -181,6 +181,8 @@ describe('Engine limits and lifecycle', () => {
     await expect(Engine.load('models/nope')).rejects.toThrow(/nope.config.json: cannot read the model config/);
     await expect(Engine.load(DIR, { maxBatch: 0 })).rejects.toThrow(/options.maxBatch must be an integer in \[1, 1048576\], got 0/);
     await expect(Engine.load(DIR, { backend: 'gpu' as never })).rejects.toThrow(/options.backend must be 'native' or 'reference'/);
+    await expect(Engine.load(DIR, { nice: 20 })).rejects.toThrow(/options.nice must be an integer in \[0, 19\], got 20/);
+    await expect(Engine.load(DIR, { maxQueue: -1 })).rejects.toThrow(/options.maxQueue must be an integer in \[0, 1048576\], got -1/);
   });
 
   it('runs on the reference backend too, with the same answers', async () => {

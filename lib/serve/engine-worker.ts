@@ -3,6 +3,7 @@
 // waiting requests while rows are free (first come, first served), runs one
 // step over all rows, and posts the step's tokens and finished results: one
 // message hop per batched step, never per op.
+import { getPriority, setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { Transformer } from '../model/transformer.js';
 import { setThreads } from '../runtime.js';
@@ -37,6 +38,8 @@ function flush(): void {
 
 let model: Transformer;
 try {
+  // On Linux this thread's own niceness, inherited by the kernel threads it starts; never raised back.
+  if (setup.nice > getPriority()) setPriority(setup.nice);
   if (setup.threads !== undefined) setThreads(setup.threads);
   model = Transformer.load(setup.dir, { backend: setup.backend });
 } catch (error) {

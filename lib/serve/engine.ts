@@ -33,6 +33,13 @@ export interface EngineOptions {
   maxQueue?: number;
   /** Kernel threads (process-wide). Default: AIAYN_THREADS, else the physical cores. */
   threads?: number;
+  /**
+   * Scheduling niceness (Linux) of the worker thread and of the kernel
+   * threads it starts, 0..19; never below the process's own. Default 10: when
+   * the model's threads and the event loop both want a core, the event loop
+   * gets it first, so a server stays responsive while it computes.
+   */
+  nice?: number;
 }
 
 export interface RequestOptions extends GenerationOptions {
@@ -150,6 +157,7 @@ export class Engine extends EventEmitter<{ step: [StepEvent] }> {
       backend,
       maxBatch: positive('options.maxBatch', options.maxBatch, 32),
       threads: options.threads === undefined ? undefined : checkInt('options.threads', options.threads, 1, 1024),
+      nice: checkInt('options.nice', options.nice ?? 10, 0, 19),
     };
     const maxQueue = checkInt('options.maxQueue', options.maxQueue ?? 256, 0, 1 << 20);
     const worker = new Worker(workerUrl(), { workerData: setup });

@@ -349,7 +349,9 @@ export interface Serving extends AiaynServer {
 /** Loads the model in an Engine and serves it on host:port. */
 export async function serve(options: ServeOptions): Promise<Serving> {
   const { model: dir, host = '127.0.0.1', port = 8080 } = options;
-  const engine = await Engine.load(dir, { backend: options.backend, maxBatch: options.maxBatch, maxQueue: options.maxQueue, threads: options.threads });
+  const engine = await Engine.load(dir, {
+    backend: options.backend, maxBatch: options.maxBatch, maxQueue: options.maxQueue, threads: options.threads, nice: options.nice,
+  });
   let countTokens = options.countTokens;
   const tokenizerPath = join(dir, 'tokenizer.json');
   if (countTokens === undefined && existsSync(tokenizerPath)) {

@@ -8,6 +8,7 @@ export interface WorkerSetup {
   backend: 'native' | 'reference';
   maxBatch: number;
   threads: number | undefined;
+  nice: number;
 }
 
 /** A request's input: text (encoded by the model's tokenizer) or source ids. */
