@@ -10,6 +10,9 @@
 //               last key, so decode with Tq = 1 over a cache of Tk sees all Tk);
 //   kv_lengths  per batch row b, keys j >= kv_lengths[b] are masked (padding).
 // A query that sees no key at all gets zeros, never NaN.
+// Batch invariant: each output row is bit-identical whatever B, the other
+// batch rows and the thread count; it depends only on its own q, k, v rows and
+// the keys it sees (see attention.cc).
 #pragma once
 
 #include <cstdint>

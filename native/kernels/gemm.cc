@@ -6,15 +6,25 @@
 // avx2 16, avx512 64), recorded with the data so linear() can dispatch on it.
 //
 // Blocking (Goto/BLIS with the roles of the operands as in y = x . W^T):
-// - the depth is split into blocks of at most kKcMax; per depth block a task
-//   sweeps its row tiles, and for each row tile (mr x kc of x, in L1) all its
-//   panels (nc x kc of packed W, sized to stay in L2).
-// - small M (decode): no depth split, panels outside row tiles, so every
-//   packed panel is streamed from memory exactly once; threads split N.
+// - the depth is split into nk = ceil(K / kKcMax) blocks of equal size (the
+//   last one shorter); per depth block a task sweeps its row tiles, and for
+//   each row tile (mr x kc of x, in L1) all its panels (nc x kc of packed W,
+//   sized to stay in L2).
+// - small M (decode): panels outside row tiles, and a group of panels goes
+//   through all its depth blocks before the next group, so every packed
+//   panel is streamed from memory once, front to back; threads split N.
 // - larger M: tasks are (row range, panel range) rectangles; with several
 //   threads there are enough of them for the dynamic scheduler to balance.
-// Splitting the depth changes the summation only by one extra rounding per
-// block; results never depend on the thread count.
+//
+// Batch invariance: y[r, n] is the same function of row r of x whatever M,
+// the other rows, the thread count or the task split. The depth blocks depend
+// on K only (not on M), and every micro-kernel computes each output element
+// as one fp32 FMA chain over a depth block in depth order, starting from
+// zero, then adds it to the previous blocks' sum held in y (then bias,
+// activation, residual). Tiles never split the depth into interleaved partial
+// sums to hide FMA latency: narrow row tiles cover more panels instead. So a
+// request's logits do not change when the serving engine batches it with
+// others (tested bit for bit in test/batch-invariance.test.ts).
 #include "gemm.h"
 
 #include <algorithm>
@@ -40,6 +50,15 @@ constexpr int64_t kParallelMinMacs = 1 << 17;
 constexpr int64_t kTasksPerThread = 4;
 
 using BlockFn = void (*)(const GemmBlock&);
+
+// Panels a task's range is a multiple of (the widest one-row tile).
+int64_t panel_group(Isa isa) {
+  switch (isa) {
+    case Isa::avx512: return kPanelGroupAvx512;
+    case Isa::avx2: return kPanelGroupAvx2;
+    default: return 1;
+  }
+}
 
 int64_t panel_width(Isa isa) {
   switch (isa) {
@@ -127,54 +146,74 @@ void linear(const float* x, int64_t M, int64_t ldx, const PackedWeights& w, cons
   const BlockFn fn = block_fn(w.isa);
   const int64_t mr = w.isa == Isa::scalar ? 1 : kMrSimd;
   const int64_t panels = ceil_div(N, nr);
+  const int64_t group = panel_group(w.isa);
+  const int64_t units = ceil_div(panels, group);  // tasks split N in whole groups of panels
   const int64_t mtiles = ceil_div(M, mr);
   const int64_t nt = M * N * K >= kParallelMinMacs ? threads() : 1;
 
   const bool small = M <= kSmallM;
-  const int64_t nk = small ? 1 : ceil_div(K, kKcMax);
+  const int64_t nk = ceil_div(K, kKcMax);  // K alone decides: see batch invariance above
   const int64_t kc = ceil_div(K, nk);
   int64_t nm, nn;
   if (small) {
     nm = 1;
-    nn = nt > 1 ? std::min(panels, nt * kTasksPerThread) : 1;
+    nn = nt > 1 ? std::min(units, nt * kTasksPerThread) : 1;
   } else {
-    const int64_t nc_panels = std::max<int64_t>(1, kPanelBlockBytes / (kc * nr * 4));
-    nn = ceil_div(panels, nc_panels);
+    const int64_t nc_units = std::max<int64_t>(1, kPanelBlockBytes / (kc * nr * 4 * group));
+    nn = ceil_div(units, nc_units);
     nm = ceil_div(mtiles, ceil_div(kMcMax, mr));
     if (nt > 1 && nm * nn < nt * kTasksPerThread) {
       nm = std::min(mtiles, ceil_div(nt * kTasksPerThread, nn));
     }
   }
 
+  // In place (residual is y, no activation): y already holds the residual, so
+  // every depth block accumulates onto it and the epilogue adds nothing.
+  const bool in_place = residual == y;
   // Every call goes through the pool (inline for one task) so FTZ/DAZ apply.
   parallel_for(nm * nn, [&](int64_t task, int) {
     const int64_t im = task / nn, in = task % nn;
     const int64_t r0 = std::min(M, mtiles * im / nm * mr);
     const int64_t r1 = std::min(M, mtiles * (im + 1) / nm * mr);
-    const int64_t p0 = panels * in / nn, p1 = panels * (in + 1) / nn;
+    const int64_t p0 = std::min(panels, units * in / nn * group);
+    const int64_t p1 = std::min(panels, units * (in + 1) / nn * group);
     if (r0 >= r1 || p0 >= p1) return;
     GemmBlock blk;
     blk.ldx = ldx;
     blk.panel_stride = K * nr;
     blk.m = r1 - r0;
-    blk.n = std::min(N, p1 * nr) - p0 * nr;
-    blk.y = y + r0 * ldy + p0 * nr;
     blk.ldy = ldy;
-    blk.bias = bias ? bias + p0 * nr : nullptr;
-    // In place (residual is y, no activation): y already holds the residual, so
-    // every depth block accumulates onto it and the epilogue adds nothing.
-    const bool in_place = residual == y;
-    blk.residual = residual && !in_place ? residual + r0 * ldy + p0 * nr : nullptr;
     blk.panel_outer = small;
     blk.act = act;
-    for (int64_t ik = 0; ik < nk; ++ik) {
+    // Panels [q0, q1), depth block ik; `next` is where the following call reads.
+    auto run = [&](int64_t q0, int64_t q1, int64_t ik, const float* next) {
       const int64_t k0 = ik * kc, k1 = std::min(K, k0 + kc);
       blk.x = x + r0 * ldx + k0;
-      blk.b = w.data + p0 * K * nr + k0 * nr;
+      blk.b = w.data + q0 * K * nr + k0 * nr;
+      blk.next = next;
       blk.kc = k1 - k0;
+      blk.n = std::min(N, q1 * nr) - q0 * nr;
+      blk.y = y + r0 * ldy + q0 * nr;
+      blk.bias = bias ? bias + q0 * nr : nullptr;
+      blk.residual = residual && !in_place ? residual + r0 * ldy + q0 * nr : nullptr;
       blk.accumulate = ik > 0 || in_place;
       blk.finish = ik == nk - 1;
       fn(blk);
+    };
+    if (small) {
+      // Decode: one group of panels at a time through all its depth blocks,
+      // so each panel is still read front to back, as one stream.
+      for (int64_t q0 = p0; q0 < p1; q0 += group) {
+        const int64_t q1 = std::min(p1, q0 + group);
+        for (int64_t ik = 0; ik < nk; ++ik) {
+          const float* next = ik + 1 < nk ? w.data + q0 * K * nr + (ik + 1) * kc * nr
+                              : q1 < p1   ? w.data + q1 * K * nr
+                                          : nullptr;
+          run(q0, q1, ik, next);
+        }
+      }
+    } else {
+      for (int64_t ik = 0; ik < nk; ++ik) run(p0, p1, ik, nullptr);
     }
   });
 }

@@ -6,6 +6,8 @@
 // ISA the weights were packed for, packs A per call when M is large, and splits
 // work over the kernel thread pool. Accumulation is fp32; results differ from a
 // sequential dot product only by summation order (|err| <= ~K * eps * sum|x*w|).
+// Batch invariant: row r of y is bit-identical whatever M, the other rows of x
+// and the thread count (for given weights, ISA and K; see gemm.cc).
 #pragma once
 
 #include <cstddef>

@@ -3,22 +3,29 @@
 // Contract: linear_block_avx512 computes one GemmBlock (see gemm_kernels.h)
 // on the calling thread; weights packed as [ceil(N/64)][K][64] (zero-padded
 // in N, 64-byte aligned); columns past blk.n are never read from bias nor
-// written. fp32 accumulation in depth order within a block.
+// written. fp32 accumulation in depth order within a block: each output
+// element is one FMA chain over the block's depth, whatever the tile, so a
+// row's result does not depend on how many rows share the call (gemm.cc).
 //
-// Micro-kernel sgemm_tile_avx512<MR, NV>: an MR x 16NV register tile, x read
-// in place (row pointers, no packing), one broadcast of x per row and NV
-// aligned panel loads per depth step.
+// Micro-kernel sgemm_tile_avx512<MR, NV, NP>: an MR x 16NV register tile over
+// NP adjacent panels, x read in place (row pointers, no packing), one
+// broadcast of x per row and NP x NV aligned panel loads per depth step.
 // - Prefill (row tiles outside panels): 6x64, 24 zmm accumulators, four panel
 //   loads and six broadcasts feed 24 FMAs; a 6 x kc slice of x stays in L1
-//   while gemm.cc keeps the panel block it sweeps in L2. Rows 1..5 at the
+//   while gemm.cc keeps the panel block it sweeps in L2. Rows 2..5 at the
 //   bottom edge use the same kernel instantiated for fewer rows.
-// - Decode (panel_outer, m <= 12): every row of the block in one tile per
+// - One row (m = 1, or a one-row bottom edge): 1x128 tiles over two panels,
+//   so 8 independent FMA chains hide the FMA latency without splitting the
+//   depth (gemm.cc gives decode tasks whole pairs of panels).
+// - Decode (panel_outer, 2 <= m <= 12): every row of the block in one tile per
 //   panel, so each weight is loaded once: MRx64 up to 6 rows, else two MRx32
-//   tiles over the panel's halves. The half tiles prefetch the next panel
-//   into L2 as they go (measured: without it each half pass, reading 128 of
-//   every 256 bytes, streamed DRAM at half the rate); the full-width tiles
-//   do not (measured: the hardware prefetcher alone reads DRAM as fast as a
-//   plain read loop, and software prefetches cost 20 % on L3-resident weights).
+//   tiles over the panel's halves. The half tiles prefetch the weights read
+//   next (the next panel, or blk.next: gemm.cc runs decode panels through
+//   their depth blocks in turn) into L2 as they go (measured: without it each
+//   half pass, reading 128 of every 256 bytes, streamed DRAM at half the
+//   rate); the full-width tiles do not (measured: the hardware prefetcher
+//   alone reads DRAM as fast as a plain read loop, and software prefetches
+//   cost 20 % on L3-resident weights).
 // Column edges use masked loads/stores. Epilogue in registers: + bias, then
 // ReLU or exact-erf GELU (erf_ps from vecmath_avx512.h, absolute error <=
 // 1.2e-7), + residual.
@@ -48,96 +55,90 @@ inline __m512 activate(__m512 v, Activation act) {
   return v;
 }
 
-// acc[r][j] += x[r][k] * b[k][16 j] for the MR rows and NV vectors of columns.
-template <int MR, int NV>
+// acc[r][p NV + j] += x[r][k] * b_p[k][16 j] for the MR rows, NP panels
+// (b_p = b + p * pstride) and NV vectors of columns per panel.
+template <int MR, int NV, int NP>
 __attribute__((always_inline)) inline void sgemm_step_avx512(const float* const* xr, int64_t k,
-                                                             const float* b, __m512 (&acc)[MR][NV]) {
-  const float* bk = b + k * kNr;
-  __m512 bv[NV];
-  #pragma GCC unroll 4
-  for (int j = 0; j < NV; ++j) bv[j] = _mm512_load_ps(bk + 16 * j);
+                                                             const float* b, int64_t pstride,
+                                                             __m512 (&acc)[MR][NP * NV]) {
+  __m512 bv[NP * NV];
+  #pragma GCC unroll 8
+  for (int c = 0; c < NP * NV; ++c) bv[c] = _mm512_load_ps(b + (c / NV) * pstride + k * kNr + 16 * (c % NV));
   #pragma GCC unroll 12
   for (int r = 0; r < MR; ++r) {
     const __m512 a = _mm512_set1_ps(xr[r][k]);
-    #pragma GCC unroll 4
-    for (int j = 0; j < NV; ++j) acc[r][j] = _mm512_fmadd_ps(a, bv[j], acc[r][j]);
+    #pragma GCC unroll 8
+    for (int c = 0; c < NP * NV; ++c) acc[r][c] = _mm512_fmadd_ps(a, bv[c], acc[r][c]);
   }
 }
 
-// y[0:MR, 0:cols] (+)= x[0:MR, 0:kc] . b[0:kc, 0:16 NV], then the epilogue;
-// b points at some column of a panel (rows kNr floats apart). With PF, depth
-// step k also prefetches into L2 the same 16 NV columns of row k of `pf`.
-template <int MR, int NV, bool PF>
+// y[0:MR, 0:cols] (+)= x[0:MR, 0:kc] . [b_0 .. b_NP-1][0:kc, 0:16 NV], then
+// the epilogue. b points at some column of a panel (rows kNr floats apart);
+// the NP panels are pstride floats apart and cover adjacent columns of y.
+// With PF (NP = 1), depth step k also prefetches into L2 the same 16 NV
+// columns of row k of `pf`.
+//
+// One accumulator per output vector, one FMA chain over the depth in order:
+// narrow tiles get their independent chains from more panels (NP), never by
+// splitting the depth (which would round a row differently by tile height).
+template <int MR, int NV, int NP, bool PF>
 inline void sgemm_tile_avx512(const GemmBlock& blk, const float* x, const float* b, const float* pf,
                               float* y, const float* bias, int cols) {
-  __mmask16 mask[NV];
-  #pragma GCC unroll 4
-  for (int j = 0; j < NV; ++j) {
-    const int c = cols - 16 * j;
-    mask[j] = c >= 16 ? __mmask16(0xFFFF) : c <= 0 ? __mmask16(0) : __mmask16((1u << c) - 1);
+  static_assert(!PF || NP == 1, "prefetching is for single-panel (half) tiles");
+  constexpr int NC = NP * NV;
+  __mmask16 mask[NC];
+  #pragma GCC unroll 8
+  for (int c = 0; c < NC; ++c) {
+    const int v = cols - kNr * (c / NV) - 16 * (c % NV);
+    mask[c] = v >= 16 ? __mmask16(0xFFFF) : v <= 0 ? __mmask16(0) : __mmask16((1u << v) - 1);
   }
   const float* xr[MR];
   #pragma GCC unroll 12
   for (int r = 0; r < MR; ++r) xr[r] = x + r * blk.ldx;
 
-  // Fewer than 8 accumulators cannot hide the FMA latency: split the depth
-  // into two interleaved halves summed at the end.
-  constexpr int KS = MR * NV < 8 ? 2 : 1;
-  __m512 acc[KS][MR][NV];
-  #pragma GCC unroll 2
-  for (int s = 0; s < KS; ++s)
-    #pragma GCC unroll 12
-    for (int r = 0; r < MR; ++r)
-      #pragma GCC unroll 4
-      for (int j = 0; j < NV; ++j) acc[s][r][j] = _mm512_setzero_ps();
+  __m512 acc[MR][NC];
+  #pragma GCC unroll 12
+  for (int r = 0; r < MR; ++r)
+    #pragma GCC unroll 8
+    for (int c = 0; c < NC; ++c) acc[r][c] = _mm512_setzero_ps();
 
-  const int64_t kc = blk.kc;
-  int64_t k = 0;
-  for (; k + KS <= kc; k += KS) {
-    #pragma GCC unroll 2
-    for (int s = 0; s < KS; ++s) {
-      if (PF) {
-        #pragma GCC unroll 4
-        for (int j = 0; j < NV; ++j) {
-          _mm_prefetch(reinterpret_cast<const char*>(pf + (k + s) * kNr + 16 * j), _MM_HINT_T1);
-        }
+  const int64_t kc = blk.kc, pstride = blk.panel_stride;
+  for (int64_t k = 0; k < kc; ++k) {
+    if (PF) {
+      #pragma GCC unroll 4
+      for (int j = 0; j < NV; ++j) {
+        _mm_prefetch(reinterpret_cast<const char*>(pf + k * kNr + 16 * j), _MM_HINT_T1);
       }
-      sgemm_step_avx512<MR, NV>(xr, k + s, b, acc[s]);
     }
+    sgemm_step_avx512<MR, NV, NP>(xr, k, b, pstride, acc);
   }
-  for (; k < kc; ++k) sgemm_step_avx512<MR, NV>(xr, k, b, acc[0]);
-  #pragma GCC unroll 2
-  for (int s = 1; s < KS; ++s)
-    #pragma GCC unroll 12
-    for (int r = 0; r < MR; ++r)
-      #pragma GCC unroll 4
-      for (int j = 0; j < NV; ++j) acc[0][r][j] = _mm512_add_ps(acc[0][r][j], acc[s][r][j]);
 
-  __m512 bv[NV];
-  #pragma GCC unroll 4
-  for (int j = 0; j < NV; ++j) {
-    bv[j] = blk.finish && bias ? _mm512_maskz_loadu_ps(mask[j], bias + 16 * j)
-                               : _mm512_setzero_ps();
+  __m512 bv[NC];
+  #pragma GCC unroll 8
+  for (int c = 0; c < NC; ++c) {
+    const int off = kNr * (c / NV) + 16 * (c % NV);
+    bv[c] = blk.finish && bias ? _mm512_maskz_loadu_ps(mask[c], bias + off) : _mm512_setzero_ps();
   }
   #pragma GCC unroll 12
   for (int r = 0; r < MR; ++r) {
     float* yr = y + r * blk.ldy;
-    #pragma GCC unroll 4
-    for (int j = 0; j < NV; ++j) {
-      __m512 v = acc[0][r][j];
-      if (blk.accumulate) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask[j], yr + 16 * j));
+    #pragma GCC unroll 8
+    for (int c = 0; c < NC; ++c) {
+      const int off = kNr * (c / NV) + 16 * (c % NV);
+      __m512 v = acc[r][c];
+      if (blk.accumulate) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask[c], yr + off));
       if (blk.finish) {
-        v = activate(_mm512_add_ps(v, bv[j]), blk.act);
+        v = activate(_mm512_add_ps(v, bv[c]), blk.act);
         if (blk.residual) {
-          v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask[j], blk.residual + (yr - blk.y) + 16 * j));
+          v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask[c], blk.residual + (yr - blk.y) + off));
         }
       }
-      _mm512_mask_storeu_ps(yr + 16 * j, mask[j], v);
+      _mm512_mask_storeu_ps(yr + off, mask[c], v);
     }
   }
 }
 
-// Rows [i0, i0 + 6) (fewer at the bottom edge) of panel n0 / kNr, 6x64 tiles.
+// Rows [i0, i0 + 6) (2..6 rows at the bottom edge) of panel n0 / kNr, 6x64 tiles.
 void tile_rows(const GemmBlock& blk, int64_t i0, int64_t n0) {
   const float* x = blk.x + i0 * blk.ldx;
   const float* b = blk.b + (n0 / kNr) * blk.panel_stride;
@@ -146,16 +147,33 @@ void tile_rows(const GemmBlock& blk, int64_t i0, int64_t n0) {
   const int cols = static_cast<int>(blk.n - n0 < kNr ? blk.n - n0 : kNr);
   const int64_t rows = blk.m - i0;
   switch (rows >= 6 ? 6 : rows) {
-    case 6: sgemm_tile_avx512<6, 4, false>(blk, x, b, b, y, bias, cols); break;
-    case 5: sgemm_tile_avx512<5, 4, false>(blk, x, b, b, y, bias, cols); break;
-    case 4: sgemm_tile_avx512<4, 4, false>(blk, x, b, b, y, bias, cols); break;
-    case 3: sgemm_tile_avx512<3, 4, false>(blk, x, b, b, y, bias, cols); break;
-    case 2: sgemm_tile_avx512<2, 4, false>(blk, x, b, b, y, bias, cols); break;
-    default: sgemm_tile_avx512<1, 4, false>(blk, x, b, b, y, bias, cols); break;
+    case 6: sgemm_tile_avx512<6, 4, 1, false>(blk, x, b, b, y, bias, cols); break;
+    case 5: sgemm_tile_avx512<5, 4, 1, false>(blk, x, b, b, y, bias, cols); break;
+    case 4: sgemm_tile_avx512<4, 4, 1, false>(blk, x, b, b, y, bias, cols); break;
+    case 3: sgemm_tile_avx512<3, 4, 1, false>(blk, x, b, b, y, bias, cols); break;
+    default: sgemm_tile_avx512<2, 4, 1, false>(blk, x, b, b, y, bias, cols); break;
   }
 }
 
-// All MR <= 12 rows of panel n0 / kNr (the decode path, see the top).
+// Row i0 alone (m = 1, or a one-row bottom edge), every panel of the block:
+// 1x128 tiles over two panels (8 accumulators, enough chains for the FMA
+// latency), a last odd panel as 1x64.
+void one_row(const GemmBlock& blk, int64_t i0) {
+  const float* x = blk.x + i0 * blk.ldx;
+  for (int64_t n0 = 0; n0 < blk.n; n0 += 2 * kNr) {
+    const float* b = blk.b + (n0 / kNr) * blk.panel_stride;
+    float* y = blk.y + i0 * blk.ldy + n0;
+    const float* bias = blk.bias ? blk.bias + n0 : nullptr;
+    const int64_t left = blk.n - n0;
+    if (left > kNr) {
+      sgemm_tile_avx512<1, 4, 2, false>(blk, x, b, b, y, bias, static_cast<int>(left < 2 * kNr ? left : 2 * kNr));
+    } else {
+      sgemm_tile_avx512<1, 4, 1, false>(blk, x, b, b, y, bias, static_cast<int>(left));
+    }
+  }
+}
+
+// All 2 <= MR <= 12 rows of panel n0 / kNr (the decode path, see the top).
 template <int MR>
 void panel_all_rows(const GemmBlock& blk, int64_t n0) {
   const float* b = blk.b + (n0 / kNr) * blk.panel_stride;
@@ -163,19 +181,20 @@ void panel_all_rows(const GemmBlock& blk, int64_t n0) {
   const float* bias = blk.bias ? blk.bias + n0 : nullptr;
   const int cols = static_cast<int>(blk.n - n0 < kNr ? blk.n - n0 : kNr);
   if (MR <= 6) {
-    sgemm_tile_avx512<MR, 4, false>(blk, blk.x, b, b, y, bias, cols);
+    sgemm_tile_avx512<MR, 4, 1, false>(blk, blk.x, b, b, y, bias, cols);
     return;
   }
-  const float* next = b + blk.panel_stride;
-  sgemm_tile_avx512<MR, 2, true>(blk, blk.x, b, next, y, bias, cols);
+  // What is read next: the block's next panel, else the task's next block.
+  const float* next = n0 + kNr < blk.n ? b + blk.panel_stride : blk.next ? blk.next : b;
+  sgemm_tile_avx512<MR, 2, 1, true>(blk, blk.x, b, next, y, bias, cols);
   if (cols > 32) {
-    sgemm_tile_avx512<MR, 2, true>(blk, blk.x, b + 32, next + 32, y + 32, bias ? bias + 32 : nullptr, cols - 32);
+    sgemm_tile_avx512<MR, 2, 1, true>(blk, blk.x, b + 32, next + 32, y + 32, bias ? bias + 32 : nullptr, cols - 32);
   }
 }
 
 using PanelFn = void (*)(const GemmBlock&, int64_t);
 constexpr PanelFn kPanelAllRows[] = {
-    panel_all_rows<1>, panel_all_rows<2>, panel_all_rows<3>,  panel_all_rows<4>,
+    nullptr,           panel_all_rows<2>, panel_all_rows<3>,  panel_all_rows<4>,
     panel_all_rows<5>, panel_all_rows<6>, panel_all_rows<7>,  panel_all_rows<8>,
     panel_all_rows<9>, panel_all_rows<10>, panel_all_rows<11>, panel_all_rows<12>};
 
@@ -184,12 +203,17 @@ constexpr PanelFn kPanelAllRows[] = {
 static_assert(kSmallM <= 12, "the decode path has one panel_all_rows per row count up to 12");
 
 void linear_block_avx512(const GemmBlock& blk) {
-  if (blk.panel_outer) {
+  if (blk.panel_outer && blk.m > 1) {
     const PanelFn fn = kPanelAllRows[blk.m - 1];
     for (int64_t n0 = 0; n0 < blk.n; n0 += kNr) fn(blk, n0);
   } else {
-    for (int64_t i0 = 0; i0 < blk.m; i0 += 6)
-      for (int64_t n0 = 0; n0 < blk.n; n0 += kNr) tile_rows(blk, i0, n0);
+    for (int64_t i0 = 0; i0 < blk.m; i0 += 6) {
+      if (blk.m - i0 == 1) {
+        one_row(blk, i0);
+      } else {
+        for (int64_t n0 = 0; n0 < blk.n; n0 += kNr) tile_rows(blk, i0, n0);
+      }
+    }
   }
 }
 

@@ -5,9 +5,13 @@
 // and runs them on the thread pool; linear_block_<isa> computes one block on
 // the calling thread with that ISA's register tile:
 //   scalar  nr = 8   (plain loops, the reference)
-//   avx2    nr = 16  (6x16 tile, 12 ymm accumulators)
-//   avx512  nr = 64  (6x64 tile, 24 zmm accumulators; decode blocks of up to
-//                     12 rows: all rows in one Mx64 or two Mx32 tiles)
+//   avx2    nr = 16  (6x16 tile, 12 ymm accumulators; 2x32 and 1x64 tiles
+//                     over 2 and 4 panels)
+//   avx512  nr = 64  (6x64 tile, 24 zmm accumulators; one row 1x128 over two
+//                     panels; decode blocks of up to 12 rows: all rows in one
+//                     Mx64 or two Mx32 tiles)
+// Every tile computes each output element as one FMA chain over the block's
+// depth in order (no split accumulators), so results do not depend on M.
 // The avx2/avx512 variants may only be called when the CPU supports them
 // (weights packed for that ISA imply it).
 #pragma once
@@ -23,6 +27,11 @@ constexpr int64_t kNrAvx2 = 16;
 constexpr int64_t kNrAvx512 = 64;
 // Rows per register tile for avx2 and avx512 (the scalar kernel does one row).
 constexpr int64_t kMrSimd = 6;
+// Panels the one-row tile covers (avx512 1x128, avx2 1x64): gemm.cc splits N
+// between tasks in whole groups of them, so that no task is left with a
+// narrower, latency-bound one-row tile.
+constexpr int64_t kPanelGroupAvx512 = 2;
+constexpr int64_t kPanelGroupAvx2 = 4;
 // At most this many rows take the streaming (decode) path, blk.panel_outer.
 constexpr int64_t kSmallM = 12;
 
@@ -35,6 +44,8 @@ struct GemmBlock {
   int64_t ldx;
   const float* b;        // first panel, first depth row of the block
   int64_t panel_stride;  // floats between panels (K * nr)
+  const float* next;     // where the next block of the task reads (same layout
+                         // as b), a prefetch hint; null when unknown or none
   int64_t m, n, kc;      // m >= 1, n >= 1, kc >= 1
   float* y;              // row 0, column 0 of the block
   int64_t ldy;
