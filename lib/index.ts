@@ -10,6 +10,7 @@ export type {
   LinearOptions,
   LinearWeights,
   RowOptions,
+  TopKOptions,
 } from './backend/backend.js';
 export { native } from './backend/native.js';
 export { reference } from './backend/reference.js';
