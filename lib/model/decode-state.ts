@@ -33,7 +33,7 @@ export class DecodeState {
   #groups = new Int32Array(0);
   #nextGroup = 0;
   #scratch = new Float32Array(0);
-  /** Per-row cache lengths after the current step's append (a view of #lengthsBuffer). */
+  /** Per-row cache lengths after a step's append (attention reads a view of it). */
   #lengthsBuffer = new Int32Array(0);
 
   constructor(config: Readonly<TransformerConfig>) {
