@@ -82,7 +82,7 @@ async function aiaynChild(job) {
   const model = Transformer.load(job.model);
   const gen = (m, w) => generate(m, w.src, { maxNewTokens: w.newTokens, stopAtEos: false });
   setThreads(1);
-  const ids = gen(model, job.check);
+  const ids = gen(model, job.check).map((g) => g.sequences[0].ids);
   // The last step's logits, teacher-forced on the greedy ids (decode has no cache: an independent path).
   const { bosId } = model.config;
   const logits = model.decode(ids.map((row) => [bosId, ...row.slice(0, -1)]), model.encode(job.check.src));
