@@ -269,6 +269,12 @@ describe(`Transformer on ${isa}`, () => {
     expect(() => model.addRows(state, [[4]], [0])).toThrow(/copies\[0\] must be an integer in \[1, 4096\], got 0/);
     expect(() => model.addRows(state, [[4]], [1, 1])).toThrow(/copies must have 1 entries/);
     expect(() => state.gather([0, 4])).toThrow(/indices\[1\] must be an integer in \[0, 3\], got 4/);
+    expect(() => state.reserve(4, 41)).toThrow(/positions must be an integer in \[0, 40\], got 41/);
+    expect(() => state.reserve(-1, 2)).toThrow(/rows must be an integer >= 0, got -1/);
+    const before = state.bytes;
+    state.reserve(8, 20, 10);
+    expect(state.bytes).toBeGreaterThan(before);
+    expect([0, 1, 2, 3].map((r) => state.srcLength(r))).toEqual([2, 2, 1, 1]); // contents kept
     expect(model.step(state, Int32Array.of(1, 1, 1, 1)).shape).toEqual([4, 29]);
     expect([0, 1, 2, 3].map((r) => state.position(r))).toEqual([1, 1, 1, 1]);
     expect([0, 1, 2, 3].map((r) => state.srcLength(r))).toEqual([2, 2, 1, 1]);

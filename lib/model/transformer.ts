@@ -62,10 +62,15 @@ export function checkIds(name: string, seq: unknown, vocab: number, maxT: number
   return ids;
 }
 
-function toBatch(name: string, seqs: unknown, vocab: number, pad: number, maxT: number): Batch {
+/** A non-empty array of id sequences, each checked by checkIds (errors name `${name}[b]`), as Int32Arrays. */
+export function checkIdBatch(name: string, seqs: unknown, vocab: number, maxT: number): Int32Array[] {
   if (!Array.isArray(seqs)) throw new TypeError(`${name} must be an array of id sequences, got ${describe(seqs)}`);
   if (seqs.length === 0) throw new RangeError(`${name} must hold at least one sequence, got an empty batch`);
-  const rows = seqs.map((s: unknown, b) => checkIds(`${name}[${b}]`, s, vocab, maxT));
+  return seqs.map((s: unknown, b) => checkIds(`${name}[${b}]`, s, vocab, maxT));
+}
+
+function toBatch(name: string, seqs: unknown, vocab: number, pad: number, maxT: number): Batch {
+  const rows = checkIdBatch(name, seqs, vocab, maxT);
   const B = rows.length;
   const lengths = Int32Array.from(rows, (r) => r.length);
   const T = Math.max(...lengths);

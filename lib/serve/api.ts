@@ -132,17 +132,17 @@ export function optString(o: Fields, name: string, param: string): string | unde
   return v;
 }
 
+/** Hugging Face's early_stopping: true, false or "never". */
+export function optEarlyStopping(o: Fields, param: string): boolean | 'never' | undefined {
+  const v = field(o, 'early_stopping');
+  if (v === undefined || v === true || v === false || v === 'never') return v;
+  throw new ValidationError(`${param} must be true, false or "never", got ${describe(v)}`, param);
+}
+
 /** A field this server does not implement: accepted only when it asks for nothing (`isNoop`), else a ValidationError. */
 export function unsupported(o: Fields, name: string, param: string, isNoop: (v: unknown) => boolean, why: string): void {
   const v = field(o, name);
   if (v !== undefined && !isNoop(v)) throw new ValidationError(`${param} is not supported: ${why}`, param);
-}
-
-/** Options without the undefined entries (the engine's check treats a present key as set). */
-export function compact(options: Record<string, unknown>): GenerationOptions {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(options)) if (v !== undefined) out[k] = v;
-  return out as GenerationOptions;
 }
 
 /** Checks a prompt's length against the server's cap. */
@@ -334,6 +334,12 @@ export class SseWriter {
   end(): void {
     if (!this.#res.writableEnded) this.#res.end();
   }
+}
+
+export function sendJson(res: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}): void {
+  const body = JSON.stringify(value);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...headers });
+  res.end(body);
 }
 
 export function json(value: unknown): string {

@@ -23,7 +23,7 @@ import type { AddressInfo } from 'node:net';
 import { Engine, type EngineOptions } from './engine.js';
 import { CharTokenizer } from '../tokenizer/char.js';
 import { encodeSource } from '../tokenizer/source.js';
-import { ApiError, ClientGoneError, ValidationError, toApiError, type RequestContext, type ServerLimits } from './api.js';
+import { ApiError, ClientGoneError, ValidationError, sendJson, toApiError, type RequestContext, type ServerLimits } from './api.js';
 import { PROMETHEUS_CONTENT_TYPE, ServerMetrics } from './metrics.js';
 import * as openai from './openai.js';
 import * as tgi from './tgi.js';
@@ -185,7 +185,7 @@ export function createServer(engine: Engine, options: ServerOptions = {}): Aiayn
         family: TGI,
         duringDrain: true,
         methods: {
-          GET: (ctx) => openai.sendJson(ctx.res, draining ? 503 : 200, { status: draining ? 'draining' : 'ok' }),
+          GET: (ctx) => sendJson(ctx.res, draining ? 503 : 200, { status: draining ? 'draining' : 'ok' }),
         },
       },
     ],
@@ -279,7 +279,7 @@ export function createServer(engine: Engine, options: ServerOptions = {}): Aiayn
       if (api === undefined || res.destroyed) return; // the client left
       if (api.status === 500) log(`aiayn: internal error on ${method} ${path}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
       if (!res.headersSent) {
-        openai.sendJson(res, api.status, family.errorBody(api), { ...api.headers });
+        sendJson(res, api.status, family.errorBody(api), { ...api.headers });
         if (api.status === 413) {
           // The rest of the body is discarded as it arrives; a client that keeps sending is cut off.
           res.on('finish', () => setTimeout(() => req.socket.destroy(), 1000).unref());

@@ -15,8 +15,8 @@
 // the start of the completion, since an encoder-decoder completion does not
 // continue its prompt); logprobs > 0 (top alternatives) is a 400.
 import { randomUUID } from 'node:crypto';
-import type { ServerResponse } from 'node:http';
 import { describe } from '../tensor.js';
+import type { GenerationOptions } from '../generate/options.js';
 import type { EngineInput, StreamPiece } from './engine.js';
 import {
   ApiError,
@@ -25,16 +25,17 @@ import {
   asObject,
   checkPromptLength,
   checkRows,
-  compact,
   field,
   json,
   optBool,
+  optEarlyStopping,
   optInt,
   optNumber,
   optString,
   rejectUnknown,
   runAll,
   runGeneration,
+  sendJson,
   unsupported,
   type GenerationResult,
   type RequestContext,
@@ -72,7 +73,7 @@ interface CompletionRequest {
   n: number;
   /** Copies of one greedy answer per prompt (n when greedy, else 1). */
   copies: number;
-  options: Record<string, unknown>;
+  options: GenerationOptions;
   stream: boolean;
   includeUsage: boolean;
   logprobs: boolean;
@@ -160,11 +161,7 @@ function parse(ctx: RequestContext, body: unknown): CompletionRequest {
     topK: sampling && topK !== 0 ? topK : undefined,
     seed: sampling ? seed : undefined,
     lengthPenalty: optNumber(o, 'length_penalty', 'length_penalty', () => true, 'a finite number'),
-    earlyStopping: (() => {
-      const v = field(o, 'early_stopping');
-      if (v === undefined || v === true || v === false || v === 'never') return v;
-      throw new ValidationError(`early_stopping must be true, false or "never", got ${describe(v)}`, 'early_stopping');
-    })(),
+    earlyStopping: optEarlyStopping(o, 'early_stopping'),
     repetitionPenalty: optNumber(o, 'repetition_penalty', 'repetition_penalty', (v) => v > 0, '> 0'),
     noRepeatNgramSize: optInt(o, 'no_repeat_ngram_size', 'no_repeat_ngram_size', 0, Number.MAX_SAFE_INTEGER),
     logprobs: logprobs === 0 ? true : undefined,
@@ -205,7 +202,7 @@ export async function completions(ctx: RequestContext, body: unknown): Promise<v
   const created = Math.floor(Date.now() / 1000);
   const head = { id, object: 'text_completion', created, model: ctx.modelName };
   const run = (prompt: EngineInput, onPiece?: (piece: StreamPiece) => Promise<void>) =>
-    runGeneration(ctx, prompt, compact(req.options), { tokens: req.logprobs, onPiece, params: PARAMS });
+    runGeneration(ctx, prompt, req.options, { tokens: req.logprobs, onPiece, params: PARAMS });
 
   if (!req.stream) {
     const results = await runAll(ctx, req.prompts.map((p) => () => run(p)));
@@ -262,10 +259,4 @@ export function model(ctx: RequestContext, created: number, id: string): void {
 
 function modelObject(id: string, created: number) {
   return { id, object: 'model', created, owned_by: 'aiayn' };
-}
-
-export function sendJson(res: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}): void {
-  const body = JSON.stringify(value);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...headers });
-  res.end(body);
 }

@@ -17,7 +17,7 @@
 // generated_tokens, seed) on the last event only with parameters.details.
 import { randomInt } from 'node:crypto';
 import { describe } from '../tensor.js';
-import type { FinishReason } from '../generate/options.js';
+import type { FinishReason, GenerationOptions } from '../generate/options.js';
 import {
   ApiError,
   SseWriter,
@@ -25,21 +25,21 @@ import {
   asObject,
   checkPromptLength,
   checkRows,
-  compact,
   field,
   json,
   optBool,
+  optEarlyStopping,
   optInt,
   optNumber,
   rejectUnknown,
   runGeneration,
+  sendJson,
   unsupported,
   type RequestContext,
   type RunOptions,
   type SequenceResult,
   type TokenInfo,
 } from './api.js';
-import { sendJson } from './openai.js';
 
 const KNOWN_TOP = new Set(['inputs', 'parameters']);
 const KNOWN_PARAMETERS = new Set([
@@ -79,7 +79,7 @@ export function tgiStreamError(error: ApiError): string[] {
 
 interface TgiRequest {
   inputs: string;
-  options: Record<string, unknown>;
+  options: GenerationOptions;
   details: boolean;
   bestOf: number;
   /** The seed sent to the engine when sampling, else null. */
@@ -126,10 +126,6 @@ function parse(ctx: RequestContext, body: unknown, stream: boolean): TgiRequest 
   checkRows(ctx, Math.max(numBeams, bestOf), numBeams > 1 ? P('num_beams') : P('best_of'));
   const details = optBool(o, 'details', P('details')) ?? false;
   const usedSeed = sampling ? (seed ?? randomInt(2 ** 48 - 1)) : null;
-  const earlyStopping = field(o, 'early_stopping');
-  if (earlyStopping !== undefined && earlyStopping !== true && earlyStopping !== false && earlyStopping !== 'never') {
-    throw new ValidationError(`${P('early_stopping')} must be true, false or "never", got ${describe(earlyStopping)}`, P('early_stopping'));
-  }
   const options = {
     maxNewTokens,
     minNewTokens: optInt(o, 'min_new_tokens', P('min_new_tokens'), 0, maxNewTokens),
@@ -141,7 +137,7 @@ function parse(ctx: RequestContext, body: unknown, stream: boolean): TgiRequest 
     topP: sampling ? topP : undefined,
     seed: usedSeed ?? undefined,
     lengthPenalty: optNumber(o, 'length_penalty', P('length_penalty'), () => true, 'a finite number'),
-    earlyStopping,
+    earlyStopping: optEarlyStopping(o, P('early_stopping')),
     repetitionPenalty: optNumber(o, 'repetition_penalty', P('repetition_penalty'), (v) => v > 0, '> 0'),
     noRepeatNgramSize: optInt(o, 'no_repeat_ngram_size', P('no_repeat_ngram_size'), 0, Number.MAX_SAFE_INTEGER),
     logprobs: details || stream ? true : undefined,
@@ -167,7 +163,7 @@ function detailsOf(s: SequenceResult, seed: number | null) {
 
 export async function generate(ctx: RequestContext, body: unknown): Promise<void> {
   const req = parse(ctx, body, false);
-  const r = await runGeneration(ctx, req.inputs, compact(req.options), { tokens: req.details, params: PARAMS });
+  const r = await runGeneration(ctx, req.inputs, req.options, { tokens: req.details, params: PARAMS });
   let best = 0;
   r.sequences.forEach((s, i) => {
     if (s.score > r.sequences[best].score) best = i;
@@ -191,7 +187,7 @@ export async function generateStream(ctx: RequestContext, body: unknown): Promis
   const sse = new SseWriter(ctx.res);
   let index = 0;
   let text = '';
-  await runGeneration(ctx, req.inputs, compact(req.options), {
+  await runGeneration(ctx, req.inputs, req.options, {
     params: PARAMS,
     onPiece: async (piece) => {
       index++;
