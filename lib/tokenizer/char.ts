@@ -2,6 +2,7 @@
 // special tokens. Unknown characters map to <unk>; encoding never throws on text.
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { describe } from '../tensor.js';
+import type { Tokenizer, TokenizerDecodeOptions, TokenizerEncodeOptions } from './tokenizer.js';
 
 export interface CharTokenizerJSON {
   type: 'char';
@@ -11,11 +12,16 @@ export interface CharTokenizerJSON {
   chars: string[];
 }
 
-export interface EncodeOptions {
+export interface EncodeOptions extends TokenizerEncodeOptions {
   /** Prepend <bos>. Default false. */
   bos?: boolean;
-  /** Append <eos>. Default false. */
+  /** Append <eos>. Default `addSpecialTokens` (true): the model's source is the characters, then <eos>. */
   eos?: boolean;
+}
+
+export interface DecodeOptions extends TokenizerDecodeOptions {
+  /** The older name of `skipSpecialTokens: false`. */
+  keepSpecial?: boolean;
 }
 
 export interface EncodedBatch {
@@ -28,11 +34,12 @@ export interface EncodedBatch {
 
 const SPECIALS: [string, string, string, string] = ['<pad>', '<bos>', '<eos>', '<unk>'];
 
-export class CharTokenizer {
+export class CharTokenizer implements Tokenizer {
   readonly padId = 0;
   readonly bosId = 1;
   readonly eosId = 2;
   readonly unkId = 3;
+  readonly languages: ReadonlyMap<string, number> = new Map();
   readonly #chars: readonly string[];
   readonly #ids: ReadonlyMap<string, number>;
 
@@ -109,15 +116,28 @@ export class CharTokenizer {
     renameSync(tmp, path);
   }
 
+  /** The characters' ids, then <eos> (unless `addSpecialTokens: false` or `eos: false`); <bos> first only when asked. */
   encode(text: string, options: EncodeOptions = {}): Int32Array {
     if (typeof text !== 'string') throw new TypeError(`text must be a string, got ${describe(text)}`);
+    const bos = options.bos ?? false;
+    const eos = options.eos ?? options.addSpecialTokens ?? true;
     const chars = Array.from(text);
-    const ids = new Int32Array(chars.length + (options.bos ? 1 : 0) + (options.eos ? 1 : 0));
+    const ids = new Int32Array(chars.length + (bos ? 1 : 0) + (eos ? 1 : 0));
     let i = 0;
-    if (options.bos) ids[i++] = this.bosId;
+    if (bos) ids[i++] = this.bosId;
     for (const c of chars) ids[i++] = this.#ids.get(c) ?? this.unkId;
-    if (options.eos) ids[i++] = this.eosId;
+    if (eos) ids[i++] = this.eosId;
     return ids;
+  }
+
+  tokenToId(token: string): number | undefined {
+    const special = SPECIALS.indexOf(token as (typeof SPECIALS)[number]);
+    return special >= 0 ? special : this.#ids.get(token);
+  }
+
+  idToToken(id: number): string | undefined {
+    if (!Number.isInteger(id) || id < 0 || id >= this.vocabSize) return undefined;
+    return id < SPECIALS.length ? SPECIALS[id] : this.#chars[id - SPECIALS.length];
   }
 
   /** Encodes each text and pads every row with <pad> to the longest one. */
@@ -134,8 +154,9 @@ export class CharTokenizer {
     return { ids, shape: [rows.length, T], lengths: Int32Array.from(rows, (r) => r.length) };
   }
 
-  /** Ids back to text. Special tokens are dropped unless `keepSpecial`; ids out of range throw. */
-  decode(ids: ArrayLike<number>, { keepSpecial = false }: { keepSpecial?: boolean } = {}): string {
+  /** Ids back to text. Special tokens are dropped unless `skipSpecialTokens: false`; ids out of range throw. */
+  decode(ids: ArrayLike<number>, options: DecodeOptions = {}): string {
+    const keepSpecial = options.keepSpecial ?? !(options.skipSpecialTokens ?? true);
     let out = '';
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i];
