@@ -6,9 +6,11 @@ export type {
   AttentionOptions,
   Backend,
   EmbeddingOptions,
+  GluOptions,
   LayerNormOptions,
   LinearOptions,
   LinearWeights,
+  RmsNormOptions,
   RowOptions,
   TopKOptions,
 } from './backend/backend.js';

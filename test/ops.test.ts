@@ -37,6 +37,30 @@ describe(`row ops on ${isa}`, () => {
         }
       });
 
+      it('rmsnorm, with and without residual, in place on x or on residual', () => {
+        setThreads(threads);
+        for (const rows of ROWS) for (const D of SIZES) {
+          const x = randomTensor([rows, D], D, 3);
+          const r = randomTensor([rows, D], D + 1);
+          const g = randomTensor([D], D + 2);
+          const what = `rmsnorm rows=${rows} D=${D}`;
+          // Bound: |native - reference| <= 1e-6 + 4e-6 |y| (the fp32 sum of squares and three roundings).
+          const plain = reference.rmsnorm(x, g);
+          expectClose(native.rmsnorm(x, g).data, plain.data, 1e-6, 4e-6, what);
+          const withRes = reference.rmsnorm(x, g, { residual: r, eps: 1e-5 });
+          expectClose(native.rmsnorm(x, g, { residual: r, eps: 1e-5 }).data, withRes.data, 1e-6, 4e-6, `${what} residual`);
+          const xs = Tensor.from(x.data, x.shape);
+          expect(native.rmsnorm(xs, g, { out: xs })).toBe(xs);
+          expectClose(xs.data, plain.data, 1e-6, 4e-6, `${what} out = x`);
+          const xr = Tensor.from(x.data, x.shape);
+          expect(native.rmsnorm(xr, g, { residual: r, eps: 1e-5, out: xr })).toBe(xr);
+          expectClose(xr.data, withRes.data, 1e-6, 4e-6, `${what} residual, out = x`);
+          const rr = Tensor.from(r.data, r.shape);
+          expect(native.rmsnorm(x, g, { residual: rr, eps: 1e-5, out: rr })).toBe(rr);
+          expectClose(rr.data, withRes.data, 1e-6, 4e-6, `${what} residual, out = residual`);
+        }
+      });
+
       it('softmax and logSoftmax', () => {
         setThreads(threads);
         for (const rows of ROWS) for (const N of [...SIZES, 32000]) {
@@ -128,6 +152,27 @@ describe(`row ops on ${isa}`, () => {
       const out = Tensor.zeros([2, 2, 4]);
       const inside = new Int32Array(out.data.buffer, 4, 2);
       expect(() => backend.embedding(ids, [2, 2], table, { positions, positionOffsets: inside, out })).toThrow(/options.out must not share memory with options.positionOffsets/);
+    }
+  });
+
+  it('rmsnorm reference matches plain loops (T5LayerNorm), default eps 1e-6', () => {
+    const [rows, D] = [3, 11];
+    const x = randomTensor([rows, D], 4, 2);
+    const r = randomTensor([rows, D], 5);
+    const g = randomTensor([D], 6);
+    for (const residual of [undefined, r]) {
+      const y = reference.rmsnorm(x, g, residual ? { residual } : undefined);
+      for (let i = 0; i < rows; i++) {
+        const z = Array.from({ length: D }, (_, d) => x.data[i * D + d] + (residual ? residual.data[i * D + d] : 0));
+        const variance = z.reduce((s, v) => s + v * v, 0) / D;
+        z.forEach((v, d) => expect(y.data[i * D + d]).toBeCloseTo(Math.fround(g.data[d] * (v / Math.sqrt(variance + 1e-6))), 6));
+      }
+    }
+    // A zero row gives zeros (eps keeps the scale finite); with eps 0 it is NaN, as PyTorch.
+    const zero = Tensor.zeros([1, 4]);
+    for (const backend of [native, reference]) {
+      expect(Array.from(backend.rmsnorm(zero, Tensor.from([1, 2, 3, 4], [4])).data)).toEqual([0, 0, 0, 0]);
+      expect(backend.rmsnorm(zero, Tensor.from([1, 2, 3, 4], [4]), { eps: 0 }).data.every(Number.isNaN)).toBe(true);
     }
   });
 

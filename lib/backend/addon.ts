@@ -36,6 +36,10 @@ export interface Addon {
     x: Float32Array, residual: Float32Array | null, gamma: Float32Array, beta: Float32Array,
     eps: number, rows: number, D: number, y: Float32Array,
   ): void;
+  rmsnorm(
+    x: Float32Array, residual: Float32Array | null, gamma: Float32Array, eps: number, rows: number, D: number, y: Float32Array,
+  ): void;
+  glu(x: Float32Array, rows: number, F: number, activation: number, y: Float32Array): void;
   softmax(x: Float32Array, rows: number, N: number, y: Float32Array): void;
   logSoftmax(x: Float32Array, rows: number, N: number, y: Float32Array): void;
   argmax(x: Float32Array, rows: number, N: number, out: Int32Array): void;

@@ -1,7 +1,15 @@
 import type { Tensor } from '../tensor.js';
 
-/** Activation fused into a linear layer. 'gelu' is the exact erf form (PyTorch's default). */
-export type Activation = 'none' | 'relu' | 'gelu';
+/**
+ * Activation fused into a linear layer, or the gate of `glu`:
+ * - 'gelu': the exact erf form, 0.5·x·(1 + erf(x/√2)) (PyTorch's default);
+ * - 'gelu_tanh': 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))) (Hugging Face
+ *   gelu_new / gelu_pytorch_tanh);
+ * - 'silu': x·sigmoid(x) (HF swish / silu).
+ * Non-finite inputs as PyTorch: NaN gives NaN; 'gelu_tanh' and 'silu' give
+ * +inf at +inf and NaN at -inf.
+ */
+export type Activation = 'none' | 'relu' | 'gelu' | 'gelu_tanh' | 'silu';
 
 /**
  * Weights of a linear layer (nn.Linear layout [out, in], plus an optional bias)
@@ -63,6 +71,20 @@ export interface LayerNormOptions {
   out?: Tensor;
 }
 
+export interface RmsNormOptions {
+  /** Added to x before normalising (fused residual connection); same shape as x. */
+  residual?: Tensor;
+  /** Default 1e-6, as T5. */
+  eps?: number;
+  /** Destination, same shape as x; may be x or residual itself. */
+  out?: Tensor;
+}
+
+export interface GluOptions {
+  /** Destination [..., F]; must not share memory with x. */
+  out?: Tensor;
+}
+
 export interface RowOptions {
   /** Destination, same shape as x; may be x itself. */
   out?: Tensor;
@@ -121,6 +143,20 @@ export interface Backend {
 
   /** LayerNorm over the last dimension (optionally of x + residual). gamma, beta: [D]. */
   layernorm(x: Tensor, gamma: Tensor, beta: Tensor, options?: LayerNormOptions): Tensor;
+
+  /**
+   * T5's LayerNorm (RMSNorm) over the last dimension (optionally of x + residual):
+   * y = z / sqrt(mean(z²) + eps) · gamma, z = x (+ residual); no mean subtraction,
+   * no bias. gamma: [D].
+   */
+  rmsnorm(x: Tensor, gamma: Tensor, options?: RmsNormOptions): Tensor;
+
+  /**
+   * Gated activation over the last dimension: x [..., 2F] -> y [..., F],
+   * y = activation(x[..., :F]) · x[..., F:] (T5 v1.1's gated-GELU feed-forward
+   * after one linear over [wi_0; wi_1]). Any Activation, 'none' included.
+   */
+  glu(x: Tensor, activation: Activation, options?: GluOptions): Tensor;
 
   /** Softmax over the last dimension. A row of only -inf gives zeros. */
   softmax(x: Tensor, options?: RowOptions): Tensor;

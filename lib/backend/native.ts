@@ -7,9 +7,11 @@ import type {
   AttentionOptions,
   Backend,
   EmbeddingOptions,
+  GluOptions,
   LayerNormOptions,
   LinearOptions,
   LinearWeights,
+  RmsNormOptions,
   RowOptions,
   TopKOptions,
 } from './backend.js';
@@ -17,15 +19,18 @@ import { loadAddon, type PackedLinearHandle } from './addon.js';
 import {
   checkAttention,
   checkEmbedding,
+  checkGlu,
   checkLayerNorm,
   checkLinear,
   checkLinearPack,
+  checkRmsNorm,
   checkRowsOut,
   checkRows,
   checkTopK,
 } from './validate.js';
 
-const ACTIVATION_CODE: Record<Activation, number> = { none: 0, relu: 1, gelu: 2 };
+/** The codes of aiayn::Activation (native/kernels/activation.h). */
+const ACTIVATION_CODE: Record<Activation, number> = { none: 0, relu: 1, gelu: 2, gelu_tanh: 3, silu: 4 };
 
 class NativeLinearWeights implements LinearWeights {
   readonly handle: PackedLinearHandle;
@@ -108,6 +113,18 @@ export const native: Backend = {
     loadAddon().layernorm(
       x.data, a.residual ? a.residual.data : null, gamma.data, beta.data, a.eps, a.rows, a.D, a.out.data,
     );
+    return a.out;
+  },
+
+  rmsnorm(x: Tensor, gamma: Tensor, options?: RmsNormOptions): Tensor {
+    const a = checkRmsNorm(x, gamma, options);
+    loadAddon().rmsnorm(x.data, a.residual ? a.residual.data : null, gamma.data, a.eps, a.rows, a.D, a.out.data);
+    return a.out;
+  },
+
+  glu(x: Tensor, activation: Activation, options?: GluOptions): Tensor {
+    const a = checkGlu(x, activation, options);
+    loadAddon().glu(x.data, a.rows, a.F, ACTIVATION_CODE[a.activation], a.out.data);
     return a.out;
   },
 

@@ -7,18 +7,22 @@ import type {
   AttentionOptions,
   Backend,
   EmbeddingOptions,
+  GluOptions,
   LayerNormOptions,
   LinearOptions,
   LinearWeights,
+  RmsNormOptions,
   RowOptions,
   TopKOptions,
 } from './backend.js';
 import {
   checkAttention,
   checkEmbedding,
+  checkGlu,
   checkLayerNorm,
   checkLinear,
   checkLinearPack,
+  checkRmsNorm,
   checkRowsOut,
   checkRows,
   checkTopK,
@@ -84,12 +88,21 @@ export function erf(x: number): number {
   return Math.sign(x) * (1 - erfc);
 }
 
-function activate(x: number, activation: Activation): number {
+/** The activation in float64, by its defining formula (see Activation). */
+export function activate(x: number, activation: Activation): number {
   switch (activation) {
     case 'relu':
       return x > 0 ? x : 0;
     case 'gelu':
       return 0.5 * x * (1 + erf(x / Math.SQRT2));
+    case 'gelu_tanh': {
+      // 0.5 x (1 + tanh z) written as x / (1 + e^(-2z)) (1 + tanh z = 2 sigmoid(2z)):
+      // equal, without 1 + tanh z cancelling to 0 for z < -19.
+      const z = Math.sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x);
+      return x / (1 + Math.exp(-2 * z));
+    }
+    case 'silu':
+      return x / (1 + Math.exp(-x));
     default:
       return x;
   }
@@ -177,6 +190,31 @@ export const reference: Backend = {
       variance /= D; // biased, as PyTorch
       const inv = 1 / Math.sqrt(variance + eps);
       for (let d = 0; d < D; d++) out.data[r * D + d] = (z[d] - mean) * inv * gamma.data[d] + beta.data[d];
+    }
+    return out;
+  },
+
+  rmsnorm(x: Tensor, gamma: Tensor, options?: RmsNormOptions): Tensor {
+    const { rows, D, residual, eps, out } = checkRmsNorm(x, gamma, options);
+    const z = new Float64Array(D);
+    for (let r = 0; r < rows; r++) {
+      let sumsq = 0;
+      for (let d = 0; d < D; d++) {
+        z[d] = x.data[r * D + d] + (residual ? residual.data[r * D + d] : 0);
+        sumsq += z[d] * z[d];
+      }
+      const inv = 1 / Math.sqrt(sumsq / D + eps);
+      for (let d = 0; d < D; d++) out.data[r * D + d] = z[d] * inv * gamma.data[d];
+    }
+    return out;
+  },
+
+  glu(x: Tensor, activation: Activation, options?: GluOptions): Tensor {
+    const { rows, F, activation: act, out } = checkGlu(x, activation, options);
+    for (let r = 0; r < rows; r++) {
+      for (let f = 0; f < F; f++) {
+        out.data[r * F + f] = activate(x.data[r * 2 * F + f], act) * x.data[r * 2 * F + F + f];
+      }
     }
     return out;
   },

@@ -2,7 +2,9 @@
 // for a wrong type, RangeError for a bad shape or value, naming the argument
 // with the expected and actual values. They return the resolved dimensions.
 import { Tensor, checkInt, describe, formatShape, type Shape } from '../tensor.js';
-import type { Activation, AttentionOptions, EmbeddingOptions, LayerNormOptions, LinearOptions, TopKOptions } from './backend.js';
+import type {
+  Activation, AttentionOptions, EmbeddingOptions, GluOptions, LayerNormOptions, LinearOptions, RmsNormOptions, TopKOptions,
+} from './backend.js';
 
 export function checkTensor(name: string, x: unknown, rank?: number): Tensor {
   if (!(x instanceof Tensor)) throw new TypeError(`${name} must be a Tensor, got ${describe(x)}`);
@@ -69,7 +71,14 @@ export function checkLinearPack(weight: unknown, bias: unknown): { N: number; K:
   return { N, K };
 }
 
-const ACTIVATIONS: readonly Activation[] = ['none', 'relu', 'gelu'];
+const ACTIVATIONS: readonly Activation[] = ['none', 'relu', 'gelu', 'gelu_tanh', 'silu'];
+
+function checkActivation(name: string, activation: unknown): Activation {
+  if (!ACTIVATIONS.includes(activation as Activation)) {
+    throw new RangeError(`${name} must be one of ${ACTIVATIONS.join(', ')}, got ${describe(activation)}`);
+  }
+  return activation as Activation;
+}
 
 export function checkLinear(
   x: unknown,
@@ -83,10 +92,7 @@ export function checkLinear(
   if (last !== K) {
     throw new RangeError(`x must have last dimension ${K} (weights' inFeatures), got shape ${formatShape(t.shape)}`);
   }
-  const activation = options?.activation ?? 'none';
-  if (!ACTIVATIONS.includes(activation)) {
-    throw new RangeError(`options.activation must be one of ${ACTIVATIONS.join(', ')}, got ${describe(activation)}`);
-  }
+  const activation = checkActivation('options.activation', options?.activation ?? 'none');
   const outShape = [...t.shape.slice(0, -1), N];
   let residual: Tensor | undefined;
   if (options?.residual !== undefined) {
@@ -211,6 +217,48 @@ export function checkLayerNorm(
   const aliases = residual ? [t, residual] : [t];
   const out = resolveOut(options?.out, t.shape, ['x', t, 'residual', residual, 'gamma', g, 'beta', b], aliases);
   return { x: t, rows: t.size / D, D, gamma: g, beta: b, residual, eps, out };
+}
+
+export function checkRmsNorm(
+  x: unknown,
+  gamma: unknown,
+  options: RmsNormOptions | undefined,
+): { x: Tensor; rows: number; D: number; gamma: Tensor; residual?: Tensor; eps: number; out: Tensor } {
+  checkOptions('options', options);
+  const t = checkTensor('x', x);
+  const D = t.shape[t.rank - 1];
+  const g = checkTensor('gamma', gamma, 1);
+  if (g.shape[0] !== D) throw new RangeError(`gamma must have shape [${D}], got ${formatShape(g.shape)}`);
+  let residual: Tensor | undefined;
+  if (options?.residual !== undefined) {
+    residual = checkTensor('options.residual', options.residual);
+    checkShapeEquals('options.residual', residual, t.shape);
+  }
+  const eps = options?.eps ?? 1e-6;
+  if (typeof eps !== 'number' || !Number.isFinite(eps) || eps < 0) {
+    throw new RangeError(`options.eps must be a finite number >= 0, got ${describe(eps)}`);
+  }
+  const aliases = residual ? [t, residual] : [t];
+  const out = resolveOut(options?.out, t.shape, ['x', t, 'residual', residual, 'gamma', g], aliases);
+  return { x: t, rows: t.size / D, D, gamma: g, residual, eps, out };
+}
+
+/** glu: x [..., 2F] viewed as [rows, 2F]; out [..., F], apart from x. */
+export function checkGlu(
+  x: unknown,
+  activation: unknown,
+  options: GluOptions | undefined,
+): { x: Tensor; rows: number; F: number; activation: Activation; out: Tensor } {
+  checkOptions('options', options);
+  const t = checkTensor('x', x);
+  const last = t.shape[t.rank - 1];
+  if (last % 2 !== 0) {
+    throw new RangeError(`x must have an even last dimension (2F: the gated and the gate halves), got shape ${formatShape(t.shape)}`);
+  }
+  const act = checkActivation('activation', activation);
+  const F = last / 2;
+  const out = resolveOut(options?.out, [...t.shape.slice(0, -1), F], ['x', t]);
+  return { x: t, rows: t.size / last, F, activation: act, out };
 }
 
 /** For ops over the last dimension: x viewed as [rows, N]. */

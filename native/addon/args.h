@@ -79,6 +79,9 @@ inline int32_t* get_i32(const Napi::CallbackInfo& info, size_t i, const char* na
   return typed_view<int32_t, napi_int32_array>(info, i, name, min_length, nullable, "Int32Array");
 }
 
+// The largest aiayn::Activation code (activation.h).
+constexpr int64_t kActivationMax = 4;
+
 // Whether two byte ranges share memory.
 inline bool overlap(const void* a, int64_t a_bytes, const void* b, int64_t b_bytes) {
   const auto* pa = static_cast<const char*>(a);

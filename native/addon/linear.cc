@@ -108,7 +108,7 @@ PackedLinear* get_packed(const Napi::CallbackInfo& info, size_t i) {
   return p;
 }
 
-// linear(x: Float32Array [M*K], M, weights: PackedLinear, activation: 0|1|2,
+// linear(x: Float32Array [M*K], M, weights: PackedLinear, activation: 0..4 (aiayn::Activation),
 //        residual: Float32Array [M*N] | null, y: Float32Array [M*N])
 Napi::Value Linear(const Napi::CallbackInfo& info) {
   check_count(info, 6, "linear");
@@ -116,7 +116,7 @@ Napi::Value Linear(const Napi::CallbackInfo& info) {
   const int64_t M = get_int(info, 1, "M", 1);
   const PackedLinear* p = get_packed(info, 2);
   const aiayn::PackedWeights& w = *p->weights();
-  const auto act = static_cast<aiayn::Activation>(get_int(info, 3, "activation", 0, 2));
+  const auto act = static_cast<aiayn::Activation>(get_int(info, 3, "activation", 0, kActivationMax));
   const float* x = get_f32(info, 0, "x", M * w.K);
   const float* residual = get_f32(info, 4, "residual", M * w.N, true);
   float* y = get_f32(info, 5, "y", M * w.N);

@@ -1,4 +1,4 @@
-// Bindings for the row ops: layernorm, softmax, logSoftmax, argmax, topK, embedding.
+// Bindings for the row ops: layernorm, rmsnorm, glu, softmax, logSoftmax, argmax, topK, embedding.
 #include <napi.h>
 
 #include <string>
@@ -27,6 +27,37 @@ Napi::Value LayerNorm(const Napi::CallbackInfo& info) {
   check_apart(env, y, rows * D * 4, gamma, D * 4, "gamma");
   check_apart(env, y, rows * D * 4, beta, D * 4, "beta");
   aiayn::layernorm(x, residual, gamma, beta, eps, rows, D, y);
+  return info.Env().Undefined();
+}
+
+// rmsnorm(x, residual | null, gamma, eps, rows, D, y)
+Napi::Value RmsNorm(const Napi::CallbackInfo& info) {
+  check_count(info, 7, "rmsnorm");
+  const int64_t rows = get_int(info, 4, "rows", 1);
+  const int64_t D = get_int(info, 5, "D", 1);
+  const float* x = get_f32(info, 0, "x", rows * D);
+  const float* residual = get_f32(info, 1, "residual", rows * D, true);
+  const float* gamma = get_f32(info, 2, "gamma", D);
+  const float eps = get_float(info, 3, "eps");
+  float* y = get_f32(info, 6, "y", rows * D);
+  Napi::Env env = info.Env();
+  check_same_or_apart(env, y, x, rows * D, "x");
+  check_same_or_apart(env, y, residual, rows * D, "residual");
+  check_apart(env, y, rows * D * 4, gamma, D * 4, "gamma");
+  aiayn::rmsnorm(x, residual, gamma, eps, rows, D, y);
+  return env.Undefined();
+}
+
+// glu(x [rows*2F], rows, F, activation: 0..4 (aiayn::Activation), y [rows*F])
+Napi::Value Glu(const Napi::CallbackInfo& info) {
+  check_count(info, 5, "glu");
+  const int64_t rows = get_int(info, 1, "rows", 1);
+  const int64_t F = get_int(info, 2, "F", 1);
+  const auto act = static_cast<aiayn::Activation>(get_int(info, 3, "activation", 0, kActivationMax));
+  const float* x = get_f32(info, 0, "x", rows * 2 * F);
+  float* y = get_f32(info, 4, "y", rows * F);
+  check_apart(info.Env(), y, rows * F * 4, x, rows * 2 * F * 4, "x");
+  aiayn::glu(x, rows, F, act, y);
   return info.Env().Undefined();
 }
 
@@ -118,6 +149,8 @@ Napi::Value Embedding(const Napi::CallbackInfo& info) {
 
 void init_ops(Napi::Env env, Napi::Object exports) {
   exports.Set("layernorm", Napi::Function::New(env, LayerNorm, "layernorm"));
+  exports.Set("rmsnorm", Napi::Function::New(env, RmsNorm, "rmsnorm"));
+  exports.Set("glu", Napi::Function::New(env, Glu, "glu"));
   exports.Set("softmax", Napi::Function::New(env, RowOp<aiayn::softmax>, "softmax"));
   exports.Set("logSoftmax", Napi::Function::New(env, RowOp<aiayn::log_softmax>, "logSoftmax"));
   exports.Set("argmax", Napi::Function::New(env, Argmax, "argmax"));

@@ -13,12 +13,10 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "activation.h"
 #include "cpu.h"
 
 namespace aiayn {
-
-// gelu is the exact erf form (PyTorch's default), not the tanh approximation.
-enum class Activation : int { none = 0, relu = 1, gelu = 2 };
 
 struct PackedWeights {
   int64_t N = 0;

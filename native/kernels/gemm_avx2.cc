@@ -8,14 +8,15 @@
 // rows; a last 1 or 2 rows take 1x64 tiles over four panels or 2x32 over two
 // (8 accumulators: enough independent chains for the FMA latency without
 // splitting the depth). Column edges use maskload/maskstore. Epilogue in
-// registers: + bias, then ReLU or exact-erf GELU (erf_ps from vecmath_avx2.h,
-// absolute error <= 1.2e-7), + residual. fp32 accumulation in depth order
+// registers: + bias, then the activation (activate_ps from vecmath_avx2.h:
+// ReLU, exact-erf GELU with erf_ps (absolute error <= 1.2e-7), tanh GELU,
+// SiLU), + residual. fp32 accumulation in depth order
 // within a block: each output element is one FMA chain over the block's
 // depth, whatever the tile, so a row's result does not depend on how many
 // rows share the call (gemm.cc).
 //
 // ODR: only intrinsics, declaration-only headers and the static-inline
-// vecmath header are included here, and every helper has internal linkage.
+// vecmath and activation headers are included here, and every helper has internal linkage.
 #include <immintrin.h>
 
 #include <cstddef>
@@ -28,15 +29,6 @@ namespace aiayn {
 namespace {
 
 constexpr int kNr = 16;
-
-inline __m256 activate(__m256 v, Activation act) {
-  if (act == Activation::relu) return _mm256_max_ps(v, _mm256_setzero_ps());
-  if (act == Activation::gelu) {
-    const __m256 h = _mm256_mul_ps(v, _mm256_set1_ps(0.5f));
-    return _mm256_fmadd_ps(h, erf_ps(_mm256_mul_ps(v, _mm256_set1_ps(0.70710678118654752f))), h);
-  }
-  return v;
-}
 
 // acc[r][2p + j] += x[r][k] * b_p[k][8 j] for the MR rows and NP panels
 // (b_p = b + p * pstride), two vectors of columns per panel.
@@ -95,7 +87,7 @@ inline void tile(const GemmBlock& blk, const float* x, const float* b, float* y,
       __m256 v = acc[r][c];
       if (blk.accumulate) v = _mm256_add_ps(v, _mm256_maskload_ps(yr + 8 * c, mask[c]));
       if (blk.finish) {
-        v = activate(_mm256_add_ps(v, bv[c]), blk.act);
+        v = activate_ps(_mm256_add_ps(v, bv[c]), blk.act);
         if (blk.residual) {
           v = _mm256_add_ps(v, _mm256_maskload_ps(blk.residual + (yr - blk.y) + 8 * c, mask[c]));
         }

@@ -27,11 +27,11 @@
 //   alone reads DRAM as fast as a plain read loop, and software prefetches
 //   cost 20 % on L3-resident weights).
 // Column edges use masked loads/stores. Epilogue in registers: + bias, then
-// ReLU or exact-erf GELU (erf_ps from vecmath_avx512.h, absolute error <=
-// 1.2e-7), + residual.
+// the activation (activate_ps from vecmath_avx512.h: ReLU, exact-erf GELU
+// with erf_ps (absolute error <= 1.2e-7), tanh GELU, SiLU), + residual.
 //
 // ODR: only intrinsics, declaration-only headers and the static-inline
-// vecmath header are included here, and every helper has internal linkage, so
+// vecmath and activation headers are included here, and every helper has internal linkage, so
 // no AVX-512 code can be shared with baseline TUs through the linker.
 #include <immintrin.h>
 
@@ -45,15 +45,6 @@ namespace aiayn {
 namespace {
 
 constexpr int kNr = 64;
-
-inline __m512 activate(__m512 v, Activation act) {
-  if (act == Activation::relu) return _mm512_max_ps(v, _mm512_setzero_ps());
-  if (act == Activation::gelu) {
-    const __m512 h = _mm512_mul_ps(v, _mm512_set1_ps(0.5f));
-    return _mm512_fmadd_ps(h, erf_ps(_mm512_mul_ps(v, _mm512_set1_ps(0.70710678118654752f))), h);
-  }
-  return v;
-}
 
 // acc[r][p NV + j] += x[r][k] * b_p[k][16 j] for the MR rows, NP panels
 // (b_p = b + p * pstride) and NV vectors of columns per panel.
@@ -128,7 +119,7 @@ inline void sgemm_tile_avx512(const GemmBlock& blk, const float* x, const float*
       __m512 v = acc[r][c];
       if (blk.accumulate) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask[c], yr + off));
       if (blk.finish) {
-        v = activate(_mm512_add_ps(v, bv[c]), blk.act);
+        v = activate_ps(_mm512_add_ps(v, bv[c]), blk.act);
         if (blk.residual) {
           v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask[c], blk.residual + (yr - blk.y) + off));
         }

@@ -10,18 +10,6 @@
 #include "gemm_kernels.h"
 
 namespace aiayn {
-namespace {
-
-float activate(float v, Activation act) {
-  switch (act) {
-    case Activation::relu: return v > 0.0f ? v : 0.0f;
-    case Activation::gelu: return 0.5f * v * (1.0f + std::erf(v * 0.70710678118654752f));
-    default: return v;
-  }
-}
-
-}  // namespace
-
 void linear_block_scalar(const GemmBlock& blk) {
   constexpr int64_t nr = kNrScalar;
   for (int64_t i = 0; i < blk.m; ++i) {
@@ -39,7 +27,7 @@ void linear_block_scalar(const GemmBlock& blk) {
         if (blk.accumulate) v += y[n0 + j];
         if (blk.finish) {
           if (blk.bias) v += blk.bias[n0 + j];
-          v = activate(v, blk.act);
+          v = activate_scalar(v, blk.act);
           if (blk.residual) v += blk.residual[(y - blk.y) + n0 + j];
         }
         y[n0 + j] = v;

@@ -28,6 +28,8 @@ constexpr int64_t kTaskMin = 8 * 1024;
 
 struct OpsTable {
   decltype(&layernorm_rows_scalar) layernorm;
+  decltype(&rmsnorm_rows_scalar) rmsnorm;
+  decltype(&glu_rows_scalar) glu;
   decltype(&softmax_rows_scalar) softmax;
   decltype(&log_softmax_rows_scalar) log_softmax;
   decltype(&argmax_rows_scalar) argmax;
@@ -37,13 +39,13 @@ struct OpsTable {
 OpsTable select_table() {
   switch (active_isa()) {
     case Isa::avx512:
-      return {layernorm_rows_avx512, softmax_rows_avx512, log_softmax_rows_avx512,
+      return {layernorm_rows_avx512, rmsnorm_rows_avx512, glu_rows_avx512, softmax_rows_avx512, log_softmax_rows_avx512,
               argmax_rows_avx512, embedding_rows_avx512};
     case Isa::avx2:
-      return {layernorm_rows_avx2, softmax_rows_avx2, log_softmax_rows_avx2, argmax_rows_avx2,
+      return {layernorm_rows_avx2, rmsnorm_rows_avx2, glu_rows_avx2, softmax_rows_avx2, log_softmax_rows_avx2, argmax_rows_avx2,
               embedding_rows_avx2};
     default:
-      return {layernorm_rows_scalar, softmax_rows_scalar, log_softmax_rows_scalar,
+      return {layernorm_rows_scalar, rmsnorm_rows_scalar, glu_rows_scalar, softmax_rows_scalar, log_softmax_rows_scalar,
               argmax_rows_scalar, embedding_rows_scalar};
   }
 }
@@ -76,6 +78,21 @@ void layernorm(const float* x, const float* residual, const float* gamma, const 
   for_row_blocks(rows, D, [&](int64_t r0, int64_t r1) {
     fn(x + r0 * D, residual ? residual + r0 * D : nullptr, gamma, beta, eps, r1 - r0, D,
        y + r0 * D);
+  });
+}
+
+void rmsnorm(const float* x, const float* residual, const float* gamma, float eps, int64_t rows,
+             int64_t D, float* y) {
+  const auto fn = kernels().rmsnorm;
+  for_row_blocks(rows, D, [&](int64_t r0, int64_t r1) {
+    fn(x + r0 * D, residual ? residual + r0 * D : nullptr, gamma, eps, r1 - r0, D, y + r0 * D);
+  });
+}
+
+void glu(const float* x, int64_t rows, int64_t F, Activation act, float* y) {
+  const auto fn = kernels().glu;
+  for_row_blocks(rows, 2 * F, [&](int64_t r0, int64_t r1) {
+    fn(x + r0 * 2 * F, r1 - r0, F, act, y + r0 * F);
   });
 }
 

@@ -4,12 +4,24 @@
 
 #include <cstdint>
 
+#include "activation.h"
+
 namespace aiayn {
 
 // y[r,:] = (z - mean(z)) / sqrt(var(z) + eps) * gamma + beta, z = x[r,:] + residual[r,:]
 // (residual may be null; biased variance, as PyTorch). y may alias x or residual.
 void layernorm(const float* x, const float* residual, const float* gamma, const float* beta,
                float eps, int64_t rows, int64_t D, float* y);
+
+// y[r,:] = z * (1 / sqrt(mean(z^2) + eps)) * gamma, z = x[r,:] + residual[r,:]
+// (T5's LayerNorm: no mean subtraction, no bias; residual may be null). y may
+// alias x or residual.
+void rmsnorm(const float* x, const float* residual, const float* gamma, float eps, int64_t rows,
+             int64_t D, float* y);
+
+// y[r,:] = act(x[r, 0:F]) * x[r, F:2F] (gated activation; x: [rows, 2F],
+// y: [rows, F]). y must not overlap x.
+void glu(const float* x, int64_t rows, int64_t F, Activation act, float* y);
 
 // y[r,:] = softmax(x[r,:]); y may alias x. A row of all -inf gives zeros.
 void softmax(const float* x, int64_t rows, int64_t N, float* y);

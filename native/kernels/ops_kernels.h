@@ -12,6 +12,8 @@
 
 #include <cstdint>
 
+#include "activation.h"
+
 namespace aiayn {
 
 void layernorm_rows_scalar(const float* x, const float* residual, const float* gamma,
@@ -20,6 +22,17 @@ void layernorm_rows_avx2(const float* x, const float* residual, const float* gam
                          const float* beta, float eps, int64_t rows, int64_t D, float* y);
 void layernorm_rows_avx512(const float* x, const float* residual, const float* gamma,
                            const float* beta, float eps, int64_t rows, int64_t D, float* y);
+
+void rmsnorm_rows_scalar(const float* x, const float* residual, const float* gamma, float eps,
+                         int64_t rows, int64_t D, float* y);
+void rmsnorm_rows_avx2(const float* x, const float* residual, const float* gamma, float eps,
+                       int64_t rows, int64_t D, float* y);
+void rmsnorm_rows_avx512(const float* x, const float* residual, const float* gamma, float eps,
+                         int64_t rows, int64_t D, float* y);
+
+void glu_rows_scalar(const float* x, int64_t rows, int64_t F, Activation act, float* y);
+void glu_rows_avx2(const float* x, int64_t rows, int64_t F, Activation act, float* y);
+void glu_rows_avx512(const float* x, int64_t rows, int64_t F, Activation act, float* y);
 
 void softmax_rows_scalar(const float* x, int64_t rows, int64_t N, float* y);
 void softmax_rows_avx2(const float* x, int64_t rows, int64_t N, float* y);

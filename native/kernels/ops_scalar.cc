@@ -6,6 +6,9 @@
 //  - layernorm: z = x + residual is written to y first (elementwise, so y may
 //    alias x or residual), then mean = sum(z)/D, var = sum((z-mean)^2)/D (two
 //    passes: no cancellation), y = (z-mean) * (1/sqrt(var+eps)) * gamma + beta.
+//  - rmsnorm: z as layernorm's, then ss = sum(z^2), y = z * (1/sqrt(ss/D + eps))
+//    * gamma.
+//  - glu: y = activate_scalar(a) * b per element (activation.h).
 //  - softmax: max, then e = exp(x-max) stored in y and summed, then y *= 1/sum.
 //  - log_softmax: y = (x - max) - log(sum exp(x-max)).
 // A two-level sum has a worst-case relative error of (kBlock + n/kBlock)*2^-24
@@ -60,6 +63,32 @@ void layernorm_rows_scalar(const float* x, const float* residual, const float* g
     });
     const float rstd = 1.0f / std::sqrt(ss / static_cast<float>(D) + eps);
     for (int64_t i = 0; i < D; ++i) yr[i] = (z[i] - mean) * rstd * gamma[i] + beta[i];
+  }
+}
+
+void rmsnorm_rows_scalar(const float* x, const float* residual, const float* gamma, float eps,
+                         int64_t rows, int64_t D, float* y) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * D;
+    float* yr = y + r * D;
+    const float* z = xr;
+    if (residual) {
+      const float* rr = residual + r * D;
+      for (int64_t i = 0; i < D; ++i) yr[i] = xr[i] + rr[i];
+      z = yr;
+    }
+    const float ss = blocked_sum(D, [&](int64_t i) { return z[i] * z[i]; });
+    const float rstd = 1.0f / std::sqrt(ss / static_cast<float>(D) + eps);
+    for (int64_t i = 0; i < D; ++i) yr[i] = z[i] * rstd * gamma[i];
+  }
+}
+
+void glu_rows_scalar(const float* x, int64_t rows, int64_t F, Activation act, float* y) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* a = x + r * 2 * F;
+    const float* g = a + F;
+    float* yr = y + r * F;
+    for (int64_t i = 0; i < F; ++i) yr[i] = activate_scalar(a[i], act) * g[i];
   }
 }
 

@@ -11,6 +11,14 @@
 //               x >= 129 -> +inf, NaN -> NaN.
 //   erf_ps(x)   erf(x). Max abs error 1.2e-7 over all reals (relative error
 //               of a few ulp near 0); exactly +-1 for |x| >= 3.92, NaN -> NaN.
+//   x_sigmoid_ps(x, t)  x * sigmoid(t), as x / (1 + e^(-t)): one exp_ps, one
+//               add, one divide, so within ~2.5 ulp of x sigmoid(t) for t
+//               given. t -> -inf (e^(-t) overflows to inf) gives x / inf = +-0
+//               for finite x; NaN in x or t -> NaN.
+//   activate_ps(v, act)  the Activation of activation.h, lane by lane: gelu
+//               with erf_ps; gelu_tanh as x_sigmoid_ps(x, 2z) (1 + tanh z =
+//               2 sigmoid(2z), no cancellation for negative x); silu as
+//               x_sigmoid_ps(x, x). Non-finite inputs as activation.h says.
 //   hsum_ps / hmax_ps  horizontal sum / max of the 8 lanes.
 // All live in namespace aiayn; the __m512 overloads are in vecmath_avx512.h.
 //
@@ -23,6 +31,8 @@
 #include <immintrin.h>
 
 #include <cstdint>
+
+#include "activation.h"
 
 namespace aiayn {
 
@@ -102,6 +112,30 @@ static inline __m256 erf_ps(__m256 x) {
   const __m256 large = _mm256_fnmadd_ps(e, _mm256_div_ps(rn, rd), _mm256_set1_ps(1.0f));
   const __m256 signed_large = _mm256_or_ps(large, _mm256_and_ps(sign, x));
   return _mm256_blendv_ps(signed_large, small, _mm256_cmp_ps(ax, _mm256_set1_ps(0.6f), _CMP_LT_OQ));
+}
+
+static inline __m256 x_sigmoid_ps(__m256 x, __m256 t) {
+  const __m256 e = exp_ps(_mm256_sub_ps(_mm256_setzero_ps(), t));
+  return _mm256_div_ps(x, _mm256_add_ps(_mm256_set1_ps(1.0f), e));
+}
+
+static inline __m256 activate_ps(__m256 v, Activation act) {
+  switch (act) {
+    case Activation::relu: return _mm256_max_ps(v, _mm256_setzero_ps());
+    case Activation::gelu: {
+      const __m256 h = _mm256_mul_ps(v, _mm256_set1_ps(0.5f));
+      return _mm256_fmadd_ps(h, erf_ps(_mm256_mul_ps(v, _mm256_set1_ps(0.70710678118654752f))), h);
+    }
+    case Activation::gelu_tanh: {
+      // 2z = 2 sqrt(2/pi) (v + 0.044715 v^3) = v (c1 + c3 v^2)
+      const __m256 v2 = _mm256_mul_ps(v, v);
+      const __m256 t = _mm256_mul_ps(v, _mm256_fmadd_ps(_mm256_set1_ps(2.0f * kGeluTanhC * kGeluTanhA), v2,
+                                                    _mm256_set1_ps(2.0f * kGeluTanhC)));
+      return x_sigmoid_ps(v, t);
+    }
+    case Activation::silu: return x_sigmoid_ps(v, v);
+    default: return v;
+  }
 }
 
 static inline float hsum_ps(__m256 x) {

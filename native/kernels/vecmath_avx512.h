@@ -11,6 +11,14 @@
 //               x >= 129 -> +inf, NaN -> NaN.
 //   erf_ps(x)   erf(x). Max abs error 1.2e-7 over all reals (relative error
 //               of a few ulp near 0); exactly +-1 for |x| >= 3.92, NaN -> NaN.
+//   x_sigmoid_ps(x, t)  x * sigmoid(t), as x / (1 + e^(-t)): one exp_ps, one
+//               add, one divide, so within ~2.5 ulp of x sigmoid(t) for t
+//               given. t -> -inf (e^(-t) overflows to inf) gives x / inf = +-0
+//               for finite x; NaN in x or t -> NaN.
+//   activate_ps(v, act)  the Activation of activation.h, lane by lane: gelu
+//               with erf_ps; gelu_tanh as x_sigmoid_ps(x, 2z) (1 + tanh z =
+//               2 sigmoid(2z), no cancellation for negative x); silu as
+//               x_sigmoid_ps(x, x). Non-finite inputs as activation.h says.
 //   hsum_ps / hmax_ps  horizontal sum / max of the 16 lanes.
 // All live in namespace aiayn; the __m256 overloads are in vecmath_avx2.h.
 //
@@ -23,6 +31,8 @@
 #include <immintrin.h>
 
 #include <cstdint>
+
+#include "activation.h"
 
 namespace aiayn {
 
@@ -91,6 +101,30 @@ static inline __m512 erf_ps(__m512 x) {
   const __m512 large = _mm512_fnmadd_ps(e, _mm512_div_ps(rn, rd), _mm512_set1_ps(1.0f));
   const __m512 signed_large = _mm512_or_ps(large, _mm512_and_ps(sign, x));
   return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(ax, _mm512_set1_ps(0.6f), _CMP_LT_OQ), signed_large, small);
+}
+
+static inline __m512 x_sigmoid_ps(__m512 x, __m512 t) {
+  const __m512 e = exp_ps(_mm512_sub_ps(_mm512_setzero_ps(), t));
+  return _mm512_div_ps(x, _mm512_add_ps(_mm512_set1_ps(1.0f), e));
+}
+
+static inline __m512 activate_ps(__m512 v, Activation act) {
+  switch (act) {
+    case Activation::relu: return _mm512_max_ps(v, _mm512_setzero_ps());
+    case Activation::gelu: {
+      const __m512 h = _mm512_mul_ps(v, _mm512_set1_ps(0.5f));
+      return _mm512_fmadd_ps(h, erf_ps(_mm512_mul_ps(v, _mm512_set1_ps(0.70710678118654752f))), h);
+    }
+    case Activation::gelu_tanh: {
+      // 2z = 2 sqrt(2/pi) (v + 0.044715 v^3) = v (c1 + c3 v^2)
+      const __m512 v2 = _mm512_mul_ps(v, v);
+      const __m512 t = _mm512_mul_ps(v, _mm512_fmadd_ps(_mm512_set1_ps(2.0f * kGeluTanhC * kGeluTanhA), v2,
+                                                    _mm512_set1_ps(2.0f * kGeluTanhC)));
+      return x_sigmoid_ps(v, t);
+    }
+    case Activation::silu: return x_sigmoid_ps(v, v);
+    default: return v;
+  }
 }
 
 static inline float hsum_ps(__m512 x) { return _mm512_reduce_add_ps(x); }
