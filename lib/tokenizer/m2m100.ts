@@ -9,7 +9,14 @@ import { pyStrip, PythonSpecials } from './python-tokenizer.js';
 import type { SentencePieceModel } from './sentencepiece.js';
 import type { Tokenizer, TokenizerDecodeOptions, TokenizerEncodeOptions } from './tokenizer.js';
 
-const LANGUAGE_TOKEN = /^__([a-z]{2,3})__$/;
+/**
+ * The language codes, as transformers' M2M100Tokenizer defines them (its files do not list them):
+ * '__xx__' tokens numbered from the end of vocab.json, in this order, for the config's `language_codes`.
+ */
+const LANGUAGE_CODES: Record<string, readonly string[]> = {
+  m2m100: 'af am ar ast az ba be bg bn br bs ca ceb cs cy da de el en es et fa ff fi fr fy ga gd gl gu ha he hi hr ht hu hy id ig ilo is it ja jv ka kk km kn ko lb lg ln lo lt lv mg mk ml mn mr ms my ne nl no ns oc or pa pl ps pt ro ru sd si sk sl so sq sr ss su sv sw ta th tl tn tr uk ur uz vi wo xh yi yo zh zu'.split(' '),
+  wmt21: 'en ha is ja cs ru zh de'.split(' '),
+};
 
 export class M2M100Tokenizer implements Tokenizer {
   readonly vocabSize: number;
@@ -21,6 +28,7 @@ export class M2M100Tokenizer implements Tokenizer {
   readonly #model: SentencePieceModel;
   readonly #vocab: Map<string, number>;
   readonly #tokens = new Map<number, string>();
+  readonly #languageTokens = new Map<string, number>();
   readonly #specials: PythonSpecials;
   readonly #config: TokenizerConfig;
   readonly #sourceLanguage: string;
@@ -29,16 +37,20 @@ export class M2M100Tokenizer implements Tokenizer {
     this.#model = model;
     this.#vocab = vocab;
     this.#config = config;
+    const set = config.raw.language_codes ?? 'm2m100';
+    const codes = LANGUAGE_CODES[set as string];
+    if (!codes) throw new Error(`${file}: language_codes must be "m2m100" or "wmt21", got ${JSON.stringify(set)}`);
+    const languages = new Map(codes.map((code, i) => [code, vocab.size + i]));
+    this.languages = languages;
+    // Language tokens are neither added nor special tokens in transformers 5: only their ids are fixed.
     this.#specials = new PythonSpecials(config);
     for (const [token, id] of vocab) this.#tokens.set(id, token);
+    for (const [code, id] of languages) {
+      this.#tokens.set(id, `__${code}__`);
+      this.#languageTokens.set(`__${code}__`, id);
+    }
     for (const [id, token] of this.#specials.addedTokens) this.#tokens.set(id, token);
     this.vocabSize = Math.max(...this.#tokens.keys()) + 1;
-    const languages = new Map<string, number>();
-    for (const [id, token] of this.#specials.addedTokens) {
-      const m = LANGUAGE_TOKEN.exec(token);
-      if (m) languages.set(m[1], id);
-    }
-    this.languages = languages;
     const idOf = (role: string) => (config.specials[role] === undefined ? undefined : this.tokenToId(config.specials[role]));
     this.padId = idOf('pad_token');
     this.bosId = idOf('bos_token');
@@ -47,12 +59,12 @@ export class M2M100Tokenizer implements Tokenizer {
     // transformers' default source language when the config names none.
     this.#sourceLanguage = config.srcLang ?? 'en';
     if (!languages.has(this.#sourceLanguage)) {
-      throw new Error(`${file}: src_lang ${JSON.stringify(this.#sourceLanguage)} has no '__${this.#sourceLanguage}__' token in added_tokens_decoder`);
+      throw new Error(`${file}: src_lang must be one of the ${set} language codes, got ${JSON.stringify(this.#sourceLanguage)}`);
     }
   }
 
   tokenToId(token: string): number | undefined {
-    return this.#specials.addedIds.get(token) ?? this.#vocab.get(token);
+    return this.#specials.addedIds.get(token) ?? this.#languageTokens.get(token) ?? this.#vocab.get(token);
   }
 
   idToToken(id: number): string | undefined {
