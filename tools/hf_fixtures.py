@@ -65,6 +65,7 @@ import math
 import os
 import platform
 import random
+import re
 import shutil
 import sys
 import tempfile
@@ -235,6 +236,18 @@ def nmt_nfkc_subset_tsv(path):
 
 
 def train_spm(lines, prefix, vocab_size, model_type="unigram", **kw):
+    # the .model stores trainer_spec.model_prefix / normalization_rule_tsv verbatim: train inside the
+    # (temporary) directory with relative names so the bytes do not depend on the temp path
+    prefix = Path(prefix)
+    cwd = os.getcwd()
+    os.chdir(prefix.parent)
+    try:
+        return _train_spm(lines, prefix.name, vocab_size, model_type, **kw)
+    finally:
+        os.chdir(cwd)
+
+
+def _train_spm(lines, prefix, vocab_size, model_type, **kw):
     tsv = f"{prefix}.rules.tsv"
     nmt_nfkc_subset_tsv(tsv)
     args = dict(sentence_iterator=iter(lines), model_prefix=str(prefix), vocab_size=vocab_size,
@@ -496,7 +509,11 @@ def write_variant(v, model, tok, tune, init):
             print(f"  {v['name']}: seed {seed} knob {k}: {str(e)[:200]}")
             continue
         exp["init"] = dict(seed=seed, eos_knob=k)
-        (d / "expected.json").write_text(json.dumps(exp, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        text = json.dumps(exp, ensure_ascii=False, indent=1)
+        # keep lists of numbers / short strings on one line
+        text = re.sub(r"\[\s*([-\w.\s,\"]*?)\s*\]", lambda m: "[" + re.sub(r"\s*\n\s*", " ", m.group(1)) + "]", text)
+        (d / "expected.json").write_text(text + "\n", encoding="utf-8")
+        assert json.loads(text) == json.loads(json.dumps(exp, ensure_ascii=False))
         print(f"  {v['name']}: ok (seed {seed} knob {k}), {dir_size(d) / 1024:.0f} KB, files {sorted(p.name for p in d.iterdir())}")
         for gen in exp["generate"]:
             print(f"    {gen['name']}: eos {gen['eos_step']} margin {gen['min_greedy_margin']} "
@@ -646,15 +663,216 @@ def make_bart(name):
                        ("penalties", dict(max_new_tokens=MAX_NEW, num_beams=4, no_repeat_ngram_size=2,
                                           repetition_penalty=1.5, length_penalty=2.0))],
              seeds=[20, 21, 22, 23, 24, 25], eos_knobs=[0.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 10.0], notes=[],
-             save_kw=dict(max_shard_size="60KB"))
+             save_kw=dict(max_shard_size="60KB"))  # the sharded variant
     init = lambda m, seed: randomize(m, seed, std=0.3, emb_std=0.5, out_std=1.0, cross_std=0.1)  # noqa: E731
     return write_variant(v, model, tok, bias_knob(2), init)
+
+
+def row_knob(get_weight, eos):
+    """EOS bump for models without final_logits_bias: scale the output-embedding row of EOS."""
+    base = {}
+
+    def tune(model, k):
+        w = get_weight(model)
+        if k == 0.0:
+            base["v"] = w[eos].detach().clone()
+        with torch.no_grad():
+            w[eos] = base["v"] * (1 + 0.25 * k)
+    return tune
+
+
+ROW_KNOBS = [0.0, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0, -1.0, -2.0]
+BIAS_KNOBS = [0.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 10.0]
+
+
+def lang_texts(codes):
+    a, b = codes
+    return [f"{a} The cat reads a red book.", f"Le chat {b} lit un livre {a}"]
+
+
+def make_mbart(name):
+    from transformers import MBartConfig, MBartForConditionalGeneration, MBart50Tokenizer
+    work = Path(tempfile.mkdtemp())
+    lines = corpus(["en", "fr", "pt", "de"], n_per_lang=80, seed=4)
+    train_spm(lines, work / "sentencepiece.bpe", 307)
+    for f in work.iterdir():
+        if f.name != "sentencepiece.bpe.model":
+            f.unlink()
+    tok = MBart50Tokenizer.from_pretrained(str(work), src_lang="en_XX", tgt_lang="fr_XX")
+    V = len(tok)
+    cfg = MBartConfig(
+        vocab_size=V, d_model=24, encoder_layers=2, decoder_layers=3, encoder_attention_heads=3,
+        decoder_attention_heads=3, encoder_ffn_dim=36, decoder_ffn_dim=36, activation_function="gelu",
+        max_position_embeddings=96, scale_embedding=True, pad_token_id=1, bos_token_id=0, eos_token_id=2,
+        decoder_start_token_id=2, forced_eos_token_id=2, dropout=0.0, attention_dropout=0.0,
+        activation_dropout=0.0)
+    torch.manual_seed(0)
+    model = MBartForConditionalGeneration(cfg).eval()
+    model.generation_config = GenerationConfig(bos_token_id=0, decoder_start_token_id=2, eos_token_id=2,
+                                               forced_eos_token_id=2, pad_token_id=1, max_length=200, num_beams=5)
+    fr = tok.convert_tokens_to_ids("fr_XX")
+    codes = ["en_XX", "fr_XX", "pt_XX", "de_DE"]
+    v = dict(name=name, texts=BASE_TEXTS + lang_texts(["fr_XX", "en_XX"]), plain_idx=[0, 1, 4, 5, 13],
+             forward_idx=[0, 13, 4, 15], src_langs=["en_XX", "fr_XX"],
+             generate=[("greedy", dict(max_new_tokens=MAX_NEW, num_beams=1, do_sample=False, forced_bos_token_id=fr)),
+                       ("beam4", dict(max_new_tokens=MAX_NEW, num_beams=4, do_sample=False, forced_bos_token_id=fr))],
+             seeds=[30, 31, 32, 33, 34, 35], eos_knobs=BIAS_KNOBS, notes=[
+                 "mBART-50 style: MBart50Tokenizer (prefix [src_lang_code], suffix [eos]); "
+                 "forced_bos_token_id = fr_XX id passed to generate()"],
+             lang_codes_fn=lambda t: {c: t.convert_tokens_to_ids(c) for c in codes})
+    init = lambda m, seed: randomize(m, seed, std=0.3, emb_std=0.2, out_std=1.0, cross_std=0.8)  # noqa: E731
+    exp = write_variant(v, model, tok, bias_knob(2), init)
+    shutil.rmtree(work)
+    return exp
+
+
+def fairseq_vocab(sp, lines):
+    """fairseq dict order: <s> <pad> </s> <unk>, then pieces by corpus frequency (unseen pieces absent)."""
+    counts = piece_frequencies(sp, lines)
+    vocab = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3}
+    for p in sorted((p for p in counts if p not in vocab), key=lambda p: (-counts[p], p)):
+        vocab[p] = len(vocab)
+    return vocab
+
+
+def make_m2m100(name):
+    from transformers import M2M100Config, M2M100ForConditionalGeneration, M2M100Tokenizer
+    work = Path(tempfile.mkdtemp())
+    lines = corpus(["en", "fr", "pt", "de"], n_per_lang=80, seed=5)
+    sp = train_spm(lines, work / "sentencepiece.bpe", 317, model_type="bpe")
+    vocab = fairseq_vocab(sp, lines)
+    (work / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False, indent=2))
+    tok = M2M100Tokenizer(vocab_file=str(work / "vocab.json"), spm_file=str(work / "sentencepiece.bpe.model"),
+                          src_lang="en", tgt_lang="fr")
+    # len(tok) (5.17) counts only vocab.json; language tokens are len(vocab.json) + i, then madeup words
+    V = tok.encoder_size + len(tok.lang_code_to_id) + tok.num_madeup_words
+    cfg = M2M100Config(
+        vocab_size=V, d_model=24, encoder_layers=2, decoder_layers=3, encoder_attention_heads=3,
+        decoder_attention_heads=3, encoder_ffn_dim=40, decoder_ffn_dim=40, activation_function="relu",
+        max_position_embeddings=64, scale_embedding=True, pad_token_id=1, bos_token_id=0, eos_token_id=2,
+        decoder_start_token_id=2, dropout=0.0, attention_dropout=0.0, activation_dropout=0.0)
+    torch.manual_seed(0)
+    model = M2M100ForConditionalGeneration(cfg).eval()
+    model.generation_config = GenerationConfig(bos_token_id=0, decoder_start_token_id=2, eos_token_id=2,
+                                               pad_token_id=1, max_length=200, num_beams=5, early_stopping=True)
+    fr = tok.get_lang_id("fr")
+    codes = ["en", "fr", "pt", "de"]
+    v = dict(name=name, texts=BASE_TEXTS + lang_texts(["__fr__", "__en__"]), plain_idx=[0, 1, 4, 5, 13],
+             forward_idx=[0, 13, 4, 15], src_langs=["en", "fr"],
+             generate=[("greedy", dict(max_new_tokens=MAX_NEW, num_beams=1, do_sample=False, forced_bos_token_id=fr)),
+                       ("beam4", dict(max_new_tokens=MAX_NEW, num_beams=4, do_sample=False, forced_bos_token_id=fr))],
+             seeds=[40, 41, 42, 43, 44, 45], eos_knobs=ROW_KNOBS, notes=[
+                 "vocab.json is in fairseq-dict order (pieces by corpus frequency), NOT sentencepiece id order; "
+                 "pieces never seen in the corpus are absent (-> <unk>). Language tokens __xx__ are "
+                 "len(vocab.json) + index in the m2m100 code list; config.vocab_size = len(vocab.json) + 100 + "
+                 "8 madeup words. len(tokenizer) in transformers 5.17 is only len(vocab.json) (special.tokenizer_len)"],
+             lang_codes_fn=lambda t: {c: t.get_lang_id(c) for c in codes})
+    init = lambda m, seed: randomize(m, seed, std=0.3, emb_std=0.2, out_std=1.0, cross_std=0.8,  # noqa: E731
+                                     skip=("embed_positions",))
+    exp = write_variant(v, model, tok, row_knob(lambda m: m.model.shared.weight, 2), init)
+    shutil.rmtree(work)
+    return exp
+
+
+def make_nllb(name):
+    from transformers import M2M100Config, M2M100ForConditionalGeneration, NllbTokenizer
+    work = Path(tempfile.mkdtemp())
+    lines = corpus(["en", "fr", "pt", "de"], n_per_lang=80, seed=6)
+    train_spm(lines, work / "sentencepiece.bpe", 389, model_type="bpe")
+    for f in work.iterdir():
+        if f.name != "sentencepiece.bpe.model":
+            f.unlink()
+    from transformers.models.nllb.tokenization_nllb import FAIRSEQ_LANGUAGE_CODES
+    # from a bare .model, 5.17 takes the sentencepiece control pieces (<s>, </s>) as the extra special tokens
+    # and so drops the default language codes: pass them explicitly (as a real NLLB tokenizer_config has them)
+    tok = NllbTokenizer.from_pretrained(str(work), src_lang="eng_Latn", tgt_lang="fra_Latn",
+                                        extra_special_tokens=list(FAIRSEQ_LANGUAGE_CODES))
+    V = len(tok)
+    cfg = M2M100Config(
+        vocab_size=V, d_model=24, encoder_layers=2, decoder_layers=3, encoder_attention_heads=3,
+        decoder_attention_heads=3, encoder_ffn_dim=28, decoder_ffn_dim=28, activation_function="relu",
+        max_position_embeddings=64, scale_embedding=True, pad_token_id=1, bos_token_id=0, eos_token_id=2,
+        decoder_start_token_id=2, dropout=0.0, attention_dropout=0.0, activation_dropout=0.0,
+        tokenizer_class="NllbTokenizer")
+    torch.manual_seed(0)
+    model = M2M100ForConditionalGeneration(cfg).eval()
+    model.generation_config = GenerationConfig(bos_token_id=0, decoder_start_token_id=2, eos_token_id=2,
+                                               pad_token_id=1, max_length=24)
+    fr = tok.convert_tokens_to_ids("fra_Latn")
+    assert fr != tok.unk_token_id
+    codes = ["eng_Latn", "fra_Latn", "por_Latn", "deu_Latn", "zho_Hans"]
+    v = dict(name=name, texts=BASE_TEXTS + lang_texts(["fra_Latn", "eng_Latn"]), plain_idx=[0, 1, 4, 5, 13],
+             forward_idx=[0, 13, 4, 15], src_langs=["eng_Latn", "fra_Latn"],
+             generate=[("greedy", dict(max_new_tokens=MAX_NEW, num_beams=1, do_sample=False, forced_bos_token_id=fr)),
+                       ("beam4", dict(max_new_tokens=MAX_NEW, num_beams=4, do_sample=False, forced_bos_token_id=fr)),
+                       ("defaults-forced", dict(forced_bos_token_id=fr))],
+             seeds=[50, 51, 52, 53, 54, 55], eos_knobs=ROW_KNOBS, notes=[
+                 "NLLB = model_type m2m_100 with NllbTokenizer (non-legacy: prefix [src_lang], suffix [eos]); "
+                 "tokenizer.json model is BPE (v5 NllbTokenizer is BPE; sentencepiece model trained as BPE, as "
+                 "NLLB's); all 202 FAIRSEQ language codes are added tokens after the pieces",
+                 "defaults-forced: generation_config defaults (greedy, max_length 24) + forced_bos only",
+                 "NllbTokenizer built from a bare sentencepiece.bpe.model drops the language codes in 5.17 "
+                 "(the spm control pieces <s></s> become extra_special_tokens); built with "
+                 "extra_special_tokens=FAIRSEQ_LANGUAGE_CODES"],
+             lang_codes_fn=lambda t: {c: t.convert_tokens_to_ids(c) for c in codes})
+    init = lambda m, seed: randomize(m, seed, std=0.3, emb_std=0.2, out_std=1.0, cross_std=0.8,  # noqa: E731
+                                     skip=("embed_positions",))
+    exp = write_variant(v, model, tok, row_knob(lambda m: m.model.shared.weight, 2), init)
+    shutil.rmtree(work)
+    return exp
+
+
+def make_t5(name, gated):
+    from transformers import T5Config, T5ForConditionalGeneration, T5Tokenizer
+    work = Path(tempfile.mkdtemp())
+    lines = corpus(["en", "fr", "pt", "de"], n_per_lang=80, seed=7)
+    train_spm(lines, work / "spiece", 301, pad_id=0, eos_id=1, unk_id=2, bos_id=-1)
+    for f in work.iterdir():
+        if f.name != "spiece.model":
+            f.unlink()
+    tok = T5Tokenizer.from_pretrained(str(work))
+    V = len(tok)
+    if gated:
+        cfg = T5Config(vocab_size=V, d_model=20, d_kv=12, num_heads=3, d_ff=36, num_layers=3, num_decoder_layers=3,
+                       relative_attention_num_buckets=16, relative_attention_max_distance=12,
+                       feed_forward_proj="gated-gelu", tie_word_embeddings=False, dropout_rate=0.0,
+                       pad_token_id=0, eos_token_id=1, decoder_start_token_id=0)
+    else:
+        cfg = T5Config(vocab_size=V, d_model=24, d_kv=8, num_heads=3, d_ff=40, num_layers=2, num_decoder_layers=3,
+                       relative_attention_num_buckets=8, relative_attention_max_distance=12,
+                       feed_forward_proj="relu", tie_word_embeddings=True, dropout_rate=0.0,
+                       pad_token_id=0, eos_token_id=1, decoder_start_token_id=0)
+    torch.manual_seed(0)
+    model = T5ForConditionalGeneration(cfg).eval()
+    model.generation_config = GenerationConfig(decoder_start_token_id=0, eos_token_id=1, pad_token_id=0)
+    texts = BASE_TEXTS + ["translate English to German: The <extra_id_0> reads <extra_id_1>.<extra_id_99>"]
+    notes = []
+    gens = [GEN_GREEDY, GEN_BEAM]
+    if not gated:
+        gens = [(n, dict(kw, use_cache=False)) for n, kw in gens]
+        notes.append("num_layers=2 != num_decoder_layers=3: transformers 5.17 T5 generate() with the KV cache "
+                     "raises IndexError in cache_utils (the cache is sized from num_layers, the ENCODER count), "
+                     "so generate runs here pass use_cache=False (same results as a cache would give). "
+                     "t5-gated uses 3/3 layers and the normal cached path")
+    v = dict(name=name, texts=texts, plain_idx=[0, 1, 4, 5, 13], forward_idx=[0, 13, 4, 15],
+             generate=gens, seeds=[60 + gated * 10 + i for i in range(6)],
+             eos_knobs=ROW_KNOBS, notes=notes)
+    init = lambda m, seed: randomize(m, seed, std=0.3, emb_std=1.0, out_std=1.0, cross_std=0.8)  # noqa: E731
+    get = (lambda m: m.lm_head.weight) if gated else (lambda m: m.shared.weight)
+    exp = write_variant(v, model, tok, row_knob(get, 1), init)
+    shutil.rmtree(work)
+    return exp
 
 
 VARIANTS = {
     "marian": lambda: make_marian("marian", False),
     "marian-separate": lambda: make_marian("marian-separate", True),
     "bart": lambda: make_bart("bart"),
+    "mbart": lambda: make_mbart("mbart"),
+    "m2m100": lambda: make_m2m100("m2m100"),
+    "nllb": lambda: make_nllb("nllb"),
+    "t5": lambda: make_t5("t5", False),
+    "t5-gated": lambda: make_t5("t5-gated", True),
 }
 
 
