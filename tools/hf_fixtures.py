@@ -844,9 +844,21 @@ def make_t5(name, gated):
                        pad_token_id=0, eos_token_id=1, decoder_start_token_id=0)
     torch.manual_seed(0)
     model = T5ForConditionalGeneration(cfg).eval()
+    if gated:
+        # 5.17's T5Config forces tie_word_embeddings=True (the kwarg only sets scale_decoder_outputs); untie by
+        # hand so lm_head.weight is its own tensor as in Flan-T5 / v1.1 checkpoints
+        model.lm_head.weight = torch.nn.Parameter(model.shared.weight.detach().clone())
     model.generation_config = GenerationConfig(decoder_start_token_id=0, eos_token_id=1, pad_token_id=0)
     texts = BASE_TEXTS + ["translate English to German: The <extra_id_0> reads <extra_id_1>.<extra_id_99>"]
     notes = []
+    if gated:
+        notes.append("transformers 5.17 T5Config forces tie_word_embeddings=True and records the v1.0/v1.1 "
+                     "difference as scale_decoder_outputs (true: decoder output * d_model**-0.5 before lm_head). "
+                     "So this config.json says tie_word_embeddings: true, scale_decoder_outputs: false, while "
+                     "model.safetensors holds a separate lm_head.weight. Hub Flan-T5 configs instead say "
+                     "tie_word_embeddings: false and have no scale_decoder_outputs; 5.17 loads those untied "
+                     "(both tensors present with different values) and unscaled (scale_decoder_outputs = "
+                     "tie_word_embeddings is not False)")
     gens = [GEN_GREEDY, GEN_BEAM]
     if not gated:
         gens = [(n, dict(kw, use_cache=False)) for n, kw in gens]
