@@ -29,8 +29,11 @@ export {
 } from './io/safetensors.js';
 export { Transformer, type TokenBatch, type TransformerOptions } from './model/transformer.js';
 export type { DecodeState } from './model/decode-state.js';
-export { resolveConfig, type TransformerConfig } from './model/config.js';
+export { resolveConfig, type FeedForwardActivation, type PositionKind, type TransformerConfig } from './model/config.js';
 export { generate } from './generate/generate.js';
+export type { LanguageOptions } from './generate/text.js';
+export { FAMILIES } from './families/index.js';
+export type { Family, HFConfig, Recipe } from './families/family.js';
 export type { FinishReason, GeneratedSequence, Generation, GenerationOptions } from './generate/options.js';
 export {
   Engine,

@@ -114,7 +114,7 @@ describe('aiayn CLI', () => {
     expect(missing.stderr).toMatch(/^aiayn: model directory .*nope does not exist\n$/);
     const noTokenizer = aiayn(['generate', '--model', join(dir, 'no-tokenizer'), 'x']);
     expect(noTokenizer.code).toBe(1);
-    expect(noTokenizer.stderr).toMatch(/no-tokenizer: the model has no tokenizer.json/);
+    expect(noTokenizer.stderr).toMatch(/no-tokenizer: the model has no tokenizer files/);
     mkdirSync(join(dir, 'empty'));
     const empty = aiayn(['info', '--model', join(dir, 'empty')]);
     expect(empty.code).toBe(1);

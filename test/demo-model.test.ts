@@ -13,7 +13,7 @@ const pytorch = JSON.parse(readFileSync(`${dir}/pytorch_predictions.json`, 'utf8
 
 function generateAll(model: Transformer, texts: string[]): string[] {
   const out: string[] = [];
-  for (let i = 0; i < texts.length; i += 100) out.push(...generateText(model, model.tokenizer!, texts.slice(i, i + 100), { maxNewTokens: 8 }));
+  for (let i = 0; i < texts.length; i += 100) out.push(...generateText(model, texts.slice(i, i + 100), { maxNewTokens: 8 }));
   return out;
 }
 

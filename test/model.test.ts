@@ -168,8 +168,8 @@ describe(`Transformer on ${isa}`, () => {
       expectClose(again.encode(src).data, model.encode(src).data, 0);
       writeFileSync(join(dir, 'config.json'), '{"dModel": 32');
       expect(() => Transformer.load(dir)).toThrow(/config.json: not valid JSON/);
-      writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...model.config, heads: 5 }));
-      expect(() => Transformer.load(dir)).toThrow(/config.json: config.heads must be a divisor of dModel \(32\), got 5/);
+      writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...model.config, heads: 5, headDim: undefined }));
+      expect(() => Transformer.load(dir)).toThrow(/config.json: config.heads must be a divisor of dModel \(32\) unless headDim is given, got 5/);
       expect(() => Transformer.load(join(dir, 'nope'))).toThrow(/nope[/\\]config.json: cannot read the model config/);
       model.dispose();
       again.dispose();
@@ -311,12 +311,12 @@ describe(`Transformer on ${isa}`, () => {
 
   it('validates the config, naming the field', () => {
     const bad: Array<[Partial<TransformerConfig>, RegExp]> = [
-      [{ heads: 5 }, /config.heads must be a divisor of dModel \(32\), got 5/],
+      [{ heads: 5 }, /config.heads must be a divisor of dModel \(32\) unless headDim is given, got 5/],
       [{ dModel: 0 }, /config.dModel must be an integer in \[1, …\], got 0/],
       [{ dFF: 6.5 }, /config.dFF must be an integer/],
       [{ eosId: 29 }, /config.eosId must be an integer in \[0, 22\], got 29/],
       [{ padId: -1 }, /config.padId must be an integer in \[0, 22\], got -1/],
-      [{ activation: 'tanh' as 'relu' }, /config.activation must be 'relu' or 'gelu', got "tanh"/],
+      [{ activation: 'tanh' as 'relu' }, /config.activation must be 'relu', 'gelu', 'gelu_tanh', 'silu', got "tanh"/],
       [{ normFirst: 'yes' as never }, /config.normFirst must be a boolean, got "yes"/],
       [{ layerNormEps: 0 }, /config.layerNormEps must be a finite number > 0, got 0/],
       [{ shareEmbeddings: true }, /config.shareEmbeddings must be false when srcVocab \(23\) differs from tgtVocab \(29\)/],

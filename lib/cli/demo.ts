@@ -8,7 +8,6 @@ import { SingleBar, Presets } from 'cli-progress';
 import { Transformer } from '../model/transformer.js';
 import { info } from '../runtime.js';
 import { generate } from '../generate/generate.js';
-import { encodeSource } from '../tokenizer/source.js';
 import { generateText, requireTokenizer } from './text.js';
 
 interface Example {
@@ -24,13 +23,13 @@ const BEAM_EXAMPLES = 500;
 
 /** Runs `texts` through the model in batches; returns outputs and generated tokens per second (EOS counted). */
 function run(model: Transformer, texts: string[], onBatch?: (done: number) => void): { outputs: string[]; tokensPerSecond: number } {
-  const tokenizer = requireTokenizer(model, MODEL_DIR);
+  requireTokenizer(model, MODEL_DIR);
   const outputs: string[] = [];
   let seconds = 0;
   for (let i = 0; i < texts.length; i += BATCH) {
     const batch = texts.slice(i, i + BATCH);
     const t0 = performance.now();
-    outputs.push(...generateText(model, tokenizer, batch, { maxNewTokens: MAX_NEW_TOKENS }));
+    outputs.push(...generateText(model, batch, { maxNewTokens: MAX_NEW_TOKENS }));
     seconds += (performance.now() - t0) / 1000;
     onBatch?.(outputs.length);
   }
@@ -67,14 +66,14 @@ function main(): void {
   const wrong = heldout.map((e, i) => [e, all.outputs[i]] as const).filter(([e, o]) => o !== e.digits).slice(0, 5);
   for (const [e, o] of wrong) console.log(`  ✗ ${e.text} -> ${o} (expected ${e.digits})`);
 
-  const tokenizer = requireTokenizer(model, MODEL_DIR);
+  requireTokenizer(model, MODEL_DIR);
   const beamSet = heldout.slice(0, BEAM_EXAMPLES);
-  const beams = generate(model, beamSet.map((e) => encodeSource(tokenizer, e.text)), { maxNewTokens: MAX_NEW_TOKENS, numBeams: 4, numReturnSequences: 2 });
-  const beamCorrect = beams.filter((g, i) => tokenizer.decode(g.sequences[0].ids) === beamSet[i].digits).length;
+  const beams = generate(model, beamSet.map((e) => e.text), { maxNewTokens: MAX_NEW_TOKENS, numBeams: 4, numReturnSequences: 2 });
+  const beamCorrect = beams.filter((g, i) => g.sequences[0].text === beamSet[i].digits).length;
   const greedyCorrect = beamSet.filter((e, i) => all.outputs[i] === e.digits).length;
   console.log(`
 Beam search (4 beams) on the first ${beamSet.length}: ${beamCorrect} exact (greedy: ${greedyCorrect}); the two best of one:`);
-  beams[0].sequences.forEach((s) => console.log(`  ${beamSet[0].text} -> ${tokenizer.decode(s.ids)}  (log-prob / length ${s.score.toFixed(4)})`));
+  beams[0].sequences.forEach((s) => console.log(`  ${beamSet[0].text} -> ${s.text}  (log-prob / length ${s.score.toFixed(4)})`));
 
   const subset = heldout.slice(0, REFERENCE_EXAMPLES).map((e) => e.text);
   const reference = Transformer.load(MODEL_DIR, { backend: 'reference' });

@@ -6,7 +6,7 @@ import { Transformer } from '../model/transformer.js';
 import { info } from '../runtime.js';
 import { generateText, requireTokenizer } from './text.js';
 import { resolveGenerationOptions, type GenerationOptions } from '../generate/options.js';
-import type { TransformerConfig } from '../model/config.js';
+import { resolveLanguages, type LanguageOptions } from '../generate/text.js';
 import { runBench } from './bench.js';
 import { runServe, type ServeCommandOptions } from './serve.js';
 
@@ -38,30 +38,41 @@ function nonNegativeInt(name: string) {
 interface GenerateFlags {
   model: string;
   backend: 'native' | 'reference';
-  maxNewTokens: number;
+  maxNewTokens?: number;
   batchSize: number;
-  numBeams: number;
+  numBeams?: number;
   lengthPenalty?: number;
+  targetLanguage?: string;
+  sourceLanguage?: string;
   temperature?: number;
   topK?: number;
   topP?: number;
   seed?: number;
 }
 
-/** The generation options the flags ask for: sampling when any sampling flag is given. */
-function generationOptions(f: GenerateFlags, config: Readonly<TransformerConfig>): GenerationOptions {
+/**
+ * The generation options the flags ask for, over the model's defaults:
+ * sampling when any sampling flag is given.
+ */
+function generationOptions(f: GenerateFlags, model: Transformer): GenerationOptions & LanguageOptions {
   const sampling = f.temperature !== undefined || f.topK !== undefined || f.topP !== undefined || f.seed !== undefined;
-  if (sampling && f.numBeams > 1) throw new UsageError('--num-beams > 1 cannot be combined with sampling flags (--temperature, --top-k, --top-p, --seed)');
-  if (!sampling && f.numBeams === 1 && f.lengthPenalty !== undefined) throw new UsageError('--length-penalty needs --num-beams > 1');
-  const options: GenerationOptions = { maxNewTokens: Math.min(f.maxNewTokens, config.maxPositions), numBeams: f.numBeams };
+  if (sampling && (f.numBeams ?? 1) > 1) throw new UsageError('--num-beams > 1 cannot be combined with sampling flags (--temperature, --top-k, --top-p, --seed)');
+  const options: GenerationOptions & LanguageOptions = {};
+  if (f.maxNewTokens !== undefined) options.maxNewTokens = Math.min(f.maxNewTokens, model.config.maxPositions);
+  // Sampling flags mean one sequence sampled, whatever the model's default beams.
+  if (f.numBeams !== undefined || sampling) options.numBeams = f.numBeams ?? 1;
   if (f.lengthPenalty !== undefined) options.lengthPenalty = f.lengthPenalty;
+  if (f.targetLanguage !== undefined) options.targetLanguage = f.targetLanguage;
+  if (f.sourceLanguage !== undefined) options.sourceLanguage = f.sourceLanguage;
   if (sampling) {
     options.doSample = true;
     for (const key of ['temperature', 'topK', 'topP', 'seed'] as const) if (f[key] !== undefined) options[key] = f[key];
   }
   try {
-    resolveGenerationOptions(options, config);
+    const resolved = resolveGenerationOptions(resolveLanguages(model.tokenizer?.languages, options).options, model.config, [], model.generation);
+    if (!sampling && resolved.numBeams === 1 && f.lengthPenalty !== undefined) throw new UsageError('--length-penalty needs --num-beams > 1');
   } catch (error) {
+    if (error instanceof UsageError) throw error;
     // Name the flag, not the option: options.topP -> --top-p.
     const flag = (name: string) => `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
     throw new UsageError((error as Error).message.replace(/options\.(\w+)/g, (_, name: string) => flag(name)));
@@ -96,9 +107,11 @@ export function buildProgram(): Command {
     .description('one output line per input text (TEXT arguments, or lines on stdin): greedy, beam search or sampling')
     .requiredOption('--model <dir>', 'model directory (config.json, model.safetensors, tokenizer.json)')
     .addOption(backendOption())
-    .option('--max-new-tokens <n>', 'most tokens generated per input', positiveInt('--max-new-tokens'), 64)
+    .option('--max-new-tokens <n>', "most tokens generated per input, a forced first token counted (default: the model's generation config, else 64)", positiveInt('--max-new-tokens'))
     .option('--batch-size <n>', 'inputs generated together', positiveInt('--batch-size'), 32)
-    .option('--num-beams <n>', 'beam search with n beams (1: greedy)', positiveInt('--num-beams'), 1)
+    .option('--num-beams <n>', "beam search with n beams, 1: greedy (default: the model's generation config, else 1)", positiveInt('--num-beams'))
+    .option('--target-language <code>', "target language, as the model's tokenizer names it (por_Latn, fr_XX, fr, >>fra<<)")
+    .option('--source-language <code>', "source language for tokenizers that mark it (NLLB, mBART, M2M100); default the tokenizer's")
     .option('--length-penalty <x>', 'beam scores are sum(log p) / length ** x', finiteNumber('--length-penalty'))
     .option('--temperature <x>', 'sample, dividing the logits by x (> 0)', finiteNumber('--temperature'))
     .option('--top-k <n>', 'sample among the k most likely tokens', positiveInt('--top-k'))
@@ -110,13 +123,13 @@ export function buildProgram(): Command {
       if (inputs.length === 0) throw new UsageError('no input: give TEXT arguments or non-empty lines on stdin');
       const model = loadModel(opts.model, opts.backend);
       try {
-        const tokenizer = requireTokenizer(model, opts.model);
-        const options = generationOptions(opts, model.config);
+        requireTokenizer(model, opts.model);
+        const options = generationOptions(opts, model);
         for (let i = 0; i < inputs.length; i += opts.batchSize) {
           const batch = inputs.slice(i, i + opts.batchSize);
           // Input i samples from seed + i, whatever the batch size.
           const seeded = options.seed === undefined ? options : { ...options, seed: options.seed + i };
-          for (const line of generateText(model, tokenizer, batch, seeded)) process.stdout.write(line + '\n');
+          for (const line of generateText(model, batch, seeded)) process.stdout.write(line + '\n');
         }
       } finally {
         model.dispose();

@@ -4,8 +4,10 @@ import { checkInt, describe } from '../tensor.js';
 import type { TransformerConfig } from '../model/config.js';
 
 export interface GenerationOptions {
-  /** Most new tokens per sequence (an ending EOS counted). Default min(64, config.maxPositions). */
+  /** Most new tokens per sequence (an ending EOS or a forced first token counted). Default min(64, config.maxPositions), or maxLength - 1. */
   maxNewTokens?: number;
+  /** Hugging Face's max_length: the decoder's length with its start token, so maxNewTokens = maxLength - 1. maxNewTokens wins when both are given. */
+  maxLength?: number;
   /**
    * End a sequence at EOS (default true). With false, every sequence runs
    * exactly maxNewTokens steps and EOS is an ordinary id: for benchmarks.
@@ -46,6 +48,8 @@ export interface GenerationOptions {
   forcedBosTokenId?: number;
   /** The token generated at the last allowed step is forced to this id. */
   forcedEosTokenId?: number;
+  /** Log-softmax the scores again after the processors (Hugging Face's renormalize_logits). Default false. */
+  renormalizeLogits?: boolean;
   /**
    * Return each generated token's log-probability. Default false. Greedy and
    * sampling: the log-softmax of the processed logits (before temperature,
@@ -66,6 +70,8 @@ export interface GeneratedSequence {
   logprobs?: number[];
   /** 'stop': EOS was generated; 'length': maxNewTokens was reached. */
   finishReason: FinishReason;
+  /** For text inputs: `ids` decoded by the model's tokenizer without special tokens. */
+  text?: string;
 }
 
 /** The result for one input. */
@@ -97,13 +103,14 @@ export interface ResolvedOptions {
   badWordsIds: number[][];
   forcedBosTokenId: number | undefined;
   forcedEosTokenId: number | undefined;
+  renormalizeLogits: boolean;
   logprobs: boolean;
 }
 
 const KNOWN = new Set<string>([
   'maxNewTokens', 'stopAtEos', 'numBeams', 'lengthPenalty', 'earlyStopping', 'numReturnSequences', 'doSample',
   'temperature', 'topK', 'topP', 'seed', 'repetitionPenalty', 'noRepeatNgramSize', 'minNewTokens', 'badWordsIds',
-  'forcedBosTokenId', 'forcedEosTokenId', 'logprobs',
+  'forcedBosTokenId', 'forcedEosTokenId', 'logprobs', 'maxLength', 'renormalizeLogits',
 ]);
 
 const SAMPLING = ['temperature', 'topK', 'topP', 'seed'] as const;
@@ -120,7 +127,27 @@ function bool(name: string, value: unknown): boolean {
 }
 
 /**
- * Fills defaults and checks every option against the model's config: a
+ * A model's own defaults under the caller's options. The defaults' sampling
+ * settings apply only when sampling ends up on, and their maxLength is capped
+ * by the model's positions; the caller's options are checked as given.
+ */
+function withDefaults(o: Record<string, unknown>, defaults: GenerationOptions, config: Readonly<TransformerConfig>): Record<string, unknown> {
+  const merged: Record<string, unknown> = { ...defaults };
+  const doSample = o.doSample ?? defaults.doSample ?? false;
+  if (!doSample) for (const name of SAMPLING) delete merged[name];
+  if (o.maxNewTokens !== undefined || o.maxLength !== undefined) {
+    delete merged.maxNewTokens;
+    delete merged.maxLength;
+  } else if (typeof merged.maxLength === 'number') {
+    merged.maxLength = Math.min(merged.maxLength, config.maxPositions + 1);
+  }
+  for (const [key, value] of Object.entries(o)) if (value !== undefined) merged[key] = value;
+  return merged;
+}
+
+/**
+ * Fills defaults (the model's `defaults`, e.g. its generation_config.json,
+ * then aiayn's) and checks every option against the model's config: a
  * TypeError or RangeError naming `options.<field>`, the expected and the actual
  * value. Unknown fields are errors, and so are sampling options without
  * doSample (nothing is silently ignored). `extra` lists fields a caller
@@ -130,20 +157,22 @@ export function resolveGenerationOptions(
   options: unknown,
   config: Readonly<TransformerConfig>,
   extra: readonly string[] = [],
+  defaults: GenerationOptions = {},
 ): ResolvedOptions {
   if (options === undefined) options = {};
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
     throw new TypeError(`options must be an object, got ${describe(options)}`);
   }
-  const o = options as Record<string, unknown>;
-  for (const key of Object.keys(o)) {
+  for (const key of Object.keys(options)) {
     if (!KNOWN.has(key) && !extra.includes(key)) throw new RangeError(`options has an unknown field ${JSON.stringify(key)}`);
   }
+  const o = withDefaults(options as Record<string, unknown>, defaults, config);
   const V = config.tgtVocab;
   const id = (name: string, v: unknown) => checkInt(`options.${name}`, v, 0, V - 1);
   // The start token sits at position 0 and the last generated token is never fed back.
   const maxTokens = config.maxPositions;
-  const maxNewTokens = checkInt('options.maxNewTokens', o.maxNewTokens ?? Math.min(64, maxTokens), 1, maxTokens);
+  const fromLength = o.maxLength === undefined ? undefined : checkInt('options.maxLength', o.maxLength, 2, maxTokens + 1) - 1;
+  const maxNewTokens = checkInt('options.maxNewTokens', o.maxNewTokens ?? fromLength ?? Math.min(64, maxTokens), 1, maxTokens);
   const numBeams = checkInt('options.numBeams', o.numBeams ?? 1, 1, 256);
   const doSample = bool('options.doSample', o.doSample ?? false);
   if (!doSample) {
@@ -185,6 +214,7 @@ export function resolveGenerationOptions(
     badWordsIds,
     forcedBosTokenId: o.forcedBosTokenId === undefined ? undefined : id('forcedBosTokenId', o.forcedBosTokenId),
     forcedEosTokenId: o.forcedEosTokenId === undefined ? undefined : id('forcedEosTokenId', o.forcedEosTokenId),
+    renormalizeLogits: bool('options.renormalizeLogits', o.renormalizeLogits ?? false),
     logprobs: bool('options.logprobs', o.logprobs ?? false),
   };
 }

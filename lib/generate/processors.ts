@@ -63,6 +63,19 @@ export function forceToken(id: number, at: number): LogitsProcessor {
   };
 }
 
+/** log_softmax of the row again (Hugging Face's LogitNormalization, after every other processor). */
+export function renormalize(): LogitsProcessor {
+  return (scores) => {
+    let max = -Infinity;
+    for (let i = 0; i < scores.length; i++) if (scores[i] > max) max = scores[i];
+    if (max === -Infinity) return;
+    let sum = 0;
+    for (let i = 0; i < scores.length; i++) sum += Math.exp(scores[i] - max);
+    const lse = max + Math.log(sum);
+    for (let i = 0; i < scores.length; i++) scores[i] -= lse;
+  };
+}
+
 /** The processors `options` asks for, in Hugging Face's order. */
 export function buildProcessors(options: ResolvedOptions, eosId: number): LogitsProcessor[] {
   const list: LogitsProcessor[] = [];
@@ -72,5 +85,6 @@ export function buildProcessors(options: ResolvedOptions, eosId: number): Logits
   if (options.badWordsIds.length > 0) list.push(badWords(options.badWordsIds));
   if (options.forcedBosTokenId !== undefined) list.push(forceToken(options.forcedBosTokenId, 0));
   if (options.forcedEosTokenId !== undefined) list.push(forceToken(options.forcedEosTokenId, options.maxNewTokens - 1));
+  if (options.renormalizeLogits) list.push(renormalize());
   return list;
 }

@@ -5,6 +5,7 @@
 // once per request. Attention reads the slots of these fused outputs in place.
 import { Tensor } from '../tensor.js';
 import type { AttentionOptions, Backend, LinearWeights } from '../backend/backend.js';
+import type { TransformerConfig } from './config.js';
 import type { WeightMap, WeightSource } from './weights.js';
 import type { Workspace } from './workspace.js';
 
@@ -14,66 +15,75 @@ export const QKV_SLOTS = { qSlot: 0, kSlot: 1, vSlot: 2 } as const;
 export const KV_SLOTS = { kSlot: 0, vSlot: 1 } as const;
 
 /** The rows [from, from + n) of a [*, D] matrix and of its bias, as views. */
-function rowBlock(w: Tensor, b: Tensor, from: number, n: number): [Tensor, Tensor] {
+function rowBlock(w: Tensor, b: Tensor | undefined, from: number, n: number): [Tensor, Tensor | undefined] {
   const D = w.shape[1];
   return [
     new Tensor(w.data.subarray(from * D, (from + n) * D), [n, D]),
-    new Tensor(b.data.subarray(from, from + n), [n]),
+    b && new Tensor(b.data.subarray(from, from + n), [n]),
   ];
 }
 
 export class MultiHeadAttention {
   readonly heads: number;
-  /** self: [Wq; Wk; Wv] [3D, D]; cross: Wq [D, D]. */
+  readonly headDim: number;
+  /** self: [Wq; Wk; Wv] [3A, D]; cross: Wq [A, D] (A = H·Dh). */
   readonly inProj: LinearWeights;
-  /** cross only: [Wk; Wv] [2D, D]. */
+  /** cross only: [Wk; Wv] [2A, D]. */
   readonly kvProj: LinearWeights | undefined;
   readonly outProj: LinearWeights;
   readonly #backend: Backend;
   readonly #ws: Workspace;
+  /** 1 where the config folds no 1/sqrt(Dh) into q·k (T5); otherwise the kernels' default. */
+  readonly #scale: number | undefined;
 
-  /** Takes `${prefix}.in_proj_weight` [3D, D] (rows Wq, Wk, Wv), its bias and `${prefix}.out_proj.*`. */
+  /** Takes `${prefix}.in_proj_weight` [3A, D] (rows Wq, Wk, Wv), its bias and `${prefix}.out_proj.*` (biases as the config says). */
   constructor(
-    backend: Backend, ws: Workspace, weights: WeightSource, prefix: string, heads: number, kind: 'self' | 'cross',
+    backend: Backend, ws: Workspace, weights: WeightSource, prefix: string, c: TransformerConfig, kind: 'self' | 'cross',
   ) {
     this.#backend = backend;
     this.#ws = ws;
-    this.heads = heads;
+    this.heads = c.heads;
+    this.headDim = c.headDim;
+    this.#scale = c.scaleAttention ? undefined : 1;
+    const A = c.heads * c.headDim;
     const w = weights.takeTransient(`${prefix}.in_proj_weight`);
-    const b = weights.take(`${prefix}.in_proj_bias`);
-    const D = w.shape[1];
+    const b = c.bias ? weights.take(`${prefix}.in_proj_bias`) : undefined;
     if (kind === 'self') {
       this.inProj = backend.linearPack(w, b);
     } else {
-      this.inProj = backend.linearPack(...rowBlock(w, b, 0, D));
-      this.kvProj = backend.linearPack(...rowBlock(w, b, D, 2 * D));
+      this.inProj = backend.linearPack(...rowBlock(w, b, 0, A));
+      this.kvProj = backend.linearPack(...rowBlock(w, b, A, 2 * A));
     }
     this.outProj = backend.linearPack(
       weights.takeTransient(`${prefix}.out_proj.weight`),
-      weights.take(`${prefix}.out_proj.bias`),
+      c.bias ? weights.take(`${prefix}.out_proj.bias`) : undefined,
     );
   }
 
   /** Self-attention's q, k, v of x [B, T, D]: [B, T, 3, H, Dh] in the workspace (slots QKV_SLOTS). */
   projectSelf(x: Tensor): Tensor {
-    const [B, T, D] = x.shape;
-    const qkv = this.#ws.take('attn.qkv', [B, T, 3, this.heads, D / this.heads]); // [B, T, 3, H, Dh]
-    this.#backend.linear(x, this.inProj, { out: qkv.reshape([B, T, 3 * D]) });
+    const [B, T] = x.shape;
+    const [H, Dh] = [this.heads, this.headDim];
+    const qkv = this.#ws.take('attn.qkv', [B, T, 3, H, Dh]); // [B, T, 3, H, Dh]
+    this.#backend.linear(x, this.inProj, { out: qkv.reshape([B, T, 3 * H * Dh]) });
     return qkv;
   }
 
   /** Cross-attention's queries of x [B, T, D]: [B, T, H, Dh] in the workspace. */
   projectQuery(x: Tensor): Tensor {
-    const [B, T, D] = x.shape;
-    const q = this.#ws.take('attn.q', [B, T, this.heads, D / this.heads]); // [B, T, H, Dh]
-    return this.#backend.linear(x, this.inProj, { out: q.reshape([B, T, D]) }).reshape(q.shape);
+    const [B, T] = x.shape;
+    const [H, Dh] = [this.heads, this.headDim];
+    const q = this.#ws.take('attn.q', [B, T, H, Dh]); // [B, T, H, Dh]
+    this.#backend.linear(x, this.inProj, { out: q.reshape([B, T, H * Dh]) });
+    return q;
   }
 
   /** Cross-attention's keys and values of the encoder output [B, S, D]: [B, S, 2, H, Dh] in the workspace (slots KV_SLOTS). */
   projectMemory(memory: Tensor): Tensor {
-    const [B, S, D] = memory.shape;
-    const kv = this.#ws.take('attn.kv', [B, S, 2, this.heads, D / this.heads]); // [B, S, 2, H, Dh]
-    this.#backend.linear(memory, this.kvProj!, { out: kv.reshape([B, S, 2 * D]) });
+    const [B, S] = memory.shape;
+    const [H, Dh] = [this.heads, this.headDim];
+    const kv = this.#ws.take('attn.kv', [B, S, 2, H, Dh]); // [B, S, 2, H, Dh]
+    this.#backend.linear(memory, this.kvProj!, { out: kv.reshape([B, S, 2 * H * Dh]) });
     return kv;
   }
 
@@ -86,9 +96,10 @@ export class MultiHeadAttention {
   attend(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions, residual?: Tensor): Tensor {
     const [B, Tq] = q.shape;
     const [H, Dh] = q.shape.slice(-2);
-    const context = this.#backend.attention(q, k, v, { ...options, out: this.#ws.take('attn.context', [B, Tq, H, Dh]) });
-    const flat = context.reshape([B, Tq, H * Dh]); // [B, Tq, D]
-    const out = residual ? { residual, out: residual } : { out: this.#ws.take('attn.out', flat.shape) };
+    const into = this.#ws.take('attn.context', [B, Tq, H, Dh]);
+    const context = this.#backend.attention(q, k, v, this.#scale === undefined ? { ...options, out: into } : { ...options, scale: this.#scale, out: into });
+    const flat = context.reshape([B, Tq, H * Dh]); // [B, Tq, A]
+    const out = residual ? { residual, out: residual } : { out: this.#ws.take('attn.out', [B, Tq, this.outProj.outFeatures]) };
     return this.#backend.linear(flat, this.outProj, out);
   }
 
@@ -96,10 +107,10 @@ export class MultiHeadAttention {
   state(prefix: string, into: WeightMap): void {
     const parts = [this.inProj, ...(this.kvProj ? [this.kvProj] : [])].map((w) => this.#backend.linearUnpack(w));
     into.set(`${prefix}.in_proj_weight`, concatRows(parts.map((p) => p.weight)));
-    into.set(`${prefix}.in_proj_bias`, concatRows(parts.map((p) => p.bias!)));
+    if (parts[0].bias) into.set(`${prefix}.in_proj_bias`, concatRows(parts.map((p) => p.bias!)));
     const out = this.#backend.linearUnpack(this.outProj);
     into.set(`${prefix}.out_proj.weight`, out.weight);
-    into.set(`${prefix}.out_proj.bias`, out.bias!);
+    if (out.bias) into.set(`${prefix}.out_proj.bias`, out.bias);
   }
 
   dispose(): void {

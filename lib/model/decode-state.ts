@@ -37,7 +37,7 @@ export class DecodeState {
   #lengthsBuffer = new Int32Array(0);
 
   constructor(config: Readonly<TransformerConfig>) {
-    this.#D = config.dModel;
+    this.#D = config.heads * config.headDim; // the width of one cached position: H·Dh
     this.#H = config.heads;
     this.#maxPositions = config.maxPositions;
     this.#layers = Array.from({ length: config.decoderLayers }, () => ({
@@ -203,7 +203,10 @@ export class DecodeState {
         }
         const size = B * this.#Tcap * D;
         const shape = [B, this.#Tcap, H, Dh];
-        return { k: new Tensor(layer.k.subarray(0, size), shape), v: new Tensor(layer.v.subarray(0, size), shape), length: T, lengths };
+        return {
+          k: new Tensor(layer.k.subarray(0, size), shape), v: new Tensor(layer.v.subarray(0, size), shape),
+          length: T, lengths, queryOffsets: this.#positions.subarray(0, B),
+        };
       },
     };
   }

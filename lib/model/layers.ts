@@ -1,33 +1,34 @@
 // Encoder and decoder layers (paper §3.1). Each sub-layer is wrapped in a
-// residual connection and LayerNorm: after it (post-LN, the paper and
-// nn.Transformer's default) or before it (pre-LN, `normFirst`).
+// residual connection and a norm: after it (post-LN, the paper and
+// nn.Transformer's default) or before it (pre-LN, `normFirst`). With relative
+// positions (T5) self-attention adds the stack's position bias to its scores.
 import type { Tensor } from '../tensor.js';
 import type { Backend } from '../backend/backend.js';
 import type { TransformerConfig } from './config.js';
 import { KV_SLOTS, MultiHeadAttention, QKV_SLOTS } from './attention.js';
 import { FeedForward } from './feedforward.js';
-import { LayerNorm } from './layernorm.js';
+import { Norm } from './norm.js';
 import type { WeightMap, WeightSource } from './weights.js';
 import type { Workspace } from './workspace.js';
 
 export class EncoderLayer {
   readonly selfAttn: MultiHeadAttention;
   readonly ff: FeedForward;
-  readonly #norm1: LayerNorm;
-  readonly #norm2: LayerNorm;
+  readonly #norm1: Norm;
+  readonly #norm2: Norm;
   readonly #normFirst: boolean;
 
   constructor(backend: Backend, ws: Workspace, weights: WeightSource, prefix: string, c: TransformerConfig) {
-    this.selfAttn = new MultiHeadAttention(backend, ws, weights, `${prefix}.self_attn`, c.heads, 'self');
-    this.ff = new FeedForward(backend, ws, weights, prefix, c.activation);
-    this.#norm1 = new LayerNorm(backend, ws, weights, `${prefix}.norm1`, c.layerNormEps);
-    this.#norm2 = new LayerNorm(backend, ws, weights, `${prefix}.norm2`, c.layerNormEps);
+    this.selfAttn = new MultiHeadAttention(backend, ws, weights, `${prefix}.self_attn`, c, 'self');
+    this.ff = new FeedForward(backend, ws, weights, prefix, c);
+    this.#norm1 = new Norm(backend, ws, weights, `${prefix}.norm1`, c);
+    this.#norm2 = new Norm(backend, ws, weights, `${prefix}.norm2`, c);
     this.#normFirst = c.normFirst;
   }
 
-  /** x [B, S, D], updated in place; `srcLengths` masks padded keys. */
-  forward(x: Tensor, srcLengths: Int32Array): Tensor {
-    const mask = { kvLengths: srcLengths, ...QKV_SLOTS };
+  /** x [B, S, D], updated in place; `srcLengths` masks padded keys; `positionBias` [H, 2L - 1] with relative positions. */
+  forward(x: Tensor, srcLengths: Int32Array, positionBias?: Tensor): Tensor {
+    const mask = { kvLengths: srcLengths, positionBias, ...QKV_SLOTS };
     if (this.#normFirst) {
       const qkv = this.selfAttn.projectSelf(this.#norm1.forward(x));
       this.selfAttn.attend(qkv, qkv, qkv, mask, x);
@@ -64,6 +65,8 @@ export interface SelfKV {
   v: Tensor;
   length: number;
   lengths?: Int32Array;
+  /** With `lengths`: each row's position of its first new query (for relative positions). */
+  queryOffsets?: Int32Array;
   kSlot?: number;
   vSlot?: number;
 }
@@ -89,18 +92,18 @@ export class DecoderLayer {
   readonly selfAttn: MultiHeadAttention;
   readonly crossAttn: MultiHeadAttention;
   readonly ff: FeedForward;
-  readonly #norm1: LayerNorm;
-  readonly #norm2: LayerNorm;
-  readonly #norm3: LayerNorm;
+  readonly #norm1: Norm;
+  readonly #norm2: Norm;
+  readonly #norm3: Norm;
   readonly #normFirst: boolean;
 
   constructor(backend: Backend, ws: Workspace, weights: WeightSource, prefix: string, c: TransformerConfig) {
-    this.selfAttn = new MultiHeadAttention(backend, ws, weights, `${prefix}.self_attn`, c.heads, 'self');
-    this.crossAttn = new MultiHeadAttention(backend, ws, weights, `${prefix}.multihead_attn`, c.heads, 'cross');
-    this.ff = new FeedForward(backend, ws, weights, prefix, c.activation);
-    this.#norm1 = new LayerNorm(backend, ws, weights, `${prefix}.norm1`, c.layerNormEps);
-    this.#norm2 = new LayerNorm(backend, ws, weights, `${prefix}.norm2`, c.layerNormEps);
-    this.#norm3 = new LayerNorm(backend, ws, weights, `${prefix}.norm3`, c.layerNormEps);
+    this.selfAttn = new MultiHeadAttention(backend, ws, weights, `${prefix}.self_attn`, c, 'self');
+    this.crossAttn = new MultiHeadAttention(backend, ws, weights, `${prefix}.multihead_attn`, c, 'cross');
+    this.ff = new FeedForward(backend, ws, weights, prefix, c);
+    this.#norm1 = new Norm(backend, ws, weights, `${prefix}.norm1`, c);
+    this.#norm2 = new Norm(backend, ws, weights, `${prefix}.norm2`, c);
+    this.#norm3 = new Norm(backend, ws, weights, `${prefix}.norm3`, c);
     this.#normFirst = c.normFirst;
   }
 
@@ -112,15 +115,17 @@ export class DecoderLayer {
   /**
    * y [B, T, D], the newest T target positions, updated in place. Their
    * self-attention keys and values go through `self` (a cache or THIS_PASS);
-   * `tgtLengths` masks padded target positions in teacher forcing.
+   * `tgtLengths` masks padded target positions in teacher forcing;
+   * `positionBias` [H, 2L - 1] with relative positions.
    */
-  forward(y: Tensor, cross: CrossAttentionKV, self: SelfAttentionKV, tgtLengths?: Int32Array): Tensor {
+  forward(y: Tensor, cross: CrossAttentionKV, self: SelfAttentionKV, tgtLengths?: Int32Array, positionBias?: Tensor): Tensor {
     const selfAttend = (x: Tensor, residual?: Tensor) => {
       const qkv = this.selfAttn.projectSelf(x); // [B, T, 3, H, Dh]
       const kv = self.append(qkv);
       const mask = {
         causal: true, kvLength: kv.length, kvLengths: kv.lengths ?? tgtLengths,
         qSlot: QKV_SLOTS.qSlot, kSlot: kv.kSlot, vSlot: kv.vSlot,
+        positionBias, queryOffsets: positionBias && kv.queryOffsets,
       };
       return this.selfAttn.attend(qkv, kv.k, kv.v, mask, residual);
     };

@@ -1,18 +1,24 @@
 // The encoder-decoder Transformer of "Attention Is All You Need", written once
 // against `Backend`, so it runs on the native kernels and on the reference.
-import { mkdirSync, readFileSync, renameSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tensor, checkInt, describe, formatShape } from '../tensor.js';
 import type { Backend, LinearWeights } from '../backend/backend.js';
 import { getBackend, type BackendName } from '../runtime.js';
 import { openSafetensors, writeSafetensors } from '../io/safetensors.js';
+import { readModelDir } from '../io/model-dir.js';
 import { CharTokenizer } from '../tokenizer/char.js';
+import type { Tokenizer } from '../tokenizer/tokenizer.js';
+import type { GenerationOptions } from '../generate/options.js';
 import { resolveConfig, type TransformerConfig } from './config.js';
 import { DecodeState } from './decode-state.js';
 import { DecoderLayer, EncoderLayer, THIS_PASS } from './layers.js';
-import { LayerNorm } from './layernorm.js';
+import { Norm } from './norm.js';
+import { relativePositionTable } from './relative-positions.js';
 import {
   POSITIONS_KEY,
+  RELATIVE_BIAS_KEYS,
+  SIDE_POSITIONS_KEYS,
   checkWeights,
   expectedShapes,
   mapSource,
@@ -29,8 +35,10 @@ export type TokenBatch = ReadonlyArray<ArrayLike<number>>;
 export interface TransformerOptions {
   /** 'native' (default), 'reference', or a Backend object. */
   backend?: BackendName | Backend;
-  /** Kept with the model and saved as tokenizer.json. */
-  tokenizer?: CharTokenizer;
+  /** Kept with the model; a CharTokenizer is saved as tokenizer.json. */
+  tokenizer?: Tokenizer;
+  /** The model's generation defaults (a snapshot's generation_config.json), under each call's options. */
+  generation?: GenerationOptions;
 }
 
 /** A padded batch: ids [B, T] with `pad`, and each row's length. */
@@ -79,10 +87,18 @@ function toBatch(name: string, seqs: unknown, vocab: number, pad: number, maxT: 
   return { ids, B, T, lengths };
 }
 
-/** The tokenizer reads and writes both sides, so its vocabulary and special ids must be the config's. */
+/**
+ * A CharTokenizer reads and writes both sides, so its vocabulary and special
+ * ids must be the config's; any other tokenizer's ids must fit the source vocabulary.
+ */
 function checkTokenizer(tokenizer: unknown, c: TransformerConfig): void {
+  const t = tokenizer as Tokenizer;
+  if (t === null || typeof t !== 'object' || typeof t.encode !== 'function' || typeof t.decode !== 'function' || typeof t.vocabSize !== 'number') {
+    throw new TypeError(`options.tokenizer must be a Tokenizer, got ${describe(tokenizer)}`);
+  }
   if (!(tokenizer instanceof CharTokenizer)) {
-    throw new TypeError(`options.tokenizer must be a CharTokenizer, got ${describe(tokenizer)}`);
+    if (t.vocabSize > Math.max(c.srcVocab, c.tgtVocab)) throw new Error(`the tokenizer does not fit the model: vocabulary ${t.vocabSize} > config.srcVocab ${c.srcVocab}`);
+    return;
   }
   const problems: string[] = [];
   if (tokenizer.vocabSize !== c.srcVocab) problems.push(`vocabulary ${tokenizer.vocabSize} != config.srcVocab ${c.srcVocab}`);
@@ -96,23 +112,33 @@ function checkTokenizer(tokenizer: unknown, c: TransformerConfig): void {
 export class Transformer {
   readonly config: Readonly<TransformerConfig>;
   readonly backend: Backend;
-  readonly tokenizer: CharTokenizer | undefined;
+  readonly tokenizer: Tokenizer | undefined;
+  /** Generation defaults under each call's options (a snapshot's generation_config.json); empty for aiayn's own models. */
+  readonly generation: Readonly<GenerationOptions>;
   readonly #ws = new Workspace();
   readonly #srcEmbedding: Tensor; // [srcVocab, D]
   readonly #tgtEmbedding: Tensor; // [tgtVocab, D]
-  readonly #positionTable: Tensor; // as given: [P, 1, D] or [P, D], P >= maxPositions
-  readonly #positions: Tensor; // [maxPositions, D]
+  /** Absolute position tables as given ([P, 1, D] or [P, D], P >= maxPositions), by checkpoint name. */
+  readonly #positionTables = new Map<string, Tensor>();
+  readonly #srcPositions: Tensor | undefined; // [maxPositions, D]
+  readonly #tgtPositions: Tensor | undefined; // [maxPositions, D]
+  /** Relative positions: each stack's [buckets, H] weights, by checkpoint name, and the tables attention reads. */
+  readonly #relativeWeights = new Map<string, Tensor>();
+  readonly #encoderBias: Tensor | undefined; // [H, 2 maxPositions - 1]
+  readonly #decoderBias: Tensor | undefined; // [H, 2 maxPositions - 1]
+  readonly #srcEmbeddingNorm: Norm | undefined;
+  readonly #tgtEmbeddingNorm: Norm | undefined;
   readonly #encoder: EncoderLayer[];
   readonly #decoder: DecoderLayer[];
-  readonly #encoderNorm: LayerNorm | undefined;
-  readonly #decoderNorm: LayerNorm | undefined;
+  readonly #encoderNorm: Norm | undefined;
+  readonly #decoderNorm: Norm | undefined;
   readonly #generator: LinearWeights;
   readonly #states = new WeakSet<DecodeState>();
   #disposed = false;
 
   /**
    * Linear weights are packed as they are taken from `weights` and not kept:
-   * save() unpacks them. Only embeddings, positions and LayerNorm parameters
+   * save() unpacks them. Only embeddings, positions and norm parameters
    * stay as tensors.
    */
   private constructor(config: Readonly<TransformerConfig>, weights: WeightSource, options: TransformerOptions) {
@@ -122,17 +148,43 @@ export class Transformer {
     this.backend = typeof backend === 'string' ? getBackend(backend) : backend;
     if (options.tokenizer !== undefined) checkTokenizer(options.tokenizer, c);
     this.tokenizer = options.tokenizer;
+    this.generation = Object.freeze({ ...options.generation });
     const w = (name: string) => weights.take(name);
     this.#srcEmbedding = w('src_tok_emb.embedding.weight');
     this.#tgtEmbedding = c.shareEmbeddings ? this.#srcEmbedding : w('tgt_tok_emb.embedding.weight');
-    this.#positionTable = w(POSITIONS_KEY); // the first maxPositions rows are used
-    this.#positions = new Tensor(this.#positionTable.data.subarray(0, c.maxPositions * c.dModel), [c.maxPositions, c.dModel]);
+    const table = (name: string) => {
+      const t = w(name);
+      this.#positionTables.set(name, t);
+      return new Tensor(t.data.subarray(0, c.maxPositions * c.dModel), [c.maxPositions, c.dModel]); // the first maxPositions rows
+    };
+    if (c.positions === 'shared') this.#srcPositions = this.#tgtPositions = table(POSITIONS_KEY);
+    if (c.positions === 'separate') {
+      this.#srcPositions = table(SIDE_POSITIONS_KEYS.src);
+      this.#tgtPositions = table(SIDE_POSITIONS_KEYS.tgt);
+    }
+    const relative = (stack: 'encoder' | 'decoder') => {
+      const t = w(RELATIVE_BIAS_KEYS[stack]);
+      this.#relativeWeights.set(RELATIVE_BIAS_KEYS[stack], t);
+      const buckets = { buckets: c.relativeBuckets, maxDistance: c.relativeMaxDistance, bidirectional: stack === 'encoder' };
+      return relativePositionTable(t, c.maxPositions, buckets);
+    };
+    if (c.positions === 'relative') {
+      this.#encoderBias = relative('encoder');
+      this.#decoderBias = relative('decoder');
+    }
     const [b, ws] = [this.backend, this.#ws];
+    const norm = (on: boolean, name: string) => (on ? new Norm(b, ws, weights, name, c) : undefined);
+    this.#srcEmbeddingNorm = norm(c.embeddingNorm, 'transformer.encoder.embed_norm');
     this.#encoder = Array.from({ length: c.encoderLayers }, (_, i) => new EncoderLayer(b, ws, weights, `transformer.encoder.layers.${i}`, c));
+    this.#encoderNorm = norm(c.finalNorm, 'transformer.encoder.norm');
+    this.#tgtEmbeddingNorm = norm(c.embeddingNorm, 'transformer.decoder.embed_norm');
     this.#decoder = Array.from({ length: c.decoderLayers }, (_, i) => new DecoderLayer(b, ws, weights, `transformer.decoder.layers.${i}`, c));
-    this.#encoderNorm = c.finalNorm ? new LayerNorm(b, ws, weights, 'transformer.encoder.norm', c.layerNormEps) : undefined;
-    this.#decoderNorm = c.finalNorm ? new LayerNorm(b, ws, weights, 'transformer.decoder.norm', c.layerNormEps) : undefined;
-    this.#generator = b.linearPack(c.tieOutput ? this.#tgtEmbedding : weights.takeTransient('generator.weight'), w('generator.bias'));
+    this.#decoderNorm = norm(c.finalNorm, 'transformer.decoder.norm');
+    const output = c.tieOutput ? this.#tgtEmbedding : weights.takeTransient('generator.weight');
+    this.#generator = b.linearPack(
+      c.outputScale === 1 ? output : new Tensor(output.data.map((v) => v * c.outputScale), output.shape),
+      c.outputBias ? w('generator.bias') : undefined,
+    );
   }
 
   /**
@@ -174,34 +226,25 @@ export class Transformer {
     return new Transformer(c, scratchSource(reader.shapes, (name, scratch) => reader.read(name, scratch)), options);
   }
 
-  /** Loads `dir`/config.json, `dir`/model.safetensors and, when present, `dir`/tokenizer.json. */
+  /**
+   * Loads a model directory: aiayn's own (config.json, model.safetensors,
+   * tokenizer.json) or a Hugging Face snapshot as downloaded (model_type
+   * marian, bart, mbart, m2m_100 or t5; its weights, tokenizer and
+   * generation_config.json). `options.tokenizer` replaces the directory's.
+   */
   static load(dir: string, options: TransformerOptions = {}): Transformer {
-    const configPath = join(dir, 'config.json');
-    let text: string;
-    try {
-      text = readFileSync(configPath, 'utf8');
-    } catch (error) {
-      throw new Error(`${configPath}: cannot read the model config (${(error as Error).message})`, { cause: error });
-    }
-    let config: Partial<TransformerConfig>;
-    try {
-      config = JSON.parse(text) as Partial<TransformerConfig>;
-    } catch (error) {
-      throw new Error(`${configPath}: not valid JSON (${(error as Error).message})`, { cause: error });
-    }
-    try {
-      resolveConfig(config);
-    } catch (error) {
-      throw new Error(`${configPath}: ${(error as Error).message}`, { cause: error });
-    }
-    const tokenizerPath = join(dir, 'tokenizer.json');
-    const tokenizer = options.tokenizer ?? (existsSync(tokenizerPath) ? CharTokenizer.load(tokenizerPath) : undefined);
-    return Transformer.fromPyTorch(join(dir, 'model.safetensors'), config, { ...options, tokenizer });
+    const read = readModelDir(dir);
+    return new Transformer(read.config, read.weights, {
+      ...options,
+      tokenizer: options.tokenizer ?? read.tokenizer,
+      generation: options.generation ?? read.generation,
+    });
   }
 
   /**
-   * Writes config.json, model.safetensors and (with a tokenizer) tokenizer.json
-   * into `dir`. Linear weights are unpacked from the backend for the write, so
+   * Writes config.json, model.safetensors and (with a CharTokenizer)
+   * tokenizer.json into `dir`, in aiayn's format: a Hugging Face model saved so
+   * loads without its snapshot (copy its tokenizer files alongside). Linear weights are unpacked from the backend for the write, so
    * saving briefly needs their fp32 size in memory again.
    */
   save(dir: string): void {
@@ -211,7 +254,7 @@ export class Transformer {
     const configPath = join(dir, 'config.json');
     writeFileSync(`${configPath}.tmp`, JSON.stringify(this.config, null, 2) + '\n');
     renameSync(`${configPath}.tmp`, configPath);
-    this.tokenizer?.save(join(dir, 'tokenizer.json'));
+    if (this.tokenizer instanceof CharTokenizer) this.tokenizer.save(join(dir, 'tokenizer.json'));
   }
 
   /** The encoder: source id sequences -> memory [B, S, D] (S = the longest; padded rows masked). */
@@ -232,8 +275,8 @@ export class Transformer {
     const c = this.config;
     const batch = toBatch('tgt', tgt, c.tgtVocab, c.padId, c.maxPositions);
     const lengths = this.#checkMemory(memory, batch.B, srcLengths);
-    const y = this.#embed(this.#tgtEmbedding, batch.ids, batch.B, batch.T, 0, this.#ws.take('stream.tgt', [batch.B, batch.T, c.dModel]));
-    for (const layer of this.#decoder) layer.forward(y, layer.crossKV(memory, lengths), THIS_PASS, batch.lengths);
+    const y = this.#embed('tgt', batch.ids, batch.B, batch.T, this.#ws.take('stream.tgt', [batch.B, batch.T, c.dModel]));
+    for (const layer of this.#decoder) layer.forward(y, layer.crossKV(memory, lengths), THIS_PASS, batch.lengths, this.#decoderBias);
     return this.#logits(y);
   }
 
@@ -289,10 +332,12 @@ export class Transformer {
     }
     state.prepareStep();
     const y = this.backend.embedding(tokens, [R, 1], this.#tgtEmbedding, {
-      scale: Math.sqrt(c.dModel), positions: this.#positions, positionOffsets: state.positions,
+      scale: this.#embeddingScale,
+      ...(this.#tgtPositions && { positions: this.#tgtPositions, positionOffsets: state.positions }),
       out: this.#ws.take('stream.tgt', [R, 1, c.dModel]),
     }); // [R, 1, D]
-    this.#decoder.forEach((layer, l) => layer.forward(y, state.cross(l), state.self(l)));
+    this.#tgtEmbeddingNorm?.forward(y, y);
+    this.#decoder.forEach((layer, l) => layer.forward(y, state.cross(l), state.self(l), undefined, this.#decoderBias));
     const logits = this.#logits(y, this.#ws.take('logits', [R, 1, c.tgtVocab]));
     state.advance();
     return logits.reshape([R, c.tgtVocab]);
@@ -323,15 +368,22 @@ export class Transformer {
 
   /** Memory [B, S, D] into `out` (a new tensor by default). */
   #encode(batch: Batch, out?: Tensor): Tensor {
-    const x = this.#embed(this.#srcEmbedding, batch.ids, batch.B, batch.T, 0, out); // [B, S, D]
-    for (const layer of this.#encoder) layer.forward(x, batch.lengths);
+    const x = this.#embed('src', batch.ids, batch.B, batch.T, out); // [B, S, D]
+    for (const layer of this.#encoder) layer.forward(x, batch.lengths, this.#encoderBias);
     return this.#encoderNorm ? this.#encoderNorm.forward(x, x) : x;
   }
 
-  /** Token embeddings x sqrt(D) plus positions from `offset`: [B, T, D], into `out` or a new tensor. */
-  #embed(table: Tensor, ids: Int32Array, B: number, T: number, offset: number, out?: Tensor): Tensor {
-    const scale = Math.sqrt(this.config.dModel);
-    return this.backend.embedding(ids, [B, T], table, { scale, positions: this.#positions, positionOffset: offset, out });
+  get #embeddingScale(): number {
+    return this.config.scaleEmbeddings ? Math.sqrt(this.config.dModel) : 1;
+  }
+
+  /** One side's token embeddings (x sqrt(D) if so configured), plus absolute positions from 0, normed if so configured: [B, T, D], into `out` or a new tensor. */
+  #embed(side: 'src' | 'tgt', ids: Int32Array, B: number, T: number, out?: Tensor): Tensor {
+    const [table, positions, norm] = side === 'src'
+      ? [this.#srcEmbedding, this.#srcPositions, this.#srcEmbeddingNorm]
+      : [this.#tgtEmbedding, this.#tgtPositions, this.#tgtEmbeddingNorm];
+    const x = this.backend.embedding(ids, [B, T], table, { scale: this.#embeddingScale, positions, out });
+    return norm ? norm.forward(x, x) : x;
   }
 
   /** Final decoder norm and output projection: y [B, T, D] -> logits [B, T, V], into `out` or a new tensor. */
@@ -346,14 +398,16 @@ export class Transformer {
     const all: WeightMap = new Map();
     all.set('src_tok_emb.embedding.weight', this.#srcEmbedding);
     if (!c.shareEmbeddings) all.set('tgt_tok_emb.embedding.weight', this.#tgtEmbedding);
-    all.set(POSITIONS_KEY, this.#positionTable);
+    for (const [name, t] of [...this.#positionTables, ...this.#relativeWeights]) all.set(name, t);
+    this.#srcEmbeddingNorm?.state('transformer.encoder.embed_norm', all);
+    this.#tgtEmbeddingNorm?.state('transformer.decoder.embed_norm', all);
     this.#encoder.forEach((layer, i) => layer.state(`transformer.encoder.layers.${i}`, all));
     this.#decoder.forEach((layer, i) => layer.state(`transformer.decoder.layers.${i}`, all));
     this.#encoderNorm?.state('transformer.encoder.norm', all);
     this.#decoderNorm?.state('transformer.decoder.norm', all);
     const generator = this.backend.linearUnpack(this.#generator);
     if (!c.tieOutput) all.set('generator.weight', generator.weight);
-    all.set('generator.bias', generator.bias!);
+    if (generator.bias) all.set('generator.bias', generator.bias);
     return new Map([...expectedShapes(c).keys()].map((name) => [name, all.get(name)!]));
   }
 

@@ -54,24 +54,37 @@ export function scratchSource(
   };
 }
 
-function attentionShapes(prefix: string, D: number, out: Map<string, Shape>): void {
-  out.set(`${prefix}.in_proj_weight`, [3 * D, D]); // rows: Wq, Wk, Wv
-  out.set(`${prefix}.in_proj_bias`, [3 * D]);
-  out.set(`${prefix}.out_proj.weight`, [D, D]);
-  out.set(`${prefix}.out_proj.bias`, [D]);
-}
-
-function linearShapes(prefix: string, outF: number, inF: number, out: Map<string, Shape>): void {
+function linearShapes(prefix: string, outF: number, inF: number, bias: boolean, out: Map<string, Shape>): void {
   out.set(`${prefix}.weight`, [outF, inF]);
-  out.set(`${prefix}.bias`, [outF]);
+  if (bias) out.set(`${prefix}.bias`, [outF]);
 }
 
-function normShapes(prefix: string, D: number, out: Map<string, Shape>): void {
-  out.set(`${prefix}.weight`, [D]);
-  out.set(`${prefix}.bias`, [D]);
+/** Attention of width H·Dh: Wq, Wk, Wv fused as in_proj [3·H·Dh, D] (nn.MultiheadAttention's names), out_proj [D, H·Dh]. */
+function attentionShapes(prefix: string, c: TransformerConfig, out: Map<string, Shape>): void {
+  const A = c.heads * c.headDim;
+  out.set(`${prefix}.in_proj_weight`, [3 * A, c.dModel]); // rows: Wq, Wk, Wv
+  if (c.bias) out.set(`${prefix}.in_proj_bias`, [3 * A]);
+  linearShapes(`${prefix}.out_proj`, c.dModel, A, c.bias, out);
 }
 
+function normShapes(prefix: string, c: TransformerConfig, out: Map<string, Shape>): void {
+  out.set(`${prefix}.weight`, [c.dModel]);
+  if (c.norm === 'layernorm') out.set(`${prefix}.bias`, [c.dModel]);
+}
+
+/** The shared absolute position table (the tutorial's name). */
 export const POSITIONS_KEY = 'positional_encoding.pos_embedding';
+/** Per-side learned position tables ('separate'). */
+export const SIDE_POSITIONS_KEYS = {
+  src: 'positional_encoding.src_pos_embedding',
+  tgt: 'positional_encoding.tgt_pos_embedding',
+} as const;
+/** Per-stack relative-position bias tables [buckets, H] ('relative'). */
+export const RELATIVE_BIAS_KEYS = {
+  encoder: 'transformer.encoder.relative_attention_bias.weight',
+  decoder: 'transformer.decoder.relative_attention_bias.weight',
+} as const;
+const TABLE_KEYS = new Set<string>([POSITIONS_KEY, SIDE_POSITIONS_KEYS.src, SIDE_POSITIONS_KEYS.tgt]);
 
 /** Every weight the config needs, with its shape, in checkpoint order. */
 export function expectedShapes(c: TransformerConfig): Map<string, Shape> {
@@ -80,29 +93,31 @@ export function expectedShapes(c: TransformerConfig): Map<string, Shape> {
   const s = new Map<string, Shape>();
   s.set('src_tok_emb.embedding.weight', [c.srcVocab, D]);
   if (!c.shareEmbeddings) s.set('tgt_tok_emb.embedding.weight', [c.tgtVocab, D]);
-  s.set(POSITIONS_KEY, [c.maxPositions, 1, D]);
-  for (let i = 0; i < c.encoderLayers; i++) {
-    const p = `transformer.encoder.layers.${i}`;
-    attentionShapes(`${p}.self_attn`, D, s);
-    linearShapes(`${p}.linear1`, F, D, s);
-    linearShapes(`${p}.linear2`, D, F, s);
-    normShapes(`${p}.norm1`, D, s);
-    normShapes(`${p}.norm2`, D, s);
+  if (c.positions === 'shared') s.set(POSITIONS_KEY, [c.maxPositions, 1, D]);
+  if (c.positions === 'separate') {
+    s.set(SIDE_POSITIONS_KEYS.src, [c.maxPositions, D]);
+    s.set(SIDE_POSITIONS_KEYS.tgt, [c.maxPositions, D]);
   }
-  if (c.finalNorm) normShapes('transformer.encoder.norm', D, s);
-  for (let i = 0; i < c.decoderLayers; i++) {
-    const p = `transformer.decoder.layers.${i}`;
-    attentionShapes(`${p}.self_attn`, D, s);
-    attentionShapes(`${p}.multihead_attn`, D, s);
-    linearShapes(`${p}.linear1`, F, D, s);
-    linearShapes(`${p}.linear2`, D, F, s);
-    normShapes(`${p}.norm1`, D, s);
-    normShapes(`${p}.norm2`, D, s);
-    normShapes(`${p}.norm3`, D, s);
-  }
-  if (c.finalNorm) normShapes('transformer.decoder.norm', D, s);
+  const feedForward = (p: string) => {
+    linearShapes(`${p}.linear1`, c.gatedFeedForward ? 2 * F : F, D, c.bias, s);
+    linearShapes(`${p}.linear2`, D, F, c.bias, s);
+  };
+  const stack = (name: 'encoder' | 'decoder', layers: number, norms: number) => {
+    if (c.positions === 'relative') s.set(RELATIVE_BIAS_KEYS[name], [c.relativeBuckets, c.heads]);
+    if (c.embeddingNorm) normShapes(`transformer.${name}.embed_norm`, c, s);
+    for (let i = 0; i < layers; i++) {
+      const p = `transformer.${name}.layers.${i}`;
+      attentionShapes(`${p}.self_attn`, c, s);
+      if (name === 'decoder') attentionShapes(`${p}.multihead_attn`, c, s);
+      feedForward(p);
+      for (let n = 1; n <= norms; n++) normShapes(`${p}.norm${n}`, c, s);
+    }
+    if (c.finalNorm) normShapes(`transformer.${name}.norm`, c, s);
+  };
+  stack('encoder', c.encoderLayers, 2);
+  stack('decoder', c.decoderLayers, 3);
   if (!c.tieOutput) s.set('generator.weight', [c.tgtVocab, D]);
-  s.set('generator.bias', [c.tgtVocab]);
+  if (c.outputBias) s.set('generator.bias', [c.tgtVocab]);
   return s;
 }
 
@@ -112,9 +127,9 @@ function sameShape(a: Shape, b: Shape): boolean {
 
 /**
  * Checks `weights` against the config; throws one Error naming `source` and
- * listing all missing keys, unexpected keys and shape mismatches. The position
- * table may have more rows than maxPositions (the tutorial keeps 5000) and may
- * be [P, D] as well as [P, 1, D]; its first maxPositions rows are used.
+ * listing all missing keys, unexpected keys and shape mismatches. Position
+ * tables may have more rows than maxPositions (the tutorial keeps 5000) and may
+ * be [P, D] as well as [P, 1, D]; their first maxPositions rows are used.
  */
 export function checkWeights(shapes: ReadonlyMap<string, Shape>, c: TransformerConfig, source: string): void {
   const expected = expectedShapes(c);
@@ -124,7 +139,7 @@ export function checkWeights(shapes: ReadonlyMap<string, Shape>, c: TransformerC
     const got = shapes.get(name);
     if (got === undefined) {
       missing.push(name);
-    } else if (name === POSITIONS_KEY) {
+    } else if (TABLE_KEYS.has(name)) {
       const [P, mid, D] = got.length === 2 ? [got[0], 1, got[1]] : got;
       if (got.length < 2 || got.length > 3 || mid !== 1 || D !== c.dModel || P < c.maxPositions) {
         mismatched.push(`${name}: expected [>=${c.maxPositions}, 1, ${c.dModel}], got ${formatShape(got)}`);
@@ -152,7 +167,7 @@ function tensorSeed(seed: number, name: string): number {
 
 /** One random tensor of `randomSource`, in its own memory or over `scratch`. */
 function randomTensor(c: TransformerConfig, seed: number, name: string, shape: Shape, scratch?: ArrayBuffer): Tensor {
-  if (name === POSITIONS_KEY) return sinusoidalPositions(c.maxPositions, c.dModel).reshape(shape);
+  if (TABLE_KEYS.has(name)) return sinusoidalPositions(c.maxPositions, c.dModel).reshape(shape);
   const next = rng(tensorSeed(seed, name));
   const size = shape.reduce((a, d) => a * d, 1);
   const t = new Tensor(scratch ? new Float32Array(scratch, 0, size) : new Float32Array(size), shape);
@@ -174,8 +189,8 @@ function randomTensor(c: TransformerConfig, seed: number, name: string, shape: S
 
 /**
  * Random weights for a config, generated as they are taken: Xavier-uniform
- * matrices, small random biases and LayerNorm parameters near (1, 0),
- * sinusoidal positions. Each tensor depends only on (seed, name). For tests and benchmarks.
+ * matrices, small random biases and norm parameters near (1, 0),
+ * sinusoidal absolute positions. Each tensor depends only on (seed, name). For tests and benchmarks.
  */
 export function randomSource(c: TransformerConfig, seed = 0): WeightSource {
   const shapes = expectedShapes(c);

@@ -9,7 +9,7 @@
 //   attn.kv                 cross-attention keys/values of the memory: one decoder layer (decode), or until
 //                           copied into the decode state (addRows)
 //   attn.out, ff.out        a post-LN sub-layer's output: until its addNorm
-//   ff.hidden               the feed-forward inner activation: within forward()
+//   ff.hidden, ff.gate      the feed-forward inner activation (and, gated, both halves before glu): within forward()
 //   norm.out                a pre-LN / final norm: until the next norm
 //   logits                  a decode step's logits: until the next step
 // Buffers grow to the largest request seen and are dropped by the model's dispose().

@@ -12,7 +12,7 @@ import { createSearch } from '../generate/generate.js';
 import { resolveGenerationOptions } from '../generate/options.js';
 import { checkIds } from '../model/transformer.js';
 import type { Search } from '../generate/search.js';
-import { encodeSource } from '../tokenizer/source.js';
+import { encodeText, resolveLanguages, type ResolvedLanguages } from '../generate/text.js';
 import { toWireError, type EngineGeneration, type FromWorker, type ToWorker, type WireInput, type WireToken, type WorkerSetup } from './protocol.js';
 
 interface Job {
@@ -60,10 +60,10 @@ function decodeText(ids: number[]): string {
   return tokenizer ? tokenizer.decode(ids) : '';
 }
 
-function sourceIds(input: WireInput): Int32Array {
+function sourceIds(input: WireInput, languages: ResolvedLanguages): Int32Array {
   if ('text' in input) {
-    if (!tokenizer) throw new Error('the model has no tokenizer.json: send token ids, not text');
-    const ids = encodeSource(tokenizer, input.text);
+    if (!tokenizer) throw new Error('the model has no tokenizer: send token ids, not text');
+    const ids = encodeText(tokenizer, input.text, 'input', languages);
     if (ids.length > config.maxPositions) {
       throw new RangeError(`input has ${ids.length} tokens, more than config.maxPositions (${config.maxPositions})`);
     }
@@ -74,8 +74,9 @@ function sourceIds(input: WireInput): Int32Array {
 
 function accept(message: Extract<ToWorker, { type: 'request' }>): void {
   try {
-    const options = resolveGenerationOptions(message.options, config);
-    const search = createSearch(sourceIds(message.input), options, config);
+    const languages = resolveLanguages(tokenizer?.languages, message.options);
+    const options = resolveGenerationOptions(languages.options, config, [], model.generation);
+    const search = createSearch(sourceIds(message.input, languages), options, config);
     if (search.initialRows > setup.maxBatch) {
       throw new RangeError(`the request needs ${search.initialRows} rows (beams or sequences), more than maxBatch (${setup.maxBatch})`);
     }
@@ -191,4 +192,7 @@ port.on('message', (message: ToWorker) => {
   schedule();
 });
 
-post({ type: 'ready', config: { ...config }, tokenizer: tokenizer !== undefined });
+post({
+  type: 'ready', config: { ...config }, tokenizer: tokenizer !== undefined,
+  generation: { ...model.generation }, languages: [...(tokenizer?.languages ?? [])],
+});

@@ -12,6 +12,7 @@ import { packageRoot } from '../backend/addon.js';
 import { checkIds } from '../model/transformer.js';
 import type { TransformerConfig } from '../model/config.js';
 import { resolveGenerationOptions, type FinishReason, type GenerationOptions } from '../generate/options.js';
+import { resolveLanguages, type LanguageOptions, type Languages } from '../generate/text.js';
 import {
   fromWireError,
   type EngineGeneration,
@@ -42,7 +43,7 @@ export interface EngineOptions {
   nice?: number;
 }
 
-export interface RequestOptions extends GenerationOptions {
+export interface RequestOptions extends GenerationOptions, LanguageOptions {
   /** Aborting cancels the request within one decoder step and frees its rows; the promise rejects with the signal's reason. */
   signal?: AbortSignal;
 }
@@ -119,6 +120,9 @@ export class Engine extends EventEmitter<{ step: [StepEvent] }> {
   readonly config: Readonly<TransformerConfig>;
   /** Whether text inputs can be used (the model directory has tokenizer.json). */
   readonly hasTokenizer: boolean;
+  /** The model's generation defaults (its generation_config.json), under each request's options. */
+  readonly generation: Readonly<GenerationOptions>;
+  readonly #languages: Languages;
   readonly maxBatch: number;
   readonly maxQueue: number;
   readonly #worker: Worker;
@@ -134,6 +138,8 @@ export class Engine extends EventEmitter<{ step: [StepEvent] }> {
     this.#worker = worker;
     this.config = Object.freeze(ready.config);
     this.hasTokenizer = ready.tokenizer;
+    this.generation = Object.freeze(ready.generation);
+    this.#languages = new Map(ready.languages);
     this.maxBatch = maxBatch;
     this.maxQueue = maxQueue;
     worker.on('message', (m: FromWorker) => this.#onMessage(m));
@@ -258,7 +264,7 @@ export class Engine extends EventEmitter<{ step: [StepEvent] }> {
       if (signal !== undefined && !(signal instanceof AbortSignal)) {
         throw new TypeError(`options.signal must be an AbortSignal, got ${describe(signal)}`);
       }
-      resolveGenerationOptions(generation, this.config);
+      resolveGenerationOptions(resolveLanguages(this.#languages, generation).options, this.config, [], this.generation);
       const wire = this.#wireInput(input);
       if (signal?.aborted) throw signal.reason;
       if (this.#queued >= this.maxQueue) throw new QueueFullError(this.maxQueue);

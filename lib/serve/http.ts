@@ -21,8 +21,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { Engine, type EngineOptions } from './engine.js';
-import { CharTokenizer } from '../tokenizer/char.js';
-import { encodeSource } from '../tokenizer/source.js';
+import { loadTokenizer } from '../tokenizer/load.js';
 import { ApiError, ClientGoneError, ValidationError, sendJson, toApiError, type RequestContext, type ServerLimits } from './api.js';
 import { PROMETHEUS_CONTENT_TYPE, ServerMetrics } from './metrics.js';
 import * as openai from './openai.js';
@@ -353,11 +352,8 @@ export async function serve(options: ServeOptions): Promise<Serving> {
     backend: options.backend, maxBatch: options.maxBatch, maxQueue: options.maxQueue, threads: options.threads, nice: options.nice,
   });
   let countTokens = options.countTokens;
-  const tokenizerPath = join(dir, 'tokenizer.json');
-  if (countTokens === undefined && existsSync(tokenizerPath)) {
-    const tokenizer = CharTokenizer.load(tokenizerPath);
-    countTokens = (text) => encodeSource(tokenizer, text).length;
-  }
+  const tokenizer = countTokens === undefined ? loadTokenizer(dir) : undefined;
+  if (tokenizer !== undefined) countTokens = (text) => tokenizer.encode(text).length;
   let http: AiaynServer;
   try {
     http = createServer(engine, { ...options, countTokens, modelName: options.modelName ?? basename(resolve(dir)) });

@@ -2,6 +2,7 @@
 // they cross postMessage's structured clone.
 import type { TransformerConfig } from '../model/config.js';
 import type { FinishReason, GeneratedSequence, GenerationOptions } from '../generate/options.js';
+import type { LanguageOptions } from '../generate/text.js';
 
 export interface WorkerSetup {
   dir: string;
@@ -15,7 +16,7 @@ export interface WorkerSetup {
 export type WireInput = { text: string } | { ids: number[] };
 
 export type ToWorker =
-  | { type: 'request'; id: number; input: WireInput; options: GenerationOptions; stream: boolean }
+  | { type: 'request'; id: number; input: WireInput; options: GenerationOptions & LanguageOptions; stream: boolean }
   | { type: 'cancel'; id: number }
   | { type: 'close' };
 
@@ -47,7 +48,7 @@ export interface WireToken {
 }
 
 export type FromWorker =
-  | { type: 'ready'; config: TransformerConfig; tokenizer: boolean }
+  | { type: 'ready'; config: TransformerConfig; tokenizer: boolean; generation: GenerationOptions; languages: [string, number][] }
   | { type: 'fatal'; error: WireError }
   | { type: 'admitted'; ids: number[] }
   | { type: 'tokens'; tokens: WireToken[] }

@@ -1,0 +1,96 @@
+// Model directories: aiayn's own (config.json with our fields, model.safetensors
+// in our names, tokenizer.json) and Hugging Face snapshots as downloaded
+// (config.json with a model_type, generation_config.json, model.safetensors
+// or its shards, the tokenizer's files). Reads and checks; the model is built
+// by Transformer.load from what this returns.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe } from '../tensor.js';
+import { resolveConfig, type TransformerConfig } from '../model/config.js';
+import { checkWeights, scratchSource, type WeightSource } from '../model/weights.js';
+import type { GenerationOptions } from '../generate/options.js';
+import { FAMILIES } from '../families/index.js';
+import { recipeSource } from '../families/family.js';
+import { loadTokenizer } from '../tokenizer/load.js';
+import type { Tokenizer } from '../tokenizer/tokenizer.js';
+import { openCheckpoint } from './checkpoint.js';
+import { parseGenerationConfig, readGenerationConfig, type GenerationConfig } from './generation-config.js';
+import { openSafetensors } from './safetensors.js';
+
+export interface ModelDir {
+  config: Readonly<TransformerConfig>;
+  weights: WeightSource;
+  tokenizer: Tokenizer | undefined;
+  /** Generation defaults from generation_config.json (empty for aiayn's own directories without one). */
+  generation: GenerationOptions;
+  /** config.json's model_type, or 'aiayn'. */
+  family: string;
+}
+
+function readJson(path: string, what: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new Error(`${path}: cannot read the ${what} (${(error as Error).message})`, { cause: error });
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new Error(`${path}: not valid JSON (${(error as Error).message})`, { cause: error });
+  }
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new Error(`${path}: the ${what} must be a JSON object, got ${describe(json)}`);
+  return json as Record<string, unknown>;
+}
+
+function resolveIn(file: string, config: Partial<TransformerConfig>): Readonly<TransformerConfig> {
+  try {
+    return resolveConfig(config);
+  } catch (error) {
+    throw new Error(`${file}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/** A Hugging Face snapshot: the family's config and weight mapping, with generation_config.json's start and end tokens. */
+function readSnapshot(dir: string, hf: Record<string, unknown>, configPath: string): ModelDir {
+  const type = hf.model_type;
+  const family = typeof type === 'string' ? FAMILIES.get(type) : undefined;
+  if (family === undefined) {
+    throw new Error(`${configPath}: model_type ${describe(type)} is not supported (supported: ${[...FAMILIES.keys()].join(', ')})`);
+  }
+  const generationPath = join(dir, 'generation_config.json');
+  const generation: GenerationConfig = existsSync(generationPath)
+    ? readGenerationConfig(generationPath)
+    : parseGenerationConfig(hf, configPath, false);
+  const mapped = family.config(hf, configPath);
+  const { decoderStartTokenId, eosTokenId } = generation.ids;
+  if (eosTokenId !== undefined && eosTokenId !== mapped.eosId) {
+    throw new Error(`${generationPath}: eos_token_id ${eosTokenId} differs from config.json's ${mapped.eosId}`);
+  }
+  const config = resolveIn(configPath, { ...mapped, ...(decoderStartTokenId !== undefined && { bosId: decoderStartTokenId }) });
+  const checkpoint = openCheckpoint(dir);
+  const weights = recipeSource(family.recipes(config, hf, (name) => checkpoint.shapes.has(name)), checkpoint, family.ignored);
+  checkWeights(weights.shapes, config, checkpoint.source);
+  return { config, weights, tokenizer: loadTokenizer(dir), generation: generation.defaults, family: type as string };
+}
+
+/** Reads model directory `dir` (either kind); every problem is an Error naming the file and field. */
+export function readModelDir(dir: string): ModelDir {
+  if (typeof dir !== 'string') throw new TypeError(`dir must be a string, got ${describe(dir)}`);
+  const configPath = join(dir, 'config.json');
+  const json = readJson(configPath, 'model config');
+  if ('model_type' in json) return readSnapshot(dir, json, configPath);
+  const config = resolveIn(configPath, json as Partial<TransformerConfig>);
+  const file = join(dir, 'model.safetensors');
+  const reader = openSafetensors(file);
+  checkWeights(reader.shapes, config, file);
+  const generationPath = join(dir, 'generation_config.json');
+  return {
+    config,
+    weights: scratchSource(reader.shapes, (name, scratch) => reader.read(name, scratch)),
+    tokenizer: loadTokenizer(dir),
+    generation: existsSync(generationPath) ? readGenerationConfig(generationPath).defaults : {},
+    family: 'aiayn',
+  };
+}

@@ -1,0 +1,112 @@
+// Parity with Hugging Face transformers, per family: each directory of
+// test/fixtures/hf is a snapshot as transformers 5.17 saved it (random
+// weights, odd sizes, a tokenizer trained for it) plus what transformers
+// computed on it (tools/hf_fixtures.py). Both backends must load the snapshot
+// as it is and reproduce its encoder output and logits (within 1e-4 of the
+// largest |value|), and its generated ids exactly — greedy, 4 beams, the
+// snapshot's own generation defaults, and with penalties — from ids and from text.
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { Transformer, generate, readSafetensors, type Tensor, type GenerationOptions } from '../lib/index.js';
+import { isa } from './helpers.js';
+
+const fixtures = fileURLToPath(new URL('fixtures/hf/', import.meta.url));
+const variants = readdirSync(fixtures, { withFileTypes: true })
+  .filter((d) => d.isDirectory() && existsSync(join(fixtures, d.name, 'expected.json')))
+  .map((d) => d.name);
+
+interface Expected {
+  special: { pad: number; eos: number; decoder_start: number };
+  texts: string[];
+  forward: {
+    texts: number[];
+    input_ids: number[][];
+    attention_mask: number[][];
+    decoder_input_ids: number[][];
+    decoder_attention_mask: number[][];
+    tensors: { encoder_output: string; logits: string };
+  };
+  generate: Array<{ name: string; kwargs: Record<string, unknown>; sequences: number[][]; texts: string[] }>;
+}
+
+const trim = (rows: number[][], masks: number[][]) => rows.map((r, b) => r.filter((_, t) => masks[b][t] === 1));
+
+/** max |a - b| over each row's first lengths[b] positions of [B, T, X], and max |b| there. */
+function compareValid(a: Tensor, b: Tensor, lengths: number[]): { diff: number; scale: number } {
+  const [B, , X] = b.shape;
+  const Ta = a.shape[1];
+  const Tb = b.shape[1];
+  let diff = 0;
+  let scale = 0;
+  for (let r = 0; r < B; r++) {
+    for (let i = 0; i < lengths[r] * X; i++) {
+      const x = a.data[r * Ta * X + i];
+      const y = b.data[r * Tb * X + i];
+      diff = Math.max(diff, Math.abs(x - y));
+      scale = Math.max(scale, Math.abs(y));
+    }
+  }
+  return { diff, scale };
+}
+
+/** transformers' generate kwargs as aiayn's options (snake_case -> camelCase). */
+function options(kwargs: Record<string, unknown>): GenerationOptions {
+  return Object.fromEntries(Object.entries(kwargs).map(([k, v]) => [k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase()), v]));
+}
+
+/** Our sequence as transformers returns it: start token, ids, EOS when it stopped, then pad to the row's width. */
+function asHF(start: number, ids: number[], stopped: boolean, eos: number, pad: number, width: number): number[] {
+  const row = [start, ...ids, ...(stopped ? [eos] : [])];
+  return [...row, ...new Array(Math.max(0, width - row.length)).fill(pad)];
+}
+
+describe(`Hugging Face parity on ${isa}`, () => {
+  it('has the fixtures', () => expect(variants.length).toBeGreaterThanOrEqual(1));
+
+  for (const variant of variants) {
+    const dir = join(fixtures, variant);
+    const expected = JSON.parse(readFileSync(join(dir, 'expected.json'), 'utf8')) as Expected;
+    const tensors = readSafetensors(join(dir, 'expected.safetensors')).tensors;
+    const f = expected.forward;
+    const src = trim(f.input_ids, f.attention_mask);
+    const tgt = trim(f.decoder_input_ids, f.decoder_attention_mask);
+
+    for (const backend of ['native', 'reference'] as const) {
+      describe(`${variant} on ${backend}`, () => {
+        it('encoder output and logits within 1e-4 of the largest |value|', () => {
+          const model = Transformer.load(dir, { backend });
+          try {
+            const memory = model.encode(src);
+            const enc = compareValid(memory, tensors.get(f.tensors.encoder_output)!, src.map((s) => s.length));
+            expect(enc.diff, 'encoder output').toBeLessThanOrEqual(1e-4 * enc.scale);
+            const logits = model.decode(tgt, memory, src.map((s) => s.length));
+            const out = compareValid(logits, tensors.get(f.tensors.logits)!, tgt.map((t) => t.length));
+            expect(out.diff, 'logits').toBeLessThanOrEqual(1e-4 * out.scale);
+          } finally {
+            model.dispose();
+          }
+        });
+
+        for (const g of expected.generate) {
+          it(`generate ${g.name} ${JSON.stringify(g.kwargs)}: the same ids as transformers, from ids and from text`, () => {
+            const model = Transformer.load(dir, { backend });
+            try {
+              const { pad, eos, decoder_start: start } = expected.special;
+              const width = g.sequences[0].length;
+              const fromIds = generate(model, src, options(g.kwargs));
+              const rows = fromIds.map((r) => asHF(start, r.sequences[0].ids, r.sequences[0].finishReason === 'stop', eos, pad, width));
+              expect(rows).toEqual(g.sequences);
+              const fromText = generate(model, f.texts.map((i) => expected.texts[i]), options(g.kwargs));
+              expect(fromText.map((r) => r.sequences[0].ids)).toEqual(fromIds.map((r) => r.sequences[0].ids));
+              expect(fromText.map((r) => r.sequences[0].text)).toEqual(g.texts);
+            } finally {
+              model.dispose();
+            }
+          });
+        }
+      });
+    }
+  }
+});
