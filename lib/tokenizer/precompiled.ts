@@ -79,17 +79,35 @@ export class CharsMap {
    * crate does); otherwise each character is replaced on its own.
    */
   normalizeGraphemes(text: string): string {
+    // An ASCII character after an ASCII character and before one (CR LF aside) is a grapheme of its
+    // own; only the stretches between such characters need Intl.Segmenter.
+    const ascii = (k: number) => text.charCodeAt(k) < 0x80;
+    const alone = (k: number) =>
+      ascii(k) && (k === 0 || (ascii(k - 1) && text[k - 1] !== '\r')) && (k + 1 === text.length || (ascii(k + 1) && !(text[k] === '\r' && text[k + 1] === '\n')));
     let out = '';
-    for (const g of graphemes(text)) {
-      if (encoder.encode(g).length < 6) {
-        const whole = this.#transform(g);
-        if (whole !== undefined) {
-          out += whole;
-          continue;
-        }
-      }
+    for (let i = 0; i < text.length; ) {
+      let j = i;
+      while (j < text.length && !alone(j)) j++;
+      if (j > i) for (const g of graphemes(text.slice(i, j))) out += this.#grapheme(g);
+      for (; j < text.length && alone(j); j++) out += this.#grapheme(text[j]);
+      i = j;
+    }
+    return out;
+  }
+
+  readonly #cache = new Map<string, string>();
+
+  #grapheme(g: string): string {
+    const cached = this.#cache.get(g);
+    if (cached !== undefined) return cached;
+    let out: string | undefined;
+    if (encoder.encode(g).length < 6) out = this.#transform(g);
+    if (out === undefined) {
+      out = '';
       for (const c of g) out += this.#transform(c) ?? c;
     }
+    if (this.#cache.size >= 65536) this.#cache.clear(); // bounded memory on adversarial input
+    this.#cache.set(g, out);
     return out;
   }
 }
