@@ -51,9 +51,10 @@ function compareValid(a: Tensor, b: Tensor, lengths: number[]): { diff: number; 
   return { diff, scale };
 }
 
-/** transformers' generate kwargs as aiayn's options (snake_case -> camelCase). */
+/** transformers' generate kwargs as aiayn's options (snake_case -> camelCase); use_cache changes no output, aiayn always caches. */
 function options(kwargs: Record<string, unknown>): GenerationOptions {
-  return Object.fromEntries(Object.entries(kwargs).map(([k, v]) => [k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase()), v]));
+  const entries = Object.entries(kwargs).filter(([k]) => k !== 'use_cache');
+  return Object.fromEntries(entries.map(([k, v]) => [k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase()), v]));
 }
 
 /** Our sequence as transformers returns it: start token, ids, EOS when it stopped, then pad to the row's width. */
