@@ -19,7 +19,7 @@ type Span = [start: number, end: number, match: boolean];
 const BEHAVIORS: readonly Behavior[] = ['Removed', 'Isolated', 'MergedWithPrevious', 'MergedWithNext', 'Contiguous'];
 
 /** The crate's `NormalizedString::split`: spans covering `text` regrouped by `behavior`; empty pieces dropped. */
-export function splitSpans(text: string, spans: Span[], behavior: Behavior): string[] {
+function splitSpans(text: string, spans: Span[], behavior: Behavior): string[] {
   let groups: Span[] = [];
   let previousMatch = false;
   switch (behavior) {

@@ -5,16 +5,11 @@
 export const WHITESPACE = '\\t\\n\\v\\f\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
 
 const whitespace = new RegExp(`^[${WHITESPACE}]$`, 'u');
-const alphanumeric = /^[\p{Alphabetic}\p{Nd}\p{Nl}\p{No}]$/u;
 const punctuation = /^\p{P}$/u;
 const numeric = /^[\p{Nd}\p{Nl}\p{No}]$/u;
 
 export function isWhitespace(c: string): boolean {
   return whitespace.test(c);
-}
-
-export function isAlphanumeric(c: string): boolean {
-  return alphanumeric.test(c);
 }
 
 /** `char::is_ascii_punctuation() || is_punctuation(c)` as the Punctuation pre-tokenizer tests it. */
