@@ -18,6 +18,12 @@ export { native } from './backend/native.js';
 export { reference } from './backend/reference.js';
 export { getBackend, info, setThreads, type BackendName, type Info } from './runtime.js';
 export { CharTokenizer, type CharTokenizerJSON, type EncodeOptions, type EncodedBatch } from './tokenizer/char.js';
+export type { Tokenizer, TokenizerEncodeOptions, TokenizerDecodeOptions } from './tokenizer/tokenizer.js';
+export { loadTokenizer } from './tokenizer/load.js';
+export { HFTokenizer } from './tokenizer/hf-tokenizer.js';
+export { MarianTokenizer, type MarianDecodeOptions } from './tokenizer/marian.js';
+export { M2M100Tokenizer } from './tokenizer/m2m100.js';
+export { SentencePieceTokenizer } from './tokenizer/sentencepiece-tokenizer.js';
 export {
   openSafetensors,
   parseSafetensors,

@@ -182,9 +182,8 @@ export class HFTokenizer implements Tokenizer {
     const tokens: string[] = [];
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i];
-      if (!Number.isInteger(id) || id < 0 || id >= this.vocabSize) {
-        throw new RangeError(`ids[${i}] must be an integer in [0, ${this.vocabSize - 1}], got ${id}`);
-      }
+      // Past the vocabulary (a model's table may be padded, as T5's is) there is no token: skipped, as the tokenizers crate does.
+      if (!Number.isInteger(id) || id < 0) throw new RangeError(`ids[${i}] must be an integer id >= 0, got ${id}`);
       const token = this.#tokens[id];
       if (token === undefined || (skip && this.#special[id])) continue;
       tokens.push(token);

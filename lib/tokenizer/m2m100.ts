@@ -89,8 +89,9 @@ export class M2M100Tokenizer implements Tokenizer {
     return Int32Array.from([languageId, ...ids, ...(this.eosId === undefined ? [] : [this.eosId])]);
   }
 
+  /** Ids past the vocabulary (the model's table has a few more: fairseq's madeup words) decode to unk_token, as in Python. */
   decode(ids: ArrayLike<number>, options: TokenizerDecodeOptions = {}): string {
-    checkIds(ids, this.vocabSize);
+    checkIds(ids, Number.MAX_SAFE_INTEGER);
     const skip = options.skipSpecialTokens ?? true;
     const specialIds = new Set([...this.#specials.allSpecial].map((t) => this.tokenToId(t)));
     let out = '';
