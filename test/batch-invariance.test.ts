@@ -122,6 +122,38 @@ describe(`batch invariance on ${isa}`, () => {
         }
       });
 
+      it('attention with a position bias (decode at per-row positions, split KV; prefill): rows alone and in a batch', () => {
+        setThreads(threads);
+        const Dh = 12;
+        // H = 1 and 2100 keys: B * H < threads on 2 threads, so the row's chunks run as tasks of their own.
+        for (const [H, Tcap, Tq] of [[1, 2100, 1], [3, 300, 1], [5, 90, 3], [3, 90, 70]]) {
+          const L = Tcap + 8;
+          const positionBias = randomTensor([H, 2 * L - 1], H * 7 + Tcap, 3);
+          const length = Tcap - 5;
+          const offset = L - Tq - 1;
+          const q = randomTensor([1, Tq, H, Dh], Tcap + 1);
+          const k = randomTensor([1, Tcap, H, Dh], Tcap + 2);
+          const v = randomTensor([1, Tcap, H, Dh], Tcap + 3);
+          const base: AttentionOptions = { positionBias, scale: 1, causal: true };
+          const alone = native.attention(q, k, v, { ...base, kvLengths: [length], queryOffsets: [offset] });
+          for (const B of [2, 5]) for (const at of positions(B)) {
+            const qs = batchWith(q.data, B, at, B * 5 + at);
+            const ks = batchWith(k.data, B, at, B * 5 + at + 1);
+            const vs = batchWith(v.data, B, at, B * 5 + at + 2);
+            const out = native.attention(
+              new Tensor(qs.data, [B, Tq, H, Dh]), new Tensor(ks.data, [B, Tcap, H, Dh]), new Tensor(vs.data, [B, Tcap, H, Dh]),
+              {
+                ...base,
+                kvLengths: Array.from({ length: B }, (_, b) => (b === at ? length : Tcap - b)),
+                queryOffsets: Array.from({ length: B }, (_, b) => (b === at ? offset : b)),
+              },
+            );
+            const what = `biased attention H=${H} Tcap=${Tcap} Tq=${Tq}: row ${at} of B=${B}`;
+            expectSameBits(out.data.subarray(at * Tq * H * Dh, (at + 1) * Tq * H * Dh), alone.data, what);
+          }
+        }
+      });
+
       it('row ops (layernorm, softmax, logSoftmax, argmax, topK, embedding) are per row', () => {
         setThreads(threads);
         for (const N of [7, 512, 32000]) {

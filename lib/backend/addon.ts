@@ -31,6 +31,7 @@ export interface Addon {
     B: number, Tq: number, Tk: number, H: number, Dh: number,
     qsb: number, qst: number, qsh: number, ksb: number, kst: number, ksh: number,
     kvLengths: Int32Array | null, causal: boolean, scale: number,
+    positionBias: Float32Array | null, L: number, queryOffsets: Int32Array | null,
   ): void;
   layernorm(
     x: Float32Array, residual: Float32Array | null, gamma: Float32Array, beta: Float32Array,

@@ -58,7 +58,23 @@ export interface AttentionOptions {
   qSlot?: number;
   kSlot?: number;
   vSlot?: number;
-  /** Destination [B, Tq, H, Dh]; must not share memory with q, k or v. */
+  /**
+   * Additive relative-position bias (T5), a table [H, 2L - 1] indexed by the
+   * distance between key and query: key j sits at position j, query i of batch
+   * row b at p = queryOffsets[b] + i (default p = i + (Tk - Tq), the causal
+   * alignment), and the score becomes
+   * `scale · q_i·k_j + positionBias[h, (j - p) + L - 1]`. Every visible pair
+   * must fall inside the table: Tk <= L and each p in [0, L). Entries must be
+   * finite (use causal / kvLengths to mask).
+   */
+  positionBias?: Tensor;
+  /**
+   * Per batch row (length B), the position of its first query, each >= 0 with
+   * queryOffsets[b] + Tq <= L; only with `positionBias`. It moves the bias,
+   * not the masks (e.g. a decode step over a cache: Tq = 1, the row's position).
+   */
+  queryOffsets?: Int32Array | readonly number[];
+  /** Destination [B, Tq, H, Dh]; must not share memory with q, k, v or positionBias. */
   out?: Tensor;
 }
 

@@ -103,7 +103,7 @@ export const native: Backend = {
     loadAddon().attention(
       view(q, a.qOffset), view(k, a.kOffset), view(v, a.vOffset), a.out.data,
       a.B, a.Tq, a.Tk, a.H, a.Dh, qsb, qst, qsh, ksb, kst, ksh,
-      a.kvLengths, a.causal, a.scale,
+      a.kvLengths, a.causal, a.scale, a.positionBias ? a.positionBias.data : null, a.L, a.queryOffsets,
     );
     return a.out;
   },

@@ -140,7 +140,7 @@ export const reference: Backend = {
 
   attention(q: Tensor, k: Tensor, v: Tensor, options?: AttentionOptions): Tensor {
     const a = checkAttention(q, k, v, options);
-    const { B, Tq, Tk, H, Dh, kvLengths, causal, scale, out } = a;
+    const { B, Tq, Tk, H, Dh, kvLengths, causal, scale, positionBias, L, queryOffsets, out } = a;
     const [qsb, qst, qsh] = a.qStrides; // q: [B, Tq, H, Dh] or a slot of [B, Tq, S, H, Dh]
     const [ksb, kst, ksh] = a.kvStrides; // k and v: [B, Tk, H, Dh], a slot of [B, Tk, S, H, Dh], or [B, H, Tcap, Dh]
     const scores = new Float64Array(Tk);
@@ -151,12 +151,13 @@ export const reference: Backend = {
           const qo = a.qOffset + b * qsb + i * qst + h * qsh;
           const oo = ((b * Tq + i) * H + h) * Dh; // out: contiguous [B, Tq, H, Dh]
           const last = Math.min(valid, causal ? i + (Tk - Tq) + 1 : Tk); // keys [0, last) are visible
+          const p = queryOffsets ? queryOffsets[b] + i : i + (Tk - Tq); // the query's position, for the bias
           let max = -Infinity;
           for (let j = 0; j < last; j++) {
             const ko = a.kOffset + b * ksb + j * kst + h * ksh;
             let dot = 0;
             for (let d = 0; d < Dh; d++) dot += q.data[qo + d] * k.data[ko + d];
-            scores[j] = dot * scale;
+            scores[j] = dot * scale + (positionBias ? positionBias.data[h * (2 * L - 1) + (j - p) + L - 1] : 0);
             if (scores[j] > max) max = scores[j];
           }
           let sum = 0;

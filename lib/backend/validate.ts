@@ -121,6 +121,10 @@ export interface AttentionDims {
   kvLengths: Int32Array | null;
   causal: boolean;
   scale: number;
+  /** [H, 2L - 1], or null; L its positions; queryOffsets [B] or null (the default positions). */
+  positionBias: Tensor | null;
+  L: number;
+  queryOffsets: Int32Array | null;
   out: Tensor;
 }
 
@@ -185,11 +189,54 @@ export function checkAttention(q: unknown, k: unknown, v: unknown, options: Atte
   if (typeof scale !== 'number' || !Number.isFinite(scale)) {
     throw new RangeError(`options.scale must be a finite number, got ${describe(scale)}`);
   }
-  const out = resolveOut(options?.out, [B, Tq, H, Dh], ['q', qt, 'k', kt, 'v', vt]);
+  let positionBias: Tensor | null = null;
+  let L = 0;
+  let queryOffsets: Int32Array | null = null;
+  if (options?.positionBias !== undefined) {
+    positionBias = checkTensor('options.positionBias', options.positionBias);
+    const [rows, cols] = positionBias.shape;
+    if (positionBias.rank !== 2 || rows !== H || cols % 2 !== 1) {
+      throw new RangeError(`options.positionBias must have shape [H, 2L - 1] = [${H}, odd], got ${formatShape(positionBias.shape)}`);
+    }
+    L = (cols + 1) / 2;
+    if (Tk > L) {
+      throw new RangeError(`options.positionBias covers ${L} positions (shape ${formatShape(positionBias.shape)}), fewer than the ${Tk} keys in use (Tk)`);
+    }
+    if (options.queryOffsets !== undefined) {
+      queryOffsets = checkQueryOffsets(options.queryOffsets, B, Tq, L);
+    } else if (Tq > Tk) {
+      throw new RangeError(`options.queryOffsets is required with options.positionBias when Tq (${Tq}) > Tk (${Tk}): the default query positions i + Tk - Tq would be negative`);
+    }
+  } else if (options?.queryOffsets !== undefined) {
+    throw new RangeError('options.queryOffsets needs options.positionBias');
+  }
+  const out = resolveOut(options?.out, [B, Tq, H, Dh], ['q', qt, 'k', kt, 'v', vt, 'positionBias', positionBias ?? undefined]);
+  if (queryOffsets && overlaps(out.data, queryOffsets)) throw new RangeError('options.out must not share memory with options.queryOffsets');
   return {
     B, Tq, Tk, H, Dh, qStrides: [Tq * qS * H * Dh, qS * H * Dh, Dh], kvStrides,
-    qOffset: qSlot * H * Dh, kOffset: kSlot * H * Dh, vOffset: vSlot * H * Dh, kvLengths, causal, scale, out,
+    qOffset: qSlot * H * Dh, kOffset: kSlot * H * Dh, vOffset: vSlot * H * Dh, kvLengths, causal, scale,
+    positionBias, L, queryOffsets, out,
   };
+}
+
+/** Per-row query positions for the position bias: length B, each in [0, L - Tq]. An Int32Array is used as given. */
+function checkQueryOffsets(l: unknown, B: number, Tq: number, L: number): Int32Array {
+  if (!(l instanceof Int32Array) && !Array.isArray(l)) {
+    throw new TypeError(`options.queryOffsets must be an Int32Array or an array of integers, got ${describe(l)}`);
+  }
+  if (l.length !== B) throw new RangeError(`options.queryOffsets must have length ${B} (B), got ${l.length}`);
+  const max = L - Tq;
+  for (let b = 0; b < B; b++) {
+    const n: unknown = l[b];
+    // The name is built only on failure: this runs on every decoder step.
+    if (!(Number.isInteger(n) && (n as number) >= 0 && (n as number) <= max)) {
+      if (max < 0) {
+        throw new RangeError(`options.queryOffsets[${b}] + Tq must be <= ${L} (the positions of options.positionBias), got Tq = ${Tq}`);
+      }
+      checkInt(`options.queryOffsets[${b}] (with Tq = ${Tq}, L = ${L})`, n, 0, max);
+    }
+  }
+  return l instanceof Int32Array ? l : Int32Array.from(l as readonly number[]);
 }
 
 export function checkLayerNorm(

@@ -1,6 +1,7 @@
 // Binding for fused attention over strided [B, T, H, Dh] views.
 #include <napi.h>
 
+#include <string>
 #include <vector>
 
 #include "../kernels/attention.h"
@@ -20,12 +21,17 @@ int64_t span(Napi::Env env, int64_t B, int64_t T, int64_t H, int64_t Dh, const a
 }
 
 // attention(q, k, v, out, B, Tq, Tk, H, Dh, qsb, qst, qsh, ksb, kst, ksh,
-//           kvLengths: Int32Array | null, causal, scale)
+//           kvLengths: Int32Array | null, causal, scale
+//           [, positionBias: Float32Array [H * (2L - 1)] | null, L,
+//              queryOffsets: Int32Array [B] | null])
 // q has the q strides, k and v the kv strides (each may be a slot of a fused
 // projection); out is contiguous [B, Tq, H, Dh].
 Napi::Value Attention(const Napi::CallbackInfo& info) {
-  check_count(info, 18, "attention");
   Napi::Env env = info.Env();
+  if (info.Length() != 18 && info.Length() != 21) {
+    throw Napi::TypeError::New(env, "attention expects 18 or 21 arguments, got " + std::to_string(info.Length()));
+  }
+  const bool with_bias = info.Length() == 21;
   aiayn::AttentionArgs a;
   a.B = get_int(info, 4, "B", 1);
   a.Tq = get_int(info, 5, "Tq", 1);
@@ -64,6 +70,31 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
   }
   a.causal = get_bool(info, 16, "causal");
   a.scale = get_float(info, 17, "scale");
+  // Position bias: every query position in [0, L) and Tk <= L, so that each
+  // visible (i, j) indexes inside the table; offsets copied once checked.
+  std::vector<int32_t> offsets;
+  if (with_bias && !info[18].IsNull() && !info[18].IsUndefined()) {
+    const int64_t L = get_int(info, 19, "L", 1);
+    const int64_t table = a.H * (2 * L - 1);
+    a.position_bias = get_f32(info, 18, "positionBias", table);
+    a.bias_positions = L;
+    if (overlap(a.out, out_span * 4, a.position_bias, table * 4)) {
+      throw Napi::RangeError::New(env, "out must not share memory with positionBias");
+    }
+    if (a.Tk > L) throw Napi::RangeError::New(env, "positionBias must cover Tk positions (Tk <= L)");
+    const int32_t* query_offsets = get_i32(info, 20, "queryOffsets", a.B, true);
+    if (query_offsets != nullptr) {
+      offsets.assign(query_offsets, query_offsets + a.B);
+      for (const int32_t o : offsets) {
+        if (o < 0 || o + a.Tq > L) throw Napi::RangeError::New(env, "queryOffsets entries must be in [0, L - Tq]");
+      }
+      a.query_offsets = offsets.data();
+    } else if (a.Tk < a.Tq) {
+      throw Napi::RangeError::New(env, "positionBias without queryOffsets needs Tq <= Tk");
+    }
+  } else if (with_bias && !info[20].IsNull() && !info[20].IsUndefined()) {
+    throw Napi::TypeError::New(env, "queryOffsets needs positionBias");
+  }
   aiayn::attention(a);
   return env.Undefined();
 }

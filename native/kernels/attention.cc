@@ -50,7 +50,7 @@ constexpr int64_t kMaxChunks = 4;
 constexpr int64_t kLine = 16;  // floats per cache line
 
 struct Kernels {
-  size_t (*prefill_scratch)(int64_t Dh);
+  size_t (*prefill_scratch)(const AttentionArgs&);
   size_t (*decode_scratch)(int64_t Dh);
   void (*prefill)(const AttentionArgs&, int64_t, int64_t, int64_t, int64_t, float*);
   void (*decode)(const AttentionArgs&, int64_t, int64_t, int64_t, int64_t, int64_t, float*, float*,
@@ -233,7 +233,7 @@ void decode(const AttentionArgs& a, const Kernels& kn, int nthreads) {
 void prefill(const AttentionArgs& a, const Kernels& kn, int nthreads) {
   const int64_t nqb = (a.Tq + kn.qblock - 1) / kn.qblock;
   const int64_t bh = a.B * a.H;
-  Slices scratch(nthreads, static_cast<int64_t>(kn.prefill_scratch(a.Dh)));
+  Slices scratch(nthreads, static_cast<int64_t>(kn.prefill_scratch(a)));
   parallel_for(bh * nqb, [&](int64_t task, int thread) {
     // All blocks of one (b, h) in a row, so its K and V stay in L2; within it
     // the last (under a causal mask the longest) first, so the schedule ends

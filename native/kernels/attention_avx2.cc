@@ -8,8 +8,10 @@
 // 4-query x 24-column tile accumulating O[query][Dh] in scratch, Dh tail by
 // masked loads. Causal blocks past the diagonal are skipped, blocks crossing
 // it masked. Decode: 8 keys at a time as 8 dot products reduced by a shuffle
-// tree. fp32 throughout, exp2 within 1 ulp; max abs error against a double
-// reference 1e-5 over the test sweep (inputs in [-3, 3], Dh <= 200).
+// tree. Position bias as in attention_avx512.cc (decode: one fma per vector
+// of scores; prefill: a reversed, log2(e)-scaled copy in scratch). fp32
+// throughout, exp2 within 1 ulp; max abs error against a double reference
+// 1e-5 over the test sweep (inputs in [-3, 3], Dh <= 200).
 #include <immintrin.h>
 
 #include <cstddef>
@@ -86,6 +88,11 @@ struct Prefill {
   const float* v;
   float* qt;  // [Dh][QB]
   float* o;   // [QB][Dhp]
+  // Position bias * log2(e), reversed: rev[t] is the bias of (query i0 + r,
+  // key j) for t = r + (jend - 1 - j), so a key's bias over consecutive
+  // query rows is one contiguous load; null without position bias.
+  const float* rev;
+  int64_t jend;
   alignas(64) float s[(KB + RK - 1) / RK * RK * QB];  // whole Q K^T tiles
   alignas(64) float m[QB];
   alignas(64) float l[QB];
@@ -103,6 +110,15 @@ void prefill_kv_block(Prefill& st, int64_t j0, int64_t jn, bool diag) {
       krow[r] = st.k + j * ks;
     }
     qk_tile<QV>(krow, st.qt, st.Dh, st.s + jj * QB);
+  }
+  if (st.rev) {
+    for (int64_t jj = 0; jj < jn; ++jj) {
+      const float* rb = st.rev + (st.jend - 1 - (j0 + jj));
+      for (int v = 0; v < QV; ++v) {
+        float* sp = st.s + jj * QB + v * W;
+        _mm256_store_ps(sp, _mm256_add_ps(_mm256_load_ps(sp), _mm256_loadu_ps(rb + v * W)));
+      }
+    }
   }
   const __m256 ninf = _mm256_set1_ps(-__builtin_inff());
   if (diag) {
@@ -193,8 +209,9 @@ inline __m256 reduce8(const __m256* v) {
 
 }  // namespace
 
-size_t attention_prefill_scratch_floats_avx2(int64_t Dh) {
-  return static_cast<size_t>(Dh * QB + QB * round_up(Dh, W));
+size_t attention_prefill_scratch_floats_avx2(const AttentionArgs& a) {
+  // qt, o, and the reversed bias of up to Tk + QB - 1 entries.
+  return static_cast<size_t>(a.Dh * QB + QB * round_up(a.Dh, W) + (a.position_bias ? a.Tk + QB : 0));
 }
 
 size_t attention_decode_scratch_floats_avx2(int64_t Dh) {
@@ -214,6 +231,7 @@ void attention_prefill_block_avx2(const AttentionArgs& a, int64_t b, int64_t h, 
   st.v = a.v + b * a.v_strides.batch + h * a.v_strides.head;
   st.qt = scratch;
   st.o = scratch + st.Dh * QB;
+  st.rev = nullptr;
 
   const int64_t kv_len = a.kv_lengths ? a.kv_lengths[b] : a.Tk;
   int64_t jend = kv_len;   // keys any row of the block sees
@@ -223,6 +241,21 @@ void attention_prefill_block_avx2(const AttentionArgs& a, int64_t b, int64_t h, 
     if (i0 + st.off + 1 < jfull) jfull = i0 + st.off + 1;
   }
   const int QV = static_cast<int>((st.nq + W - 1) / W);
+  st.jend = jend;
+  if (jend > 0 && a.position_bias) {
+    // rev[t] = bias[h, idx] * log2(e), idx = (L - 1 - p0) + jend - 1 - t, p0 the
+    // position of query i0; padding query lanes past the table read 0.
+    const int64_t L = a.bias_positions;
+    const int64_t p0 = a.query_offsets ? a.query_offsets[b] + i0 : i0 + st.off;
+    const float* bh = a.position_bias + h * (2 * L - 1);
+    float* rev = st.o + QB * st.Dhp;
+    const int64_t top = (L - 1 - p0) + jend - 1;
+    for (int64_t t = 0; t < jend + QV * W - 1; ++t) {
+      const int64_t idx = top - t;
+      rev[t] = idx >= 0 && idx < 2 * L - 1 ? bh[idx] * kLog2e : 0.0f;
+    }
+    st.rev = rev;
+  }
   if (jend > 0) {
     const float sc = a.scale * kLog2e;
     const float* q = a.q + b * a.q_strides.batch + i0 * a.q_strides.time + h * a.q_strides.head;
@@ -269,6 +302,12 @@ void attention_decode_row_avx2(const AttentionArgs& a, int64_t b, int64_t h, int
   const float* kb = a.k + b * a.k_strides.batch + h * a.k_strides.head;
   const float* vb = a.v + b * a.v_strides.batch + h * a.v_strides.head;
   const int64_t ks = a.k_strides.time, vs = a.v_strides.time;
+  // bias[j]: the position bias of key j for this query (attention.h), or null.
+  const float* bias = nullptr;
+  if (a.position_bias) {
+    const int64_t p = a.query_offsets ? a.query_offsets[b] + i : i + (a.Tk - a.Tq);
+    bias = a.position_bias + h * (2 * a.bias_positions - 1) + (a.bias_positions - 1 - p);
+  }
   float* qs = scratch;
   for (int64_t c = 0; c < nd; ++c) {
     const __m256i mk = c + 1 == nd ? tail : full_mask();
@@ -294,8 +333,10 @@ void attention_decode_row_avx2(const AttentionArgs& a, int64_t b, int64_t h, int
       const __m256 ql = _mm256_load_ps(qs + (nd - 1) * W);
       for (int r = 0; r < W; ++r)
         dots[r] = _mm256_fmadd_ps(ql, _mm256_maskload_ps(krow[r] + (nd - 1) * W, tail), dots[r]);
-      const __m256 valid = _mm256_castsi256_ps(tail_mask(jn - g));
-      const __m256 sv = _mm256_blendv_ps(ninf, reduce8(dots), valid);
+      const __m256i vmask = tail_mask(jn - g);
+      __m256 dv = reduce8(dots);
+      if (bias) dv = _mm256_fmadd_ps(_mm256_maskload_ps(bias + jb + g, vmask), _mm256_set1_ps(kLog2e), dv);
+      const __m256 sv = _mm256_blendv_ps(ninf, dv, _mm256_castsi256_ps(vmask));
       _mm256_store_ps(s + g, sv);
       bmax = _mm256_max_ps(bmax, sv);
     }

@@ -10,13 +10,19 @@
 
 namespace aiayn {
 
-size_t attention_prefill_scratch_floats_scalar(int64_t Dh) { return static_cast<size_t>(Dh); }
+size_t attention_prefill_scratch_floats_scalar(const AttentionArgs& a) { return static_cast<size_t>(a.Dh); }
 size_t attention_decode_scratch_floats_scalar(int64_t) { return 0; }
 
 void attention_decode_row_scalar(const AttentionArgs& a, int64_t b, int64_t h, int64_t i,
                                  int64_t j0, int64_t j1, float* acc, float* ml, float*) {
   const int64_t Dh = a.Dh;
   const float* q = a.q + b * a.q_strides.batch + i * a.q_strides.time + h * a.q_strides.head;
+  // bias[j]: the position bias of key j for this query (attention.h), or null.
+  const float* bias = nullptr;
+  if (a.position_bias) {
+    const int64_t p = a.query_offsets ? a.query_offsets[b] + i : i + (a.Tk - a.Tq);
+    bias = a.position_bias + h * (2 * a.bias_positions - 1) + (a.bias_positions - 1 - p);
+  }
   float m = -INFINITY, l = 0.0f;
   for (int64_t d = 0; d < Dh; ++d) acc[d] = 0.0f;
   for (int64_t j = j0; j < j1; ++j) {
@@ -25,6 +31,7 @@ void attention_decode_row_scalar(const AttentionArgs& a, int64_t b, int64_t h, i
     float s = 0.0f;
     for (int64_t d = 0; d < Dh; ++d) s += q[d] * k[d];
     s *= a.scale;
+    if (bias) s += bias[j];
     if (s > m) {  // new running max: rescale what was summed so far
       const float alpha = std::exp(m - s);
       l *= alpha;
