@@ -57,10 +57,14 @@ function options(kwargs: Record<string, unknown>): GenerationOptions {
   return Object.fromEntries(entries.map(([k, v]) => [k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase()), v]));
 }
 
-/** Our sequence as transformers returns it: start token, ids, EOS when it stopped, then pad to the row's width. */
-function asHF(start: number, ids: number[], stopped: boolean, eos: number, pad: number, width: number): number[] {
-  const row = [start, ...ids, ...(stopped ? [eos] : [])];
-  return [...row, ...new Array(Math.max(0, width - row.length)).fill(pad)];
+/**
+ * transformers' row cut to our sequence: start token, ids, EOS when it
+ * stopped; what fills the row after an ended sequence (pad, or EOS in beam
+ * search when generation_config has no pad_token_id) must be pad or EOS only.
+ */
+function fromHF(row: number[], length: number, eos: number, pad: number): number[] {
+  expect(row.slice(length).every((id) => id === pad || id === eos), `filler after the sequence: ${JSON.stringify(row)}`).toBe(true);
+  return row.slice(0, length);
 }
 
 describe(`Hugging Face parity on ${isa}`, () => {
@@ -95,10 +99,9 @@ describe(`Hugging Face parity on ${isa}`, () => {
             const model = Transformer.load(dir, { backend });
             try {
               const { pad, eos, decoder_start: start } = expected.special;
-              const width = g.sequences[0].length;
               const fromIds = generate(model, src, options(g.kwargs));
-              const rows = fromIds.map((r) => asHF(start, r.sequences[0].ids, r.sequences[0].finishReason === 'stop', eos, pad, width));
-              expect(rows).toEqual(g.sequences);
+              const ours = fromIds.map((r) => [start, ...r.sequences[0].ids, ...(r.sequences[0].finishReason === 'stop' ? [eos] : [])]);
+              expect(ours).toEqual(g.sequences.map((row, b) => fromHF(row, ours[b].length, eos, pad)));
               const fromText = generate(model, f.texts.map((i) => expected.texts[i]), options(g.kwargs));
               expect(fromText.map((r) => r.sequences[0].ids)).toEqual(fromIds.map((r) => r.sequences[0].ids));
               expect(fromText.map((r) => r.sequences[0].text)).toEqual(g.texts);

@@ -22,8 +22,8 @@ export type Recipe =
   | { make: () => Tensor };
 
 export interface Family {
-  /** Our config for this checkpoint; errors name config.json's field. */
-  config(hf: HFConfig, file: string): Partial<TransformerConfig>;
+  /** Our config for this checkpoint (`has`: whether it stores a tensor); errors name config.json's field. */
+  config(hf: HFConfig, file: string, has: (name: string) => boolean): Partial<TransformerConfig>;
   /** Our weight names -> recipes, given the checkpoint's tensor names (tied weights may be stored under one name only). */
   recipes(c: Readonly<TransformerConfig>, hf: HFConfig, has: (name: string) => boolean): Map<string, Recipe>;
   /** Checkpoint tensors the model does not need (e.g. a position table aiayn computes itself). */

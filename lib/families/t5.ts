@@ -8,14 +8,17 @@ import { activation } from './bart-layers.js';
 import { field, intField, isBool, isNumber, isString, unsupported, type Family, type Recipe } from './family.js';
 
 export const t5: Family = {
-  config(hf, file) {
+  config(hf, file, has) {
     const proj = field(hf, file, 'feed_forward_proj', isString, 'a string', 'relu');
     const parts = proj.split('-');
     const gated = parts.length === 2 && parts[0] === 'gated';
     if (!gated && parts.length !== 1) throw unsupported(file, 'feed_forward_proj', proj, "'<act>' or 'gated-<act>'");
     // transformers runs 'gated-gelu' with gelu_new.
     const act = proj === 'gated-gelu' ? 'gelu_tanh' : activation({ act: parts[parts.length - 1] }, file, 'act');
-    const tied = field(hf, file, 'tie_word_embeddings', isBool, 'a boolean', true);
+    // transformers 5 writes tie_word_embeddings: true even for a separate lm_head, and loads a stored one untied.
+    const tied = field(hf, file, 'tie_word_embeddings', isBool, 'a boolean', true) && !has('lm_head.weight');
+    const scaled = field(hf, file, 'scale_decoder_outputs', isBool, 'a boolean', tied);
+    if (scaled && !tied) throw unsupported(file, 'scale_decoder_outputs', true, 'true only with a tied output layer (no lm_head.weight)');
     const dModel = intField(hf, file, 'd_model');
     const eos = intField(hf, file, 'eos_token_id');
     const pad = intField(hf, file, 'pad_token_id');
@@ -46,7 +49,7 @@ export const t5: Family = {
       outputBias: false,
       shareEmbeddings: true,
       tieOutput: tied,
-      outputScale: field(hf, file, 'scale_decoder_outputs', isBool, 'a boolean', tied) ? dModel ** -0.5 : 1,
+      outputScale: scaled ? dModel ** -0.5 : 1,
       padId: pad,
       bosId: intField(hf, file, 'decoder_start_token_id', pad),
       eosId: eos,

@@ -63,14 +63,15 @@ function readSnapshot(dir: string, hf: Record<string, unknown>, configPath: stri
   const generation: GenerationConfig = existsSync(generationPath)
     ? readGenerationConfig(generationPath)
     : parseGenerationConfig(hf, configPath, false);
-  const mapped = family.config(hf, configPath);
+  const checkpoint = openCheckpoint(dir);
+  const has = (name: string) => checkpoint.shapes.has(name);
+  const mapped = family.config(hf, configPath, has);
   const { decoderStartTokenId, eosTokenId } = generation.ids;
   if (eosTokenId !== undefined && eosTokenId !== mapped.eosId) {
     throw new Error(`${generationPath}: eos_token_id ${eosTokenId} differs from config.json's ${mapped.eosId}`);
   }
   const config = resolveIn(configPath, { ...mapped, ...(decoderStartTokenId !== undefined && { bosId: decoderStartTokenId }) });
-  const checkpoint = openCheckpoint(dir);
-  const weights = recipeSource(family.recipes(config, hf, (name) => checkpoint.shapes.has(name)), checkpoint, family.ignored);
+  const weights = recipeSource(family.recipes(config, hf, has), checkpoint, family.ignored);
   checkWeights(weights.shapes, config, checkpoint.source);
   return { config, weights, tokenizer: loadTokenizer(dir), generation: generation.defaults, family: type as string };
 }
