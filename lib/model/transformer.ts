@@ -89,7 +89,7 @@ function toBatch(name: string, seqs: unknown, vocab: number, pad: number, maxT: 
 
 /**
  * A CharTokenizer reads and writes both sides, so its vocabulary and special
- * ids must be the config's; any other tokenizer's ids must fit the source vocabulary.
+ * ids must be the config's; any other tokenizer's vocabulary must fit one of the model's (Marian's separate vocabularies differ).
  */
 function checkTokenizer(tokenizer: unknown, c: TransformerConfig): void {
   const t = tokenizer as Tokenizer;
@@ -97,7 +97,9 @@ function checkTokenizer(tokenizer: unknown, c: TransformerConfig): void {
     throw new TypeError(`options.tokenizer must be a Tokenizer, got ${describe(tokenizer)}`);
   }
   if (!(tokenizer instanceof CharTokenizer)) {
-    if (t.vocabSize > Math.max(c.srcVocab, c.tgtVocab)) throw new Error(`the tokenizer does not fit the model: vocabulary ${t.vocabSize} > config.srcVocab ${c.srcVocab}`);
+    if (t.vocabSize > Math.max(c.srcVocab, c.tgtVocab)) {
+      throw new Error(`the tokenizer does not fit the model: vocabulary ${t.vocabSize} > config.srcVocab ${c.srcVocab} and config.tgtVocab ${c.tgtVocab}`);
+    }
     return;
   }
   const problems: string[] = [];
