@@ -5,6 +5,7 @@
 import type { ServerResponse } from 'node:http';
 import { describe } from '../tensor.js';
 import type { FinishReason, GenerationOptions } from '../generate/options.js';
+import type { LanguageOptions } from '../generate/text.js';
 import { EngineClosedError, QueueFullError, type Engine, type EngineInput, type StreamPiece } from './engine.js';
 import type { ServerMetrics } from './metrics.js';
 
@@ -223,7 +224,7 @@ function generated(finishReason: FinishReason, ids: readonly number[]): number {
 }
 
 /** One engine request for `input`, cancelled by ctx.signal; its tokens counted in the metrics. */
-export async function runGeneration(ctx: RequestContext, input: EngineInput, options: GenerationOptions, run: RunOptions): Promise<GenerationResult> {
+export async function runGeneration(ctx: RequestContext, input: EngineInput, options: GenerationOptions & LanguageOptions, run: RunOptions): Promise<GenerationResult> {
   const { engine, signal } = ctx;
   const request = { ...options, signal };
   let result;

@@ -17,8 +17,8 @@
 // unexpected (logged, answered without details). Nothing a client sends can
 // stop the server or disturb other requests.
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { existsSync, readFileSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { basename, resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { Engine, type EngineOptions } from './engine.js';
 import { loadTokenizer } from '../tokenizer/load.js';

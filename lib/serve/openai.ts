@@ -14,9 +14,12 @@
 // chosen tokens' log-probabilities (top_logprobs null; text_offset counts from
 // the start of the completion, since an encoder-decoder completion does not
 // continue its prompt); logprobs > 0 (top alternatives) is a 400.
+// target_language and source_language (extensions) are the language codes of
+// the model's tokenizer (NLLB's fra_Latn, mBART's fr_XX, ...).
 import { randomUUID } from 'node:crypto';
 import { describe } from '../tensor.js';
 import type { GenerationOptions } from '../generate/options.js';
+import type { LanguageOptions } from '../generate/text.js';
 import type { EngineInput, StreamPiece } from './engine.js';
 import {
   ApiError,
@@ -49,6 +52,7 @@ const KNOWN = new Set([
   'echo', 'suffix', 'best_of', 'frequency_penalty', 'presence_penalty', 'logit_bias', 'user',
   // extensions (Hugging Face's generation options)
   'num_beams', 'length_penalty', 'early_stopping', 'top_k', 'repetition_penalty', 'no_repeat_ngram_size', 'min_tokens',
+  'target_language', 'source_language',
 ]);
 
 /** Engine option names as this API calls them, for error messages. */
@@ -58,7 +62,7 @@ const PARAMS: RunOptions['params'] = {
     maxNewTokens: 'max_tokens', numBeams: 'num_beams', lengthPenalty: 'length_penalty', earlyStopping: 'early_stopping',
     numReturnSequences: 'n', doSample: 'temperature', temperature: 'temperature', topK: 'top_k', topP: 'top_p', seed: 'seed',
     repetitionPenalty: 'repetition_penalty', noRepeatNgramSize: 'no_repeat_ngram_size', minNewTokens: 'min_tokens',
-    logprobs: 'logprobs',
+    logprobs: 'logprobs', targetLanguage: 'target_language', sourceLanguage: 'source_language',
   },
 };
 
@@ -73,7 +77,7 @@ interface CompletionRequest {
   n: number;
   /** Copies of one greedy answer per prompt (n when greedy, else 1). */
   copies: number;
-  options: GenerationOptions;
+  options: GenerationOptions & LanguageOptions;
   stream: boolean;
   includeUsage: boolean;
   logprobs: boolean;
@@ -165,6 +169,8 @@ function parse(ctx: RequestContext, body: unknown): CompletionRequest {
     repetitionPenalty: optNumber(o, 'repetition_penalty', 'repetition_penalty', (v) => v > 0, '> 0'),
     noRepeatNgramSize: optInt(o, 'no_repeat_ngram_size', 'no_repeat_ngram_size', 0, Number.MAX_SAFE_INTEGER),
     logprobs: logprobs === 0 ? true : undefined,
+    targetLanguage: optString(o, 'target_language', 'target_language'),
+    sourceLanguage: optString(o, 'source_language', 'source_language'),
   };
   return { prompts, n, copies: sampling || numBeams > 1 ? 1 : n, options, stream, includeUsage, logprobs: logprobs === 0 };
 }

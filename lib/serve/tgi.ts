@@ -10,7 +10,8 @@
 // highest log-probability (details.best_of_sequences holds the others); it
 // needs sampling and is refused on /generate_stream, as in TGI. Extensions:
 // num_beams, length_penalty, early_stopping, no_repeat_ngram_size,
-// min_new_tokens. Parameters this server cannot honour (stop,
+// min_new_tokens, target_language and source_language (the tokenizer's language
+// codes). Parameters this server cannot honour (stop,
 // return_full_text, decoder_input_details, truncate, typical_p, watermark,
 // top_n_tokens, grammar, frequency_penalty, adapter_id) are a 422 when they ask
 // for anything. As in TGI, stream events carry details (finish_reason,
@@ -18,6 +19,7 @@
 import { randomInt } from 'node:crypto';
 import { describe } from '../tensor.js';
 import type { FinishReason, GenerationOptions } from '../generate/options.js';
+import type { LanguageOptions } from '../generate/text.js';
 import {
   ApiError,
   SseWriter,
@@ -31,6 +33,7 @@ import {
   optEarlyStopping,
   optInt,
   optNumber,
+  optString,
   rejectUnknown,
   runGeneration,
   sendJson,
@@ -48,7 +51,7 @@ const KNOWN_PARAMETERS = new Set([
   'max_new_tokens', 'return_full_text', 'stop', 'truncate', 'watermark', 'details', 'decoder_input_details', 'seed',
   'top_n_tokens', 'grammar', 'adapter_id',
   // extensions
-  'num_beams', 'length_penalty', 'early_stopping', 'no_repeat_ngram_size', 'min_new_tokens',
+  'num_beams', 'length_penalty', 'early_stopping', 'no_repeat_ngram_size', 'min_new_tokens', 'target_language', 'source_language',
 ]);
 
 const P = (name: string) => `parameters.${name}`;
@@ -59,7 +62,7 @@ const PARAMS: RunOptions['params'] = {
     maxNewTokens: P('max_new_tokens'), numBeams: P('num_beams'), lengthPenalty: P('length_penalty'), earlyStopping: P('early_stopping'),
     numReturnSequences: P('best_of'), doSample: P('do_sample'), temperature: P('temperature'), topK: P('top_k'), topP: P('top_p'),
     seed: P('seed'), repetitionPenalty: P('repetition_penalty'), noRepeatNgramSize: P('no_repeat_ngram_size'),
-    minNewTokens: P('min_new_tokens'), logprobs: P('details'),
+    minNewTokens: P('min_new_tokens'), logprobs: P('details'), targetLanguage: P('target_language'), sourceLanguage: P('source_language'),
   },
 };
 
@@ -79,7 +82,7 @@ export function tgiStreamError(error: ApiError): string[] {
 
 interface TgiRequest {
   inputs: string;
-  options: GenerationOptions;
+  options: GenerationOptions & LanguageOptions;
   details: boolean;
   bestOf: number;
   /** The seed sent to the engine when sampling, else null. */
@@ -141,6 +144,8 @@ function parse(ctx: RequestContext, body: unknown, stream: boolean): TgiRequest 
     repetitionPenalty: optNumber(o, 'repetition_penalty', P('repetition_penalty'), (v) => v > 0, '> 0'),
     noRepeatNgramSize: optInt(o, 'no_repeat_ngram_size', P('no_repeat_ngram_size'), 0, Number.MAX_SAFE_INTEGER),
     logprobs: details || stream ? true : undefined,
+    targetLanguage: optString(o, 'target_language', P('target_language')),
+    sourceLanguage: optString(o, 'source_language', P('source_language')),
   };
   return { inputs, options, details, bestOf, seed: usedSeed };
 }
