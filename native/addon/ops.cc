@@ -105,11 +105,12 @@ Napi::Value TopK(const Napi::CallbackInfo& info) {
 }
 
 // embedding(ids, B, T, table, V, D, scale, positions | null, P, positionOffset, y
-//           [, positionOffsets: Int32Array [B] | null])
+//           [, positionOffsets: Int32Array [B] | null [, positionIds: Int32Array [B*T] | null]])
+// positionIds (per token, negative = no position) needs positions and excludes positionOffsets.
 Napi::Value Embedding(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() != 11 && info.Length() != 12) {
-    throw Napi::TypeError::New(env, "embedding expects 11 or 12 arguments, got " + std::to_string(info.Length()));
+  if (info.Length() < 11 || info.Length() > 13) {
+    throw Napi::TypeError::New(env, "embedding expects 11 to 13 arguments, got " + std::to_string(info.Length()));
   }
   const int64_t B = get_int(info, 1, "B", 1);
   const int64_t T = get_int(info, 2, "T", 1);
@@ -122,13 +123,22 @@ Napi::Value Embedding(const Napi::CallbackInfo& info) {
   const int64_t offset = get_int(info, 9, "positionOffset", 0);
   const float* positions = get_f32(info, 7, "positions", P * D, true);
   float* y = get_f32(info, 10, "y", B * T * D);
-  const int32_t* offsets = info.Length() == 12 ? get_i32(info, 11, "positionOffsets", B, true) : nullptr;
-  if (positions != nullptr && offsets == nullptr && offset + T > P) {
+  const int32_t* offsets = info.Length() >= 12 ? get_i32(info, 11, "positionOffsets", B, true) : nullptr;
+  const int32_t* pos_ids = info.Length() == 13 ? get_i32(info, 12, "positionIds", B * T, true) : nullptr;
+  if (pos_ids != nullptr && positions == nullptr) {
+    throw Napi::RangeError::New(env, "positionIds needs positions");
+  }
+  if (pos_ids != nullptr && offsets != nullptr) {
+    throw Napi::RangeError::New(env, "positionIds and positionOffsets are mutually exclusive, got both");
+  }
+  if (positions != nullptr && offsets == nullptr && pos_ids == nullptr && offset + T > P) {
     throw Napi::RangeError::New(env, "positionOffset + T exceeds the rows of positions");
   }
-  // ids and offsets are checked here and read again by the kernel: y must not be able to change them.
+  // ids, offsets and position ids are checked here and read again by the kernel:
+  // y must not be able to change them.
   check_apart(env, y, B * T * D * 4, ids, B * T * 4, "ids");
   check_apart(env, y, B * T * D * 4, offsets, B * 4, "positionOffsets");
+  check_apart(env, y, B * T * D * 4, pos_ids, B * T * 4, "positionIds");
   check_apart(env, y, B * T * D * 4, table, V * D * 4, "table");
   check_apart(env, y, B * T * D * 4, positions, P * D * 4, "positions");
   for (int64_t i = 0; i < B * T; ++i) {
@@ -141,7 +151,12 @@ Napi::Value Embedding(const Napi::CallbackInfo& info) {
       }
     }
   }
-  aiayn::embedding(ids, B, T, table, V, D, scale, positions, offset, offsets, y);
+  if (pos_ids != nullptr) {
+    for (int64_t i = 0; i < B * T; ++i) {
+      if (pos_ids[i] >= P) throw Napi::RangeError::New(env, "positionIds must be < P (negative for no position)");
+    }
+  }
+  aiayn::embedding(ids, B, T, table, V, D, scale, positions, offset, offsets, pos_ids, y);
   return env.Undefined();
 }
 

@@ -113,11 +113,11 @@ void argmax(const float* x, int64_t rows, int64_t N, int32_t* out) {
 
 void embedding(const int32_t* ids, int64_t B, int64_t T, const float* table, int64_t V, int64_t D,
                float scale, const float* positions, int64_t pos_offset,
-               const int32_t* pos_offsets, float* y) {
-  (void)V;  // the caller has range-checked ids and offsets
+               const int32_t* pos_offsets, const int32_t* pos_ids, float* y) {
+  (void)V;  // the caller has range-checked ids, offsets and position ids
   const auto fn = kernels().embedding;
   for_row_blocks(B * T, D, [&](int64_t r0, int64_t r1) {
-    fn(ids, r0, r1, T, table, D, scale, positions, pos_offset, pos_offsets, y);
+    fn(ids, r0, r1, T, table, D, scale, positions, pos_offset, pos_offsets, pos_ids, y);
   });
 }
 

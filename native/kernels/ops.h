@@ -40,8 +40,13 @@ void argmax(const float* x, int64_t rows, int64_t N, int32_t* out);
 // batching: rows at different positions), else pos_offset. The caller checks
 // 0 <= off(b) and off(b) + T <= P. Each row is computed on its own, so a row's
 // result does not depend on the other rows or on the offsets of other rows.
+// pos_ids ([B,T], only with positions; overrides pos_offset and pos_offsets):
+// per-token position rows, as M2M100/NLLB number positions over non-pad
+// tokens: y[b,t,:] = table[ids[b,t],:] * scale + positions[pos_ids[b,t],:], and
+// a negative pos_ids[b,t] means no position (y = table[ids[b,t],:] * scale, no
+// add). The caller checks pos_ids[b,t] < P.
 void embedding(const int32_t* ids, int64_t B, int64_t T, const float* table, int64_t V, int64_t D,
                float scale, const float* positions, int64_t pos_offset,
-               const int32_t* pos_offsets, float* y);
+               const int32_t* pos_offsets, const int32_t* pos_ids, float* y);
 
 }  // namespace aiayn

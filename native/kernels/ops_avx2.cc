@@ -179,6 +179,17 @@ void fill(float* p, float v, int64_t n) {
   if (i < n) _mm256_maskstore_ps(p + i, tail_mask(n - i), vv);
 }
 
+// The position row added to token row r of embedding_rows, or null for none.
+const float* position_row(const float* positions, int64_t pos_offset, const int32_t* pos_offsets,
+                          const int32_t* pos_ids, int64_t r, int64_t T, int64_t D) {
+  if (positions == nullptr) return nullptr;
+  if (pos_ids != nullptr) {
+    return pos_ids[r] < 0 ? nullptr : positions + static_cast<int64_t>(pos_ids[r]) * D;
+  }
+  const int64_t off = pos_offsets ? pos_offsets[r / T] : pos_offset;
+  return positions + (off + r % T) * D;
+}
+
 }  // namespace
 
 void layernorm_rows_avx2(const float* x, const float* residual, const float* gamma,
@@ -381,14 +392,14 @@ void argmax_rows_avx2(const float* x, int64_t rows, int64_t N, int32_t* out) {
 
 void embedding_rows_avx2(const int32_t* ids, int64_t r0, int64_t r1, int64_t T,
                          const float* table, int64_t D, float scale, const float* positions,
-                         int64_t pos_offset, const int32_t* pos_offsets, float* y) {
+                         int64_t pos_offset, const int32_t* pos_offsets,
+                         const int32_t* pos_ids, float* y) {
   const __m256 sv = _mm256_set1_ps(scale);
   for (int64_t r = r0; r < r1; ++r) {
     const float* e = table + static_cast<int64_t>(ids[r]) * D;
     float* yr = y + r * D;
-    if (positions) {
-      const int64_t off = pos_offsets ? pos_offsets[r / T] : pos_offset;
-      const float* p = positions + (off + r % T) * D;
+    const float* p = position_row(positions, pos_offset, pos_offsets, pos_ids, r, T, D);
+    if (p) {
       int64_t i = 0;
       for (; i + kW <= D; i += kW) {
         const __m256 v = _mm256_fmadd_ps(_mm256_loadu_ps(e + i), sv, _mm256_loadu_ps(p + i));

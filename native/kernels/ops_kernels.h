@@ -7,7 +7,9 @@
 // active_isa() allows them.
 //
 // embedding_rows_*: token rows [r0, r1) of the flattened [B,T] id array; row r
-// uses position row off + r % T, off = pos_offsets ? pos_offsets[r / T] : pos_offset.
+// uses position row off + r % T, off = pos_offsets ? pos_offsets[r / T] : pos_offset,
+// unless pos_ids ([B*T]) is given: then row r uses position row pos_ids[r], and a
+// negative pos_ids[r] means no position (the add is skipped, y = e * scale).
 #pragma once
 
 #include <cstdint>
@@ -57,12 +59,15 @@ void argmax_rows_avx512(const float* x, int64_t rows, int64_t N, int32_t* out);
 
 void embedding_rows_scalar(const int32_t* ids, int64_t r0, int64_t r1, int64_t T,
                            const float* table, int64_t D, float scale, const float* positions,
-                           int64_t pos_offset, const int32_t* pos_offsets, float* y);
+                           int64_t pos_offset, const int32_t* pos_offsets,
+                           const int32_t* pos_ids, float* y);
 void embedding_rows_avx2(const int32_t* ids, int64_t r0, int64_t r1, int64_t T,
                          const float* table, int64_t D, float scale, const float* positions,
-                         int64_t pos_offset, const int32_t* pos_offsets, float* y);
+                         int64_t pos_offset, const int32_t* pos_offsets,
+                         const int32_t* pos_ids, float* y);
 void embedding_rows_avx512(const int32_t* ids, int64_t r0, int64_t r1, int64_t T,
                            const float* table, int64_t D, float scale, const float* positions,
-                           int64_t pos_offset, const int32_t* pos_offsets, float* y);
+                           int64_t pos_offset, const int32_t* pos_offsets,
+                           const int32_t* pos_ids, float* y);
 
 }  // namespace aiayn

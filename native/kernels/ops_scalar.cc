@@ -43,6 +43,17 @@ float blocked_sum(int64_t n, const F& term) {
   return total;
 }
 
+// The position row added to token row r of embedding_rows, or null for none.
+const float* position_row(const float* positions, int64_t pos_offset, const int32_t* pos_offsets,
+                          const int32_t* pos_ids, int64_t r, int64_t T, int64_t D) {
+  if (positions == nullptr) return nullptr;
+  if (pos_ids != nullptr) {
+    return pos_ids[r] < 0 ? nullptr : positions + static_cast<int64_t>(pos_ids[r]) * D;
+  }
+  const int64_t off = pos_offsets ? pos_offsets[r / T] : pos_offset;
+  return positions + (off + r % T) * D;
+}
+
 }  // namespace
 
 void layernorm_rows_scalar(const float* x, const float* residual, const float* gamma,
@@ -152,13 +163,13 @@ void argmax_rows_scalar(const float* x, int64_t rows, int64_t N, int32_t* out) {
 
 void embedding_rows_scalar(const int32_t* ids, int64_t r0, int64_t r1, int64_t T,
                            const float* table, int64_t D, float scale, const float* positions,
-                           int64_t pos_offset, const int32_t* pos_offsets, float* y) {
+                           int64_t pos_offset, const int32_t* pos_offsets,
+                           const int32_t* pos_ids, float* y) {
   for (int64_t r = r0; r < r1; ++r) {
     const float* e = table + static_cast<int64_t>(ids[r]) * D;
     float* yr = y + r * D;
-    if (positions) {
-      const int64_t off = pos_offsets ? pos_offsets[r / T] : pos_offset;
-      const float* p = positions + (off + r % T) * D;
+    const float* p = position_row(positions, pos_offset, pos_offsets, pos_ids, r, T, D);
+    if (p) {
       for (int64_t i = 0; i < D; ++i) yr[i] = e[i] * scale + p[i];
     } else {
       for (int64_t i = 0; i < D; ++i) yr[i] = e[i] * scale;
