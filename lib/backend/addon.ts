@@ -48,7 +48,7 @@ export interface Addon {
   embedding(
     ids: Int32Array, B: number, T: number, table: Float32Array, V: number, D: number, scale: number,
     positions: Float32Array | null, P: number, positionOffset: number, y: Float32Array,
-    positionOffsets?: Int32Array | null,
+    positionOffsets?: Int32Array | null, positionIds?: Int32Array | null,
   ): void;
 }
 

@@ -129,6 +129,15 @@ export interface EmbeddingOptions {
    * different positions. Not together with `positionOffset`.
    */
   positionOffsets?: Int32Array | readonly number[];
+  /**
+   * Position row per token (length B·T, row-major like `ids`): token i gets
+   * `table[ids[i]] * scale + positions[positionIds[i]]`, each id < P; a negative
+   * id (-1) means no position (just `table[ids[i]] * scale`). For M2M100/NLLB,
+   * which number positions over non-pad tokens (a pad token gets none, and the
+   * tokens after it count one less). Needs `positions`; not together with
+   * `positionOffset` or `positionOffsets`. Used as given (no copy).
+   */
+  positionIds?: Int32Array;
   /** Destination [B, T, D]. */
   out?: Tensor;
 }
@@ -192,6 +201,9 @@ export interface Backend {
    */
   topK(x: Tensor, k: number, options?: TopKOptions): { values: Float32Array; indices: Int32Array };
 
-  /** ids [B, T] (each in [0, V)) -> table[ids] * scale + positions[offset(b) + t]: [B, T, D]. */
+  /**
+   * ids [B, T] (each in [0, V)) -> table[ids] * scale + positions[offset(b) + t]: [B, T, D]
+   * (or + positions[positionIds[b, t]], none where that id is negative).
+   */
   embedding(ids: Int32Array, shape: readonly [number, number], table: Tensor, options?: EmbeddingOptions): Tensor;
 }

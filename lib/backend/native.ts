@@ -160,7 +160,7 @@ export const native: Backend = {
     const P = a.positions ? a.positions.shape[0] : 0;
     loadAddon().embedding(
       ids, a.B, a.T, table.data, a.V, a.D, a.scale, a.positions ? a.positions.data : null, P, a.offset, a.out.data,
-      a.offsets,
+      a.offsets, a.positionIds,
     );
     return a.out;
   },

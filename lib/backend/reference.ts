@@ -283,15 +283,17 @@ export const reference: Backend = {
   },
 
   embedding(ids: Int32Array, shape: readonly [number, number], table: Tensor, options?: EmbeddingOptions): Tensor {
-    const { B, T, D, scale, positions, offset, offsets, out } = checkEmbedding(ids, shape, table, options);
+    const { B, T, D, scale, positions, offset, offsets, positionIds, out } = checkEmbedding(ids, shape, table, options);
     for (let b = 0; b < B; b++) {
       const first = offsets ? offsets[b] : offset; // the position of time step 0 of row b
       for (let t = 0; t < T; t++) {
         const row = ids[b * T + t];
         const o = (b * T + t) * D;
+        // The position row of this token, or -1 for none (a negative position id: no add at all).
+        const pos = !positions ? -1 : positionIds ? positionIds[b * T + t] : first + t;
         for (let d = 0; d < D; d++) {
-          const p = positions ? positions.data[(first + t) * D + d] : 0;
-          out.data[o + d] = table.data[row * D + d] * scale + p;
+          const e = table.data[row * D + d] * scale;
+          out.data[o + d] = pos < 0 ? e : e + positions!.data[pos * D + d];
         }
       }
     }

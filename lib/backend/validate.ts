@@ -345,7 +345,7 @@ export function checkEmbedding(
   options: EmbeddingOptions | undefined,
 ): {
   ids: Int32Array; B: number; T: number; V: number; D: number; table: Tensor; scale: number;
-  positions?: Tensor; offset: number; offsets: Int32Array | null; out: Tensor;
+  positions?: Tensor; offset: number; offsets: Int32Array | null; positionIds: Int32Array | null; out: Tensor;
 } {
   checkOptions('options', options);
   if (!(ids instanceof Int32Array)) throw new TypeError(`ids must be an Int32Array, got ${describe(ids)}`);
@@ -368,28 +368,53 @@ export function checkEmbedding(
   if (options?.positionOffset !== undefined && options.positionOffsets !== undefined) {
     throw new RangeError('options.positionOffset and options.positionOffsets are mutually exclusive, got both');
   }
+  if (options?.positionIds !== undefined) {
+    for (const other of ['positionOffset', 'positionOffsets'] as const) {
+      if (options[other] !== undefined) {
+        throw new RangeError(`options.positionIds and options.${other} are mutually exclusive, got both`);
+      }
+    }
+  }
   const offset = options?.positionOffset === undefined ? 0 : checkInt('options.positionOffset', options.positionOffset, 0);
   let positions: Tensor | undefined;
   let offsets: Int32Array | null = null;
+  let positionIds: Int32Array | null = null;
   if (options?.positions !== undefined) {
     positions = checkTensor('options.positions', options.positions, 2);
     const P = positions.shape[0];
     if (positions.shape[1] !== D) {
       throw new RangeError(`options.positions must have shape [P, ${D}], got ${formatShape(positions.shape)}`);
     }
-    if (options.positionOffsets !== undefined) {
+    if (options.positionIds !== undefined) {
+      positionIds = checkPositionIds(options.positionIds, B, T, P);
+    } else if (options.positionOffsets !== undefined) {
       offsets = checkPositionOffsets(options.positionOffsets, B, T, P);
     } else if (offset + T > P) {
       throw new RangeError(`options.positionOffset + T = ${offset + T} exceeds the ${P} rows of options.positions`);
     }
-  } else if (options?.positionOffset !== undefined || options?.positionOffsets !== undefined) {
-    const name = options.positionOffset !== undefined ? 'positionOffset' : 'positionOffsets';
+  } else if (options?.positionOffset !== undefined || options?.positionOffsets !== undefined || options?.positionIds !== undefined) {
+    const name = options.positionIds !== undefined ? 'positionIds' : options.positionOffset !== undefined ? 'positionOffset' : 'positionOffsets';
     throw new RangeError(`options.${name} needs options.positions`);
   }
   const out = resolveOut(options?.out, [B, T, D], ['table', tab, 'positions', positions]);
   if (overlaps(out.data, ids)) throw new RangeError('options.out must not share memory with ids');
   if (offsets && overlaps(out.data, offsets)) throw new RangeError('options.out must not share memory with options.positionOffsets');
-  return { ids, B, T, V, D, table: tab, scale, positions, offset, offsets, out };
+  if (positionIds && overlaps(out.data, positionIds)) throw new RangeError('options.out must not share memory with options.positionIds');
+  return { ids, B, T, V, D, table: tab, scale, positions, offset, offsets, positionIds, out };
+}
+
+/** Per-token position ids: an Int32Array of length B*T, each < P (negative: no position). Used as given. */
+function checkPositionIds(l: unknown, B: number, T: number, P: number): Int32Array {
+  if (!(l instanceof Int32Array)) throw new TypeError(`options.positionIds must be an Int32Array, got ${describe(l)}`);
+  if (l.length !== B * T) throw new RangeError(`options.positionIds must have length B*T = ${B * T}, got ${l.length}`);
+  for (let i = 0; i < l.length; i++) {
+    if (l[i] >= P) {
+      throw new RangeError(
+        `options.positionIds[${i}] must be < ${P} (the rows of options.positions; negative for no position), got ${l[i]}`,
+      );
+    }
+  }
+  return l;
 }
 
 /** Per-row position offsets: length B, each in [0, P - T]. An Int32Array is used as given (no copy per step). */
