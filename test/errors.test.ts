@@ -94,6 +94,15 @@ const cases: Case[] = [
   ['embedding positions wrong width', (b) => b.embedding(ids(0, 1), [1, 2], t(5, 4), { positions: t(8, 3) }), RangeError, /positions must have shape \[P, 4\], got \[8, 3\]/],
   ['embedding ids inside out', (b) => { const out = t(1, 2, 4); return b.embedding(new Int32Array(out.data.buffer, 8, 2), [1, 2], t(5, 4), { out }); }, RangeError, /options.out must not share memory with ids/],
   ['embedding offset without positions', (b) => b.embedding(ids(0, 1), [1, 2], t(5, 4), { positionOffset: 1 }), RangeError, /positionOffset needs options.positions/],
+  ['embedding positionIds as a plain array', (b) => b.embedding(ids(0, 1), [1, 2], t(5, 4), { positions: t(3, 4), positionIds: [0, 1] as never }), TypeError, /options.positionIds must be an Int32Array, got Array\(2\)/],
+  ['embedding positionIds as a Float32Array', (b) => b.embedding(ids(0, 1), [1, 2], t(5, 4), { positions: t(3, 4), positionIds: new Float32Array(2) as never }), TypeError, /options.positionIds must be an Int32Array, got Float32Array\(2\)/],
+  ['embedding positionIds wrong length', (b) => b.embedding(ids(0, 1, 2, 3), [2, 2], t(5, 4), { positions: t(3, 4), positionIds: ids(0, 1) }), RangeError, /options.positionIds must have length B\*T = 4, got 2/],
+  ['embedding positionIds id = P', (b) => b.embedding(ids(0, 1, 2), [1, 3], t(5, 4), { positions: t(3, 4), positionIds: ids(0, -1, 3) }), RangeError, /options.positionIds\[2\] must be < 3 \(the rows of options.positions; negative for no position\), got 3/],
+  ['embedding positionIds id > P', (b) => b.embedding(ids(0, 1), [2, 1], t(5, 4), { positions: t(3, 4), positionIds: ids(2147483647, 0) }), RangeError, /options.positionIds\[0\] must be < 3 .*got 2147483647/],
+  ['embedding positionIds with positionOffsets', (b) => b.embedding(ids(0, 1), [1, 2], t(5, 4), { positions: t(3, 4), positionIds: ids(0, 1), positionOffsets: [0] }), RangeError, /options.positionIds and options.positionOffsets are mutually exclusive, got both/],
+  ['embedding positionIds with positionOffset', (b) => b.embedding(ids(0, 1), [1, 2], t(5, 4), { positions: t(3, 4), positionIds: ids(0, 1), positionOffset: 0 }), RangeError, /options.positionIds and options.positionOffset are mutually exclusive, got both/],
+  ['embedding positionIds without positions', (b) => b.embedding(ids(0, 1), [1, 2], t(5, 4), { positionIds: ids(0, 1) }), RangeError, /options.positionIds needs options.positions/],
+  ['embedding positionIds inside out', (b) => { const out = t(1, 2, 4); return b.embedding(ids(0, 1), [1, 2], t(5, 4), { positions: t(3, 4), positionIds: new Int32Array(out.data.buffer, 4, 2), out }); }, RangeError, /options.out must not share memory with options.positionIds/],
 ];
 
 describe('bad input', () => {

@@ -115,8 +115,73 @@ describe(`row ops on ${isa}`, () => {
           }
         }
       });
+
+      it('embedding with per-token position ids: as the reference; -1 adds nothing; contiguous ids as the offsets', () => {
+        setThreads(threads);
+        const V = 37;
+        const P = 40;
+        const PAD = 1;
+        for (const D of [1, 7, 16, 17, 64, 65, 257]) for (const [B, T] of [[1, 1], [1, 5], [3, 7], [4, 16], [16, 33]]) {
+          const table = randomTensor([V, D], D);
+          table.data[PAD * D] = -0; // -0 * scale stays -0 only if no zero row is added
+          const positions = randomTensor([P, D], D + 7);
+          const next = rng(D * 1000 + B * 100 + T);
+          const ids = Int32Array.from({ length: B * T }, () => (next() < 0.3 ? PAD : Math.floor(next() * V)));
+          if (B * T === 1 && D % 2 === 1) ids[0] = PAD; // B·T = 1 both as a pad and as a token
+          // M2M100/NLLB numbering: count non-pad tokens per row (from a per-row start), -1 on pads;
+          // then a few random ids in [-3, P) mixed in.
+          const pids = new Int32Array(B * T);
+          for (let b = 0; b < B; b++) {
+            let n = Math.floor(next() * (P - T + 1));
+            for (let t = 0; t < T; t++) pids[b * T + t] = ids[b * T + t] === PAD ? -1 : n++;
+          }
+          for (let i = 0; i < B * T; i++) if (next() < 0.2) pids[i] = Math.floor(next() * (P + 3)) - 3;
+          if (B * T > 1) pids[B * T - 1] = P - 1; // the last position row
+          const scale = Math.sqrt(D);
+          const opts = { scale, positions, positionIds: pids };
+          const what = `embedding B=${B} T=${T} D=${D} positionIds`;
+          const got = native.embedding(ids, [B, T], table, opts);
+          expectClose(got.data, reference.embedding(ids, [B, T], table, opts).data, 1e-5, 1e-6, what);
+          // A token without a position is exactly table * scale (native without positions), bit for bit.
+          const bare = native.embedding(ids, [B, T], table, { scale });
+          for (let i = 0; i < B * T; i++) {
+            if (pids[i] < 0) expectSameBits(got.data.subarray(i * D, (i + 1) * D), bare.data.subarray(i * D, (i + 1) * D), `${what} token ${i} (${pids[i]})`);
+          }
+          // Contiguous ids per row are the per-row offsets, bit for bit.
+          const offsets = Int32Array.from({ length: B }, (_, b) => Math.floor(next() * (P - T + 1)));
+          const contiguous = Int32Array.from({ length: B * T }, (_, i) => offsets[Math.floor(i / T)] + (i % T));
+          expectSameBits(
+            native.embedding(ids, [B, T], table, { scale, positions, positionIds: contiguous }).data,
+            native.embedding(ids, [B, T], table, { scale, positions, positionOffsets: offsets }).data,
+            `${what} contiguous`,
+          );
+        }
+      });
     });
   }
+
+  it('reference embedding with position ids is the plain per-token loop, bit for bit', () => {
+    const next = rng(99);
+    for (const D of [1, 7, 17, 64, 65]) for (const [B, T] of [[1, 1], [2, 3], [5, 9]]) {
+      const V = 11;
+      const P = 6;
+      const table = randomTensor([V, D], D + 1, 3);
+      const positions = randomTensor([P, D], D + 2);
+      const scale = 0.5 + next() * 4;
+      const ids = Int32Array.from({ length: B * T }, () => Math.floor(next() * V));
+      const pids = Int32Array.from({ length: B * T }, () => Math.floor(next() * (P + 2)) - 2); // -2, -1 and 0..P-1
+      const want = new Float32Array(B * T * D);
+      for (let i = 0; i < B * T; i++) {
+        for (let d = 0; d < D; d++) {
+          const e = table.data[ids[i] * D + d] * scale;
+          want[i * D + d] = pids[i] < 0 ? e : e + positions.data[pids[i] * D + d];
+        }
+      }
+      const got = reference.embedding(ids, [B, T], table, { scale, positions, positionIds: pids });
+      expectSameBits(got.data, want, `reference B=${B} T=${T} D=${D}`);
+      expect(got.shape).toEqual([B, T, D]);
+    }
+  });
 
   it('softmax of extreme rows: huge spreads, -inf entries, all -inf', () => {
     const x = Tensor.from([1000, 0, -1000, -Infinity, -Infinity, -Infinity, 3, -Infinity, 3], [3, 3]);

@@ -180,6 +180,21 @@ describe('runtime', () => {
     expect(() => addon.linear(f(2), 1, w, 0, null, f(2))).toThrow(/disposed/);
     expect(() => w.unpack(f(4), null)).toThrow(/weights were disposed/);
     expect(() => addon.embedding(Int32Array.of(0, 9), 1, 2, f(8), 2, 4, 1, null, 0, 0, f(8))).toThrow(/ids must be in \[0, V\)/);
+    // Per-token position ids (13th argument), re-checked whatever JS passes: never read outside positions [P, D].
+    const pos = f(12); // P = 3, D = 4
+    expect(() => addon.embedding(Int32Array.of(0, 1), 1, 2, f(8), 2, 4, 1, pos, 3, 0, f(8), null, Int32Array.of(0, 3))).toThrow(/positionIds must be < P/);
+    expect(() => addon.embedding(Int32Array.of(0, 1), 1, 2, f(8), 2, 4, 1, pos, 3, 0, f(8), null, Int32Array.of(2 ** 31 - 1, 0))).toThrow(/positionIds must be < P/);
+    expect(() => addon.embedding(Int32Array.of(0, 1), 1, 2, f(8), 2, 4, 1, pos, 3, 0, f(8), null, Int32Array.of(0))).toThrow(/positionIds must have at least 2 elements, got 1/);
+    expect(() => addon.embedding(Int32Array.of(0, 1), 1, 2, f(8), 2, 4, 1, pos, 3, 0, f(8), null, f(2) as never)).toThrow(/positionIds must be an? Int32Array/);
+    expect(() => addon.embedding(Int32Array.of(0, 1), 1, 2, f(8), 2, 4, 1, null, 0, 0, f(8), null, Int32Array.of(-1, -1))).toThrow(/positionIds needs positions/);
+    expect(() => addon.embedding(Int32Array.of(0, 1), 1, 2, f(8), 2, 4, 1, pos, 3, 0, f(8), Int32Array.of(0), Int32Array.of(0, 1))).toThrow(/mutually exclusive/);
+    expect(() => (addon.embedding as (...a: unknown[]) => void)(Int32Array.of(0, 1), 1, 2, f(8), 2, 4, 1, pos, 3, 0, f(8), null, null, null)).toThrow(/embedding expects 11 to 13 arguments, got 14/);
+    // T > P is fine with position ids (pads take none); 11, 12 and 13 arguments all still work.
+    const y3 = f(12);
+    addon.embedding(Int32Array.of(0, 1, 0), 1, 3, Float32Array.of(1, 2, 3, 4, 5, 6, 7, 8), 2, 4, 2, f(8).fill(1), 2, 0, y3, null, Int32Array.of(-1, 1, -1));
+    expect(Array.from(y3)).toEqual([2, 4, 6, 8, 11, 13, 15, 17, 2, 4, 6, 8]);
+    addon.embedding(Int32Array.of(1), 1, 1, Float32Array.of(1, 2, 3, 4, 5, 6, 7, 8), 2, 4, 2, f(4).fill(1), 1, 0, y3, null);
+    expect(Array.from(y3.subarray(0, 4))).toEqual([11, 13, 15, 17]);
     expect(() =>
       addon.attention(f(8), f(8), f(8), f(8), 1, 1, 2, 1, 8, 8, 8, 8, 16, 8, 8, null, false, 1),
     ).toThrow(/k must have at least/);
@@ -197,6 +212,9 @@ describe('runtime', () => {
     expect(() => addon.layernorm(at(0, 8), null, at(8, 8), at(16, 8), 1e-5, 1, 8, at(8, 8))).toThrow(/must not share memory with gamma/);
     expect(() => addon.argmax(at(0, 8), 1, 8, new Int32Array(buf, 0, 1))).toThrow(/must not share memory with x/);
     expect(() => addon.embedding(new Int32Array(buf, 0, 2), 1, 2, at(32, 8), 2, 4, 1, null, 0, 0, at(0, 8))).toThrow(/must not share memory with ids/);
+    expect(() =>
+      addon.embedding(Int32Array.of(0, 1), 1, 2, at(32, 8), 2, 4, 1, at(40, 8), 2, 0, at(0, 8), null, new Int32Array(buf, 8, 2)),
+    ).toThrow(/must not share memory with positionIds/);
   });
 });
 
