@@ -95,7 +95,7 @@ describe('loading a snapshot', () => {
     }
   });
 
-  it('saves a snapshot in aiayn format that loads to the same logits', () => {
+  it('saves a snapshot in aiayn format that loads to the same logits and generation defaults', () => {
     const model = Transformer.load(join(fixtures, 'bart'));
     const dir = join(scratch, 'saved-bart');
     try {
@@ -103,6 +103,8 @@ describe('loading a snapshot', () => {
       const again = Transformer.load(dir);
       try {
         expect(again.config).toEqual(model.config);
+        expect(again.generation).toEqual(model.generation); // written to generation_config.json
+        expect(model.generation).toMatchObject({ forcedBosTokenId: expect.any(Number) });
         const src = [[0, 11, 12, 13, 2], [0, 14, 2]];
         const a = model.decode([[2, 0, 7], [2, 0]], model.encode(src), [5, 3]);
         const b = again.decode([[2, 0, 7], [2, 0]], again.encode(src), [5, 3]);

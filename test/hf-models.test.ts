@@ -29,6 +29,7 @@ interface Expected {
     tensors: { encoder_output: string; logits: string };
   };
   generate: Array<{ name: string; kwargs: Record<string, unknown>; sequences: number[][]; texts: string[] }>;
+  inner_pad: { input_ids: number[][]; decoder_input_ids: number[][]; tensors: { encoder_output: string; logits: string } };
 }
 
 const trim = (rows: number[][], masks: number[][]) => rows.map((r, b) => r.filter((_, t) => masks[b][t] === 1));
@@ -88,6 +89,21 @@ describe(`Hugging Face parity on ${isa}`, () => {
             expect(enc.diff, 'encoder output').toBeLessThanOrEqual(1e-4 * enc.scale);
             const logits = model.decode(tgt, memory, src.map((s) => s.length));
             const out = compareValid(logits, tensors.get(f.tensors.logits)!, tgt.map((t) => t.length));
+            expect(out.diff, 'logits').toBeLessThanOrEqual(1e-4 * out.scale);
+          } finally {
+            model.dispose();
+          }
+        });
+
+        it('a pad id inside the source and the target, attended, as transformers reads it (M2M100: positions skip it)', () => {
+          const p = expected.inner_pad;
+          const model = Transformer.load(dir, { backend });
+          try {
+            const memory = model.encode(p.input_ids);
+            const enc = compareValid(memory, tensors.get(p.tensors.encoder_output)!, [p.input_ids[0].length]);
+            expect(enc.diff, 'encoder output').toBeLessThanOrEqual(1e-4 * enc.scale);
+            const logits = model.decode(p.decoder_input_ids, memory);
+            const out = compareValid(logits, tensors.get(p.tensors.logits)!, [p.decoder_input_ids[0].length]);
             expect(out.diff, 'logits').toBeLessThanOrEqual(1e-4 * out.scale);
           } finally {
             model.dispose();

@@ -49,8 +49,12 @@ expected.json
                        redrawn), max_abs_score (greedy runs)}]   input is forward.input_ids /
                        forward.attention_mask
   generation_config   the saved generation_config.json (as a dict), for convenience
+  inner_pad           {input_ids [[int]] (forward row 0 with a pad id at position 2),
+                       decoder_input_ids [[int]] (a pad id at position 3), tensors {...}}: one row,
+                       every position attended (no masks), for M2M100's non-pad position ids
 
-expected.safetensors: float32 "forward.encoder_output", "forward.logits".
+expected.safetensors: float32 "forward.encoder_output", "forward.logits", "inner_pad.encoder_output",
+"inner_pad.logits".
 
 The script checks itself (and exits non-zero otherwise): reloaded weights equal the random
 ones; each padded batch row equals its unpadded single run (encoder output and logits at
@@ -452,8 +456,20 @@ def build_expected(v, d, model, tok, notes):
             l_err = (o1.logits[0] - logits[b, :Ld]).abs().max().item()
             if e_err > 1e-4 or l_err > 1e-4 * logits.abs().max().item():
                 raise Fail(f"{v['name']}: padded row {b} differs from single run ({e_err}, {l_err})")
-    safetensors.torch.save_file({"forward.encoder_output": enc_out, "forward.logits": logits},
+    # A pad id inside a source and inside a target, attended (mask 1): M2M100 and NLLB number positions
+    # over non-pad tokens, so the tokens after it move; the other families treat it as any token.
+    pad_src = batch["input_ids"][0:1, : int(batch["attention_mask"][0].sum())].clone()
+    pad_src[0, 2] = pad
+    pad_dec = dec_ids[0:1].clone()
+    pad_dec[0, 3] = pad
+    with torch.no_grad():
+        o = model(input_ids=pad_src, attention_mask=torch.ones_like(pad_src), decoder_input_ids=pad_dec)
+    safetensors.torch.save_file({"forward.encoder_output": enc_out, "forward.logits": logits,
+                                 "inner_pad.encoder_output": o.encoder_last_hidden_state.float().contiguous(),
+                                 "inner_pad.logits": o.logits.float().contiguous()},
                                 str(Path(d) / "expected.safetensors"))
+    exp["inner_pad"] = dict(input_ids=pad_src.tolist(), decoder_input_ids=pad_dec.tolist(),
+                            tensors=dict(encoder_output="inner_pad.encoder_output", logits="inner_pad.logits"))
     exp["forward"] = dict(texts=fidx, input_ids=batch["input_ids"].tolist(),
                           attention_mask=batch["attention_mask"].tolist(),
                           decoder_input_ids=dec_ids.tolist(), decoder_attention_mask=dec_mask.tolist(),

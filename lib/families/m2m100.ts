@@ -1,6 +1,6 @@
 // M2M100 and NLLB (model_type m2m_100): pre-LN with final norms, embeddings x
-// sqrt(D), fairseq's sinusoids (sines then cosines) with positions counted
-// from padding_idx + 1, a tied output layer without bias.
+// sqrt(D), fairseq's sinusoids (sines then cosines) with positions counted over
+// non-pad tokens from padding_idx + 1, a tied output layer without bias.
 import { Tensor } from '../tensor.js';
 import { bartConfig, bartLayers } from './bart-layers.js';
 import { pick, type Family, type Recipe } from './family.js';
@@ -29,7 +29,7 @@ export function m2m100Positions(P: number, D: number, first: number): Tensor {
 
 export const m2m100: Family = {
   config(hf, file) {
-    return { ...bartConfig(hf, file), normFirst: true, finalNorm: true, outputBias: false };
+    return { ...bartConfig(hf, file), normFirst: true, finalNorm: true, outputBias: false, skipPadPositions: true };
   },
   recipes(c, _hf, has) {
     const recipes = new Map<string, Recipe>();

@@ -86,6 +86,18 @@ export function parseGenerationConfig(json: Readonly<Record<string, unknown>>, f
   return { defaults: defaults as GenerationOptions, ids };
 }
 
+/** Generation defaults as generation_config.json writes them (snake_case), for parseGenerationConfig to read back. */
+export function generationConfigJson(defaults: GenerationOptions): Record<string, unknown> {
+  const names = new Map(Object.entries(OPTIONS).map(([file, ours]) => [ours as string, file]));
+  const json: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(defaults)) {
+    const name = names.get(key);
+    if (name === undefined) throw new RangeError(`generation default ${JSON.stringify(key)} has no generation_config.json field`);
+    if (value !== undefined) json[name] = value;
+  }
+  return json;
+}
+
 /** generation_config.json at `path`. */
 export function readGenerationConfig(path: string): GenerationConfig {
   let json: unknown;

@@ -3,19 +3,20 @@
 // (config.json with a model_type, generation_config.json, model.safetensors
 // or its shards, the tokenizer's files). Reads and checks; the model is built
 // by Transformer.load from what this returns.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe } from '../tensor.js';
 import { resolveConfig, type TransformerConfig } from '../model/config.js';
-import { checkWeights, scratchSource, type WeightSource } from '../model/weights.js';
+import { checkWeights, scratchSource, type WeightMap, type WeightSource } from '../model/weights.js';
 import type { GenerationOptions } from '../generate/options.js';
 import { FAMILIES } from '../families/index.js';
 import { recipeSource } from '../families/family.js';
+import { CharTokenizer } from '../tokenizer/char.js';
 import { loadTokenizer } from '../tokenizer/load.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { openCheckpoint } from './checkpoint.js';
-import { parseGenerationConfig, readGenerationConfig, type GenerationConfig } from './generation-config.js';
-import { openSafetensors } from './safetensors.js';
+import { generationConfigJson, parseGenerationConfig, readGenerationConfig, type GenerationConfig } from './generation-config.js';
+import { openSafetensors, writeSafetensors } from './safetensors.js';
 
 export interface ModelDir {
   config: Readonly<TransformerConfig>;
@@ -94,4 +95,26 @@ export function readModelDir(dir: string): ModelDir {
     generation: existsSync(generationPath) ? readGenerationConfig(generationPath).defaults : {},
     family: 'aiayn',
   };
+}
+
+/** Writes `path` through a temporary file, so a crash never leaves half a file under the real name. */
+function writeAtomic(path: string, text: string): void {
+  writeFileSync(`${path}.tmp`, text);
+  renameSync(`${path}.tmp`, path);
+}
+
+/**
+ * Writes an aiayn model directory: config.json, model.safetensors (aiayn's
+ * names), generation_config.json when there are generation defaults, and
+ * tokenizer.json for a CharTokenizer (other tokenizers' files are the
+ * snapshot's own: copy them alongside).
+ */
+export function writeModelDir(
+  dir: string, config: Readonly<TransformerConfig>, weights: WeightMap, tokenizer: Tokenizer | undefined, generation: GenerationOptions,
+): void {
+  mkdirSync(dir, { recursive: true });
+  writeSafetensors(join(dir, 'model.safetensors'), weights, { format: 'pt', writer: 'aiayn' });
+  writeAtomic(join(dir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
+  if (Object.keys(generation).length > 0) writeAtomic(join(dir, 'generation_config.json'), JSON.stringify(generationConfigJson(generation), null, 2) + '\n');
+  if (tokenizer instanceof CharTokenizer) tokenizer.save(join(dir, 'tokenizer.json'));
 }

@@ -33,6 +33,11 @@ export interface TransformerConfig {
   maxPositions: number;
   /** Default 'shared'. */
   positions: PositionKind;
+  /**
+   * Absolute positions count only non-pad tokens, and a pad token gets none
+   * (M2M100's and NLLB's position ids). Default false: every token counts.
+   */
+  skipPadPositions: boolean;
   /** 'relative' only: T5's relative_attention_num_buckets and relative_attention_max_distance. Defaults 32 and 128. */
   relativeBuckets: number;
   relativeMaxDistance: number;
@@ -74,6 +79,7 @@ export interface TransformerConfig {
 
 const DEFAULTS = {
   positions: 'shared',
+  skipPadPositions: false,
   relativeBuckets: 32,
   relativeMaxDistance: 128,
   activation: 'relu',
@@ -96,7 +102,7 @@ const POSITIVE = ['dModel', 'heads', 'dFF', 'srcVocab', 'tgtVocab', 'maxPosition
 const COUNTS = ['encoderLayers', 'decoderLayers'] as const;
 const IDS = ['padId', 'bosId', 'eosId', 'unkId'] as const;
 const FLAGS = [
-  'gatedFeedForward', 'normFirst', 'finalNorm', 'embeddingNorm', 'scaleEmbeddings', 'scaleAttention', 'bias',
+  'skipPadPositions', 'gatedFeedForward', 'normFirst', 'finalNorm', 'embeddingNorm', 'scaleEmbeddings', 'scaleAttention', 'bias',
   'outputBias', 'shareEmbeddings', 'tieOutput',
 ] as const;
 const CHOICES: Readonly<Record<string, readonly string[]>> = {

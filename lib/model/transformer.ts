@@ -1,12 +1,10 @@
 // The encoder-decoder Transformer of "Attention Is All You Need", written once
 // against `Backend`, so it runs on the native kernels and on the reference.
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { Tensor, checkInt, describe, formatShape } from '../tensor.js';
 import type { Backend, LinearWeights } from '../backend/backend.js';
 import { getBackend, type BackendName } from '../runtime.js';
-import { openSafetensors, writeSafetensors } from '../io/safetensors.js';
-import { readModelDir } from '../io/model-dir.js';
+import { openSafetensors } from '../io/safetensors.js';
+import { readModelDir, writeModelDir } from '../io/model-dir.js';
 import { CharTokenizer } from '../tokenizer/char.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import type { GenerationOptions } from '../generate/options.js';
@@ -136,6 +134,8 @@ export class Transformer {
   readonly #decoderNorm: Norm | undefined;
   readonly #generator: LinearWeights;
   readonly #states = new WeakSet<DecodeState>();
+  /** skipPadPositions: the position ids of a decoder step, reused. */
+  #stepIds = new Int32Array(0);
   #disposed = false;
 
   /**
@@ -244,19 +244,16 @@ export class Transformer {
   }
 
   /**
-   * Writes config.json, model.safetensors and (with a CharTokenizer)
-   * tokenizer.json into `dir`, in aiayn's format: a Hugging Face model saved so
-   * loads without its snapshot (copy its tokenizer files alongside). Linear weights are unpacked from the backend for the write, so
-   * saving briefly needs their fp32 size in memory again.
+   * Writes the model in aiayn's format into `dir` (lib/io writeModelDir):
+   * config.json, model.safetensors, generation_config.json with its generation
+   * defaults, tokenizer.json for a CharTokenizer (a Hugging Face model's
+   * tokenizer files are not copied: copy them alongside). Linear weights are
+   * unpacked from the backend for the write, so saving briefly needs their
+   * fp32 size in memory again.
    */
   save(dir: string): void {
     this.#checkLive();
-    mkdirSync(dir, { recursive: true });
-    writeSafetensors(join(dir, 'model.safetensors'), this.#state(), { format: 'pt', writer: 'aiayn' });
-    const configPath = join(dir, 'config.json');
-    writeFileSync(`${configPath}.tmp`, JSON.stringify(this.config, null, 2) + '\n');
-    renameSync(`${configPath}.tmp`, configPath);
-    if (this.tokenizer instanceof CharTokenizer) this.tokenizer.save(join(dir, 'tokenizer.json'));
+    writeModelDir(dir, this.config, this.#state(), this.tokenizer, this.generation);
   }
 
   /** The encoder: source id sequences -> memory [B, S, D] (S = the longest; padded rows masked). */
@@ -333,9 +330,10 @@ export class Transformer {
       if (id < 0 || id >= c.tgtVocab) throw new RangeError(`tokens[${r}] must be an id in [0, ${c.tgtVocab - 1}], got ${id}`);
     }
     state.prepareStep();
+    const at = c.skipPadPositions ? { positionIds: this.#stepPositionIds(tokens, state.positions) } : { positionOffsets: state.positions };
     const y = this.backend.embedding(tokens, [R, 1], this.#tgtEmbedding, {
       scale: this.#embeddingScale,
-      ...(this.#tgtPositions && { positions: this.#tgtPositions, positionOffsets: state.positions }),
+      ...(this.#tgtPositions && { positions: this.#tgtPositions, ...at }),
       out: this.#ws.take('stream.tgt', [R, 1, c.dModel]),
     }); // [R, 1, D]
     this.#tgtEmbeddingNorm?.forward(y, y);
@@ -375,6 +373,28 @@ export class Transformer {
     return this.#encoderNorm ? this.#encoderNorm.forward(x, x) : x;
   }
 
+  /** skipPadPositions over a whole pass of ids [B, T]: each row counts its non-pad tokens from 0; a pad token gets none (-1). */
+  #passPositionIds(ids: Int32Array, B: number, T: number): Int32Array {
+    const pad = this.config.padId;
+    const out = new Int32Array(B * T);
+    for (let b = 0; b < B; b++) {
+      let next = 0;
+      for (let t = b * T; t < (b + 1) * T; t++) out[t] = ids[t] === pad ? -1 : next++;
+    }
+    return out;
+  }
+
+  /**
+   * skipPadPositions in a decoder step: as transformers counts only the step's
+   * own token, a row at position p gets p unless its token is pad (none).
+   */
+  #stepPositionIds(tokens: Int32Array, positions: Int32Array): Int32Array {
+    if (this.#stepIds.length < tokens.length) this.#stepIds = new Int32Array(2 * tokens.length);
+    const out = this.#stepIds.subarray(0, tokens.length);
+    for (let r = 0; r < tokens.length; r++) out[r] = tokens[r] === this.config.padId ? -1 : positions[r];
+    return out;
+  }
+
   get #embeddingScale(): number {
     return this.config.scaleEmbeddings ? Math.sqrt(this.config.dModel) : 1;
   }
@@ -384,7 +404,8 @@ export class Transformer {
     const [table, positions, norm] = side === 'src'
       ? [this.#srcEmbedding, this.#srcPositions, this.#srcEmbeddingNorm]
       : [this.#tgtEmbedding, this.#tgtPositions, this.#tgtEmbeddingNorm];
-    const x = this.backend.embedding(ids, [B, T], table, { scale: this.#embeddingScale, positions, out });
+    const at = positions && this.config.skipPadPositions ? { positionIds: this.#passPositionIds(ids, B, T) } : {};
+    const x = this.backend.embedding(ids, [B, T], table, { scale: this.#embeddingScale, positions, ...at, out });
     return norm ? norm.forward(x, x) : x;
   }
 
