@@ -66,8 +66,12 @@ export function pick(has: (name: string) => boolean, ...names: string[]): string
   return names.find(has) ?? names[0];
 }
 
-function recipeShape(recipe: Recipe, shapes: ReadonlyMap<string, Shape>, missing: string[], bad: string[], name: string): Shape | undefined {
-  if ('make' in recipe) return recipe.make().shape;
+function recipeShape(recipe: Recipe, shapes: ReadonlyMap<string, Shape>, missing: string[], bad: string[], name: string, made: Map<string, Tensor>): Shape | undefined {
+  if ('make' in recipe) {
+    const t = recipe.make();
+    made.set(name, t);
+    return t.shape;
+  }
   const parts = recipe.rows.map((n) => {
     const s = shapes.get(n);
     if (s === undefined) missing.push(n);
@@ -98,8 +102,10 @@ export function recipeSource(recipes: ReadonlyMap<string, Recipe>, checkpoint: C
   const missing: string[] = [];
   const bad: string[] = [];
   const shapes = new Map<string, Shape>();
+  // Computed tensors are made once, for their shape, and handed over when taken.
+  const made = new Map<string, Tensor>();
   for (const [name, recipe] of recipes) {
-    const shape = recipeShape(recipe, checkpoint.shapes, missing, bad, name);
+    const shape = recipeShape(recipe, checkpoint.shapes, missing, bad, name, made);
     if (shape !== undefined) shapes.set(name, shape);
   }
   const used = new Set([...recipes.values()].flatMap((r) => ('rows' in r ? r.rows : [])));
@@ -114,7 +120,11 @@ export function recipeSource(recipes: ReadonlyMap<string, Recipe>, checkpoint: C
   }
   const make = (name: string): Tensor => {
     const recipe = recipes.get(name)!;
-    if ('make' in recipe) return recipe.make();
+    if ('make' in recipe) {
+      const t = made.get(name) ?? recipe.make();
+      made.delete(name);
+      return t;
+    }
     const shape = shapes.get(name)!;
     if (recipe.rows.length === 1 && !recipe.fromRow) return checkpoint.read(recipe.rows[0]).reshape(shape);
     if (recipe.fromRow) {
