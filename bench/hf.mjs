@@ -9,17 +9,22 @@
 // included; beams count once), medians of several runs after a warm-up. Each
 // engine runs in a child process of its own. Also: aiayn's generated ids
 // against transformers' at 1 thread (greedy must agree; beam shown for
-// information). ONNX Runtime is not part of this benchmark (bench:e2e has it).
+// information). Third column: onnxruntime-node (installed by npm run bench:prepare
+// in bench/peers) on ONNX exports of the same snapshots with an explicit KV cache
+// (tools/hf_bench.py export, into bench/onnx/hf-*; checked there against
+// transformers' greedy ids), greedy and beams with the cache, its ids against aiayn's;
+// n/a when the exports or onnxruntime-node are missing.
 // Prints markdown tables and writes bench/results/hf.json (and hf-peers.json, the
 // Python side as it ran); --quick writes hf-quick.json.
 // Usage: npm run bench:hf [-- --quick] [--reuse-peers] [--threads 1,2] [--models marian,t5]
 //   [--rounds N]: run both engines N times, interleaved; each cell keeps its best median (default 1)
 //   [--max-wait S]: before each engine, wait up to S seconds for a quiet machine (default 60, 0 with --quick)
 //   --reuse-peers: take the transformers side from bench/results/hf-peers.json instead of running Python
-//   --quick: aiayn only (no Python), 1 thread, two timed runs per cell, for CI; when the snapshots are
+//   --quick: aiayn (and ORT when the exports of these snapshots are there; no Python), 1 thread, two timed runs per cell, for CI; when the snapshots are
 //     missing it writes same-shaped random ones (its own weights) to a temporary directory
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,6 +33,9 @@ import { Tensor, Transformer, generate, info, setThreads, writeSafetensors } fro
 const root = fileURLToPath(new URL('..', import.meta.url));
 const PYTHON = `${root}.venv/bin/python`;
 const PEERS_FILE = `${root}bench/results/hf-peers.json`;
+const peersDir = `${root}bench/peers/`;
+const ortDir = `${peersDir}node_modules/onnxruntime-node`;
+const ORT_FILES = ['encoder.onnx', 'decoder.onnx', 'decoder_with_past.onnx', 'beam_step.onnx'];
 const NEW_TOKENS = 32;
 const SRC_LEN = 24;
 // As tools/hf_bench.py: the seed of workload i is 1000 + i.
@@ -38,8 +46,8 @@ const WORKLOADS = [
   { name: 'beam4 8x24 +32', B: 8, numBeams: 4 },
 ];
 const MODELS = {
-  marian: { dir: 'bench/models/hf-marian-base', title: 'Marian, OPUS-MT-sized (d 512, 6+6 layers, 8 heads, FFN 2048, vocab 58,101, swish, tied)' },
-  t5: { dir: 'bench/models/hf-t5-small', title: 'T5, t5-small-sized (d 512, d_kv 64, 8 heads, d_ff 2048, 6+6 layers, vocab 32,128, relu, tied)' },
+  marian: { dir: 'bench/models/hf-marian-base', onnx: 'bench/onnx/hf-marian-base', title: 'Marian, OPUS-MT-sized (d 512, 6+6 layers, 8 heads, FFN 2048, vocab 58,101, swish, tied)' },
+  t5: { dir: 'bench/models/hf-t5-small', onnx: 'bench/onnx/hf-t5-small', title: 'T5, t5-small-sized (d 512, d_kv 64, 8 heads, d_ff 2048, 6+6 layers, vocab 32,128, relu, tied)' },
 };
 
 /** As tools/hf_bench.py's `sources`: B rows of S - 1 non-special ids from an LCG, then EOS (special[0]). */
@@ -66,6 +74,15 @@ function specialIds(dir) {
 function fingerprint(dir) {
   const s = statSync(join(dir, 'model.safetensors'));
   return `${s.size}:${Math.round(s.mtimeMs)}`;
+}
+
+/** Why ORT cannot run on model `name` (snapshot in `dir`), or null. */
+function ortProblem(name, dir) {
+  if (!existsSync(join(ortDir, 'package.json'))) return 'onnxruntime-node is not in bench/peers (run npm run bench:prepare)';
+  const out = join(root, MODELS[name].onnx);
+  if (!existsSync(join(out, 'meta.json')) || !ORT_FILES.every((f) => existsSync(join(out, f)))) return `no ONNX exports in ${MODELS[name].onnx} (.venv/bin/python tools/hf_bench.py export)`;
+  if (JSON.parse(readFileSync(join(out, 'meta.json'), 'utf8')).model !== fingerprint(dir)) return `${MODELS[name].onnx} was exported from another snapshot (.venv/bin/python tools/hf_bench.py export)`;
+  return null;
 }
 
 /** [median seconds, runs]: one warm-up, then runs until minRuns and (maxRuns or the budget in seconds). */
@@ -201,6 +218,150 @@ function aiaynChild(job) {
   return out;
 }
 
+// --- the onnxruntime-node child ------------------------------------------------------------
+// Graphs per snapshot from `tools/hf_bench.py export` (bench/onnx/<snapshot>/): encoder.onnx,
+// decoder.onnx (the first step: start token + encoder states -> logits, self and cross K/V),
+// decoder_with_past.onnx (one token + past self K/V + cross K/V -> logits, present self K/V) and
+// beam_step.onnx (log-softmax + bans + beam scores + top-K over each source's beams x vocabulary). The
+// logits processing follows model.generate as meta.json's `rules` say: single-id bad words banned, EOS
+// banned (min_new_tokens = 32), forced_eos_token_id at the last step. Beams: HF's beam search on these
+// workloads (no beam can end before the last step, so the K best candidates are the K new beams; first
+// step: beam 0 only, the others start at -1e9), the self K/V rows of the surviving beams gathered in
+// JS (into buffers allocated once); the result is the best-scoring beam.
+
+async function ortGenerate(ort, s, meta, src, numBeams) {
+  const { layers: L, rules, heads: H, headDim: Dh, vocab: V } = meta;
+  const B = src.length;
+  const K = numBeams;
+  const N = B * K;
+  const ids = new ort.Tensor('int64', BigInt64Array.from(src.flat(), BigInt), [B, src[0].length]);
+  const mask = new ort.Tensor('int64', new BigInt64Array(ids.data.length).fill(1n), ids.dims);
+  let { last_hidden_state: h } = await s.encoder.run({ input_ids: ids, attention_mask: mask });
+  if (K > 1) {
+    // Each source's encoder states K times (model.generate expands the encoder output the same way).
+    const row = h.data.length / B;
+    const data = new Float32Array(N * row);
+    for (let r = 0; r < N; r++) data.set(h.data.subarray(Math.floor(r / K) * row, (Math.floor(r / K) + 1) * row), r * row);
+    h = new ort.Tensor('float32', data, [N, ...h.dims.slice(1)]);
+  }
+  const token = (values) => new ort.Tensor('int64', BigInt64Array.from(values, BigInt), [values.length, 1]);
+  let out = await s.decoder.run({ input_ids: token(new Array(N).fill(rules.decoderStart)), encoder_hidden_states: h });
+  const cross = {};
+  for (let i = 0; i < L; i++) for (const t of ['key', 'value']) cross[`past_key_values.${i}.encoder.${t}`] = out[`present.${i}.encoder.${t}`];
+  const banned = new Uint8Array(V);
+  for (const id of rules.banned) banned[id] = 1;
+  banned[rules.eos] = 1; // min_new_tokens = NEW_TOKENS
+  const forced = rules.forcedEos !== null && rules.forcedEos !== undefined;
+  let seqs = Array.from({ length: N }, () => []);
+  let scores;
+  let ban;
+  let buffers;
+  if (K > 1) {
+    scores = new Float32Array(N).fill(-1e9);
+    for (let b = 0; b < B; b++) scores[b * K] = 0;
+    ban = new ort.Tensor('float32', Float32Array.from(banned, (x) => (x ? -Infinity : 0)), [V]);
+    buffers = Object.fromEntries(Array.from({ length: L }, (_, i) => ['key', 'value'].map((t) => [`${i}.${t}`, new Float32Array(N * H * NEW_TOKENS * Dh)])).flat());
+  }
+  for (let t = 0; t < NEW_TOKENS; t++) {
+    const last = t === NEW_TOKENS - 1;
+    let next;
+    let origin = null;
+    if (last && forced) {
+      // Every candidate but EOS is -inf and EOS scores 0: each beam ends with EOS, its score unchanged.
+      next = new Array(N).fill(rules.forcedEos);
+    } else if (K === 1) {
+      const logits = out.logits.data;
+      next = Array.from({ length: N }, (_, r) => {
+        let best = -1;
+        for (let v = 0, o = r * V; v < V; v++) if (!banned[v] && (best < 0 || logits[o + v] > logits[o + best])) best = v;
+        return best;
+      });
+    } else {
+      const sel = await s.beamStep.run({ logits: out.logits, scores: new ort.Tensor('float32', scores, [N, 1]), ban });
+      scores = Float32Array.from(sel.values.data);
+      origin = new Array(N);
+      next = new Array(N);
+      for (let r = 0; r < N; r++) {
+        const index = Number(sel.indices.data[r]);
+        origin[r] = Math.floor(r / K) * K + Math.floor(index / V);
+        next[r] = index % V;
+      }
+      seqs = origin.map((r) => seqs[r].slice());
+    }
+    next.forEach((id, r) => seqs[r].push(id));
+    if (last) break;
+    const feeds = { input_ids: token(next), ...cross };
+    for (let i = 0; i < L; i++) {
+      for (const k of ['key', 'value']) {
+        const p = out[`present.${i}.decoder.${k}`];
+        let fed = p;
+        if (origin) {
+          const row = p.data.length / N;
+          const data = buffers[`${i}.${k}`].subarray(0, N * row);
+          for (let r = 0; r < N; r++) data.set(p.data.subarray(origin[r] * row, (origin[r] + 1) * row), r * row);
+          fed = new ort.Tensor('float32', data, p.dims);
+        }
+        feeds[`past_key_values.${i}.decoder.${k}`] = fed;
+      }
+    }
+    out = await s.withPast.run(feeds);
+  }
+  if (K === 1) return seqs;
+  // Every beam has the same length, so length penalty 1 ranks them as their scores do: beam 0 of each source is
+  // the best (TopK sorts), with a forced EOS appended to all beams alike.
+  return Array.from({ length: B }, (_, b) => seqs[b * K]);
+}
+
+/** [median seconds, runs], as `median` for an async function. */
+async function medianAsync(fn, { budget, minRuns, maxRuns }) {
+  await fn();
+  const times = [];
+  const start = performance.now();
+  while (times.length < minRuns || (times.length < maxRuns && performance.now() - start < budget * 1000)) {
+    const t0 = performance.now();
+    await fn();
+    times.push((performance.now() - t0) / 1000);
+  }
+  times.sort((a, b) => a - b);
+  const n = times.length;
+  return [n % 2 ? times[(n - 1) / 2] : (times[n / 2 - 1] + times[n / 2]) / 2, n];
+}
+
+async function ortChild(job) {
+  const ort = createRequire(`${peersDir}package.json`)('onnxruntime-node');
+  const out = { models: {} };
+  for (const m of job.models.filter((x) => x.onnx)) {
+    const meta = JSON.parse(readFileSync(join(m.onnx, 'meta.json'), 'utf8'));
+    const results = [];
+    let ids;
+    for (const threads of job.threads) {
+      // As bench:e2e: no spinning (between short decoder steps, spinning workers of three sessions take the cores from each other).
+      const options = {
+        intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionMode: 'sequential',
+        extra: { session: { 'intra_op.allow_spinning': '0' } },
+      };
+      const sessions = await Promise.all(ORT_FILES.map((f) => ort.InferenceSession.create(join(m.onnx, f), options)));
+      const [encoder, decoder, withPast, beamStep] = sessions;
+      const s = { encoder, decoder, withPast, beamStep };
+      const run = (w) => ortGenerate(ort, s, meta, w.src, w.numBeams);
+      if (!ids) {
+        ids = {};
+        for (const w of m.workloads) ids[w.name] = await run(w);
+      }
+      for (const w of m.workloads) {
+        const [seconds, runs] = await medianAsync(() => run(w), job.runs);
+        results.push({ workload: w.name, threads, seconds, runs, tokensPerSecond: (w.B * NEW_TOKENS) / seconds });
+        log(`ort ${m.name} ${threads}t ${w.name}: ${(seconds * 1e3).toFixed(1)} ms (${runs} runs), ${((w.B * NEW_TOKENS) / seconds).toFixed(0)} tokens/s`);
+      }
+      await Promise.all(sessions.map((x) => x.release()));
+    }
+    out.models[m.name] = { results, ids };
+  }
+  const { version } = JSON.parse(readFileSync(join(ortDir, 'package.json'), 'utf8'));
+  out.setup = `onnxruntime-node ${version} (CPU, float32, graph optimisation all, interOp 1, no spinning; ONNX exports of the snapshots with an explicit KV cache; beams: selection in a small ONNX graph, cache rows gathered in JS)`;
+  return out;
+}
+
 // --- the parent --------------------------------------------------------------------------
 
 /** CPU ticks: the machine's busy time (steal included) and that of this process with its waited-for children. */
@@ -283,29 +444,42 @@ async function main() {
     } else throw new Error(`${MODELS[n].dir} missing (run .venv/bin/python tools/hf_bench.py make)`);
     if (reuse && peers.models[n]?.fingerprint !== fingerprint(dirs[n])) throw new Error(`bench/results/hf-peers.json was measured on another ${MODELS[n].dir}: run without --reuse-peers`);
   }
+  // ONNX exports: made here when Python runs anyway and they are missing or stale (a few minutes).
+  const stale = names.filter((n) => ortProblem(n, dirs[n])?.includes('tools/hf_bench.py export'));
+  if (python && stale.length && existsSync(join(ortDir, 'package.json'))) {
+    log(`exporting ${stale.join(', ')} to ONNX (tools/hf_bench.py export)`);
+    try {
+      runChild(PYTHON, ['tools/hf_bench.py', 'export', '--models', stale.join(',')], { json: false });
+    } catch (e) {
+      log(`export failed: ${e.message}`);
+    }
+  }
+  const ortMissing = Object.fromEntries(names.map((n) => [n, ortProblem(n, dirs[n])]));
+  for (const [n, why] of Object.entries(ortMissing)) if (why) notes.push(`ORT n/a on ${n}: ${why}`);
   const job = {
     threads,
     runs,
     models: names.map((n) => {
       const special = specialIds(dirs[n]);
       const { vocab_size: vocab } = JSON.parse(readFileSync(join(dirs[n], 'config.json'), 'utf8'));
-      return { name: n, dir: dirs[n], workloads: WORKLOADS.map((w, i) => ({ ...w, src: sources(vocab, special, w.B, SRC_LEN, 1000 + i) })) };
+      return { name: n, dir: dirs[n], onnx: ortMissing[n] ? null : join(root, MODELS[n].onnx), workloads: WORKLOADS.map((w, i) => ({ ...w, src: sources(vocab, special, w.B, SRC_LEN, 1000 + i) })) };
     }),
   };
   const jobFile = join(scratch, 'job.json');
   writeFileSync(jobFile, JSON.stringify(job));
 
   const plan = { aiayn: [process.execPath, [self, '--child', jobFile]] };
+  if (job.models.some((m) => m.onnx)) plan.ort = [process.execPath, [self, '--child-ort', jobFile]];
   if (python) plan.transformers = [PYTHON, ['tools/hf_bench.py', 'run', '--models', names.join(','), '--threads', threads.join(','), '--budget', String(runs.budget), '--min-runs', String(runs.minRuns), '--max-runs', String(runs.maxRuns), '--out', join(scratch, 'peers.json')]];
   const engines = {};
   const othersBusy = {};
   for (let round = 0; round < rounds; round++) {
-    for (const [engine, [command, args]] of Object.entries(python ? { transformers: plan.transformers, aiayn: plan.aiayn } : plan)) {
+    for (const [engine, [command, args]] of Object.entries(plan)) {
       const waited = waitForQuiet(maxWait);
       if (waited > 2) log(`waited ${waited.toFixed(0)} s for other processes to quieten`);
       const before = cpuTicks();
       let r;
-      if (engine === 'aiayn') r = runChild(command, args);
+      if (engine !== 'transformers') r = runChild(command, args);
       else {
         runChild(command, args, { json: false });
         r = JSON.parse(readFileSync(join(scratch, 'peers.json'), 'utf8'));
@@ -330,7 +504,7 @@ async function main() {
     writeFileSync(PEERS_FILE, JSON.stringify(peers, null, 1) + '\n');
   }
 
-  const output = { machine, date: started, quick, rounds, setups: { aiayn: engines.aiayn.setup, transformers: peers?.setup }, notes, othersBusy, models: {} };
+  const output = { machine, date: started, quick, rounds, setups: { aiayn: engines.aiayn.setup, ort: engines.ort?.setup, transformers: peers?.setup }, notes, othersBusy, models: {} };
   for (const n of names) {
     const ours = engines.aiayn.models[n];
     const theirs = peers?.models[n];
@@ -342,32 +516,42 @@ async function main() {
       }
     }
     const checks = Object.fromEntries(WORKLOADS.map((w) => [w.name, theirs ? agreement(ours.ids[w.name], theirs.ids[w.name]) : null]));
+    const onnx = engines.ort?.models[n];
+    const ortChecks = Object.fromEntries(WORKLOADS.map((w) => [w.name, onnx ? agreement(onnx.ids[w.name], ours.ids[w.name]) : null]));
     const rows = [];
     for (const t of threads) {
       for (const w of WORKLOADS) {
         const a = ours.results.find((r) => r.workload === w.name && r.threads === t);
+        const o = onnx?.results.find((r) => r.workload === w.name && r.threads === t);
         const p = theirs?.results.find((r) => r.workload === w.name && r.threads === t);
         rows.push({
-          workload: w.name, threads: t, aiayn: a.tokensPerSecond, aiaynRuns: a.runs, transformers: p?.tokensPerSecond, transformersRuns: p?.runs,
-          ratio: p ? a.tokensPerSecond / p.tokensPerSecond : undefined, ids: checks[w.name]?.text,
+          workload: w.name, threads: t, aiayn: a.tokensPerSecond, aiaynRuns: a.runs, ort: o?.tokensPerSecond, ortRuns: o?.runs,
+          transformers: p?.tokensPerSecond, transformersRuns: p?.runs,
+          ratioOrt: o ? a.tokensPerSecond / o.tokensPerSecond : undefined, ratio: p ? a.tokensPerSecond / p.tokensPerSecond : undefined,
+          ids: checks[w.name]?.text, ortIds: ortChecks[w.name]?.text,
         });
       }
     }
-    const f = (x) => (x === undefined ? '-' : x >= 100 ? x.toFixed(0) : x.toFixed(1));
+    const f = (x) => (x === undefined ? 'n/a' : x >= 100 ? x.toFixed(0) : x.toFixed(1));
+    // Issue #10's goals: aiayn at least 1.5x onnxruntime-node and 3x transformers.
+    const ratio = (x, goal) => (x === undefined ? 'n/a' : `${x.toFixed(2)}x ${x >= goal ? '✓' : '✗'}`);
     console.log(`\n${MODELS[n].title}; tokens/s (B x 32 new tokens / wall time of generate, encoder included), medians`);
-    console.log('\n| workload | threads | aiayn | transformers | aiayn / transformers | ids = transformers (1 thread) |');
-    console.log('|---|---:|---:|---:|---:|---|');
-    for (const r of rows) console.log(`| ${r.workload} | ${r.threads} | ${f(r.aiayn)} | ${f(r.transformers)} | ${r.ratio === undefined ? '-' : `${r.ratio.toFixed(2)}x`} | ${r.threads === threads[0] ? (r.ids ?? '-') : ''} |`);
+    console.log('\n| workload | threads | aiayn | ORT | transformers | aiayn / ORT (≥1.5x) | aiayn / transformers (≥3x) | ids = transformers (1 thread) | ORT ids = aiayn (1 thread) |');
+    console.log('|---|---:|---:|---:|---:|---:|---:|---|---|');
+    for (const r of rows) {
+      const first = r.threads === threads[0];
+      console.log(`| ${r.workload} | ${r.threads} | ${f(r.aiayn)} | ${f(r.ort)} | ${f(r.transformers)} | ${ratio(r.ratioOrt, 1.5)} | ${ratio(r.ratio, 3)} | ${first ? (r.ids ?? '-') : ''} | ${first ? (r.ortIds ?? '-') : ''} |`);
+    }
     if (theirs) {
       const margins = Object.entries(theirs.greedyMargin).map(([k, v]) => `${k} ${v.toExponential(1)} (${(v / theirs.maxAbsScore[k]).toExponential(1)} x max |score|)`).join(', ');
       const distinct = Object.entries(theirs.distinct).filter(([k]) => k.startsWith('greedy')).map(([k, v]) => `${k} [${v.join(' ')}]`).join(', ');
       console.log(`\ngreedy: smallest top-1/top-2 gap of transformers' scores ${margins}; distinct ids per row ${distinct}`);
     }
-    output.models[n] = { dir: MODELS[n].dir, fingerprint: fingerprint(dirs[n]), rows, greedyIdsEqual: theirs ? WORKLOADS.filter((w) => w.numBeams === 1).every((w) => checks[w.name].equal) : null, beamIdsEqual: theirs ? WORKLOADS.filter((w) => w.numBeams > 1).every((w) => checks[w.name].equal) : null, greedyMargin: theirs?.greedyMargin, maxAbsScore: theirs?.maxAbsScore };
+    output.models[n] = { dir: MODELS[n].dir, fingerprint: fingerprint(dirs[n]), rows, ortGreedyIdsEqual: onnx ? WORKLOADS.filter((w) => w.numBeams === 1).every((w) => ortChecks[w.name].equal) : null, ortBeamIdsEqual: onnx ? WORKLOADS.filter((w) => w.numBeams > 1).every((w) => ortChecks[w.name].equal) : null, greedyIdsEqual: theirs ? WORKLOADS.filter((w) => w.numBeams === 1).every((w) => checks[w.name].equal) : null, beamIdsEqual: theirs ? WORKLOADS.filter((w) => w.numBeams > 1).every((w) => checks[w.name].equal) : null, greedyMargin: theirs?.greedyMargin, maxAbsScore: theirs?.maxAbsScore };
   }
   rmSync(scratch, { recursive: true, force: true });
   console.log(`\n${Object.entries(output.setups).filter(([, v]) => v).map(([, v]) => v).join('; ')}`);
-  console.log(`beams: 4 beams per source, tokens counted once per source; ids column: every row's 32 new tokens (Marian's forced final EOS included); beam ids can part on ties, and only greedy must agree`);
+  console.log(`beams: 4 beams per source, tokens counted once per source; ids column: every row's 32 new tokens (Marian's forced final EOS included); beam ids can part on ties, and only greedy must agree; ORT's ids are from its first thread count, aiayn's at 1 thread`);
   console.log(`other processes kept ${Object.entries(othersBusy).map(([k, v]) => `${v.map((x) => x.toFixed(2)).join('/')} cores busy while ${k} ran`).join(', ')} (of ${machine.cores}; per round)`);
   for (const note of notes) console.log(`note: ${note}`);
   const seconds = (performance.now() - t0) / 1000;
@@ -381,6 +565,8 @@ async function main() {
 
 if (process.argv[2] === '--child') {
   console.log(JSON.stringify(aiaynChild(JSON.parse(readFileSync(process.argv[3], 'utf8')))));
+} else if (process.argv[2] === '--child-ort') {
+  console.log(JSON.stringify(await ortChild(JSON.parse(readFileSync(process.argv[3], 'utf8')))));
 } else {
   await main();
 }
