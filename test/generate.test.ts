@@ -344,6 +344,24 @@ describe(`continuous batching on ${isa}`, () => {
       model.dispose();
     }
   });
+
+  it('generate reuses its decode state across calls; a call that throws midway leaves the next one unaffected', () => {
+    const model = Transformer.random({ ...small, tgtVocab: 16 }, { seed: 3 });
+    const options: GenerationOptions = { numBeams: 3, maxNewTokens: 10 };
+    const first = generate(model, sources, options);
+    expect(generate(model, sources, options)).toEqual(first);
+    // Step 3 throws, with rows of this call still in the state.
+    const step = vi.spyOn(model, 'step');
+    let calls = 0;
+    step.mockImplementation(function (this: Transformer, ...args) {
+      if (++calls === 3) throw new Error('injected');
+      return Transformer.prototype.step.apply(model, args);
+    });
+    expect(() => generate(model, sources, options)).toThrow('injected');
+    step.mockRestore();
+    expect(generate(model, sources, options)).toEqual(first);
+    model.dispose();
+  });
 });
 
 describe(`DecodeState.gather on ${isa}`, () => {

@@ -14,6 +14,8 @@ export function createSearch(src: Int32Array, options: ResolvedOptions, config: 
   return options.numBeams > 1 ? new BeamSearch(src, options, config) : new SequenceSearch(src, options, config);
 }
 
+const runners = new WeakMap<Transformer, BatchRunner>();
+
 /**
  * Generates for every source in one batch (KV-cached; beams and samples are
  * rows of it) and returns one Generation per source, in order. Sources are id
@@ -36,9 +38,14 @@ export function generate(
   const ids = texts ? (src as readonly string[]).map((t, i) => encodeText(tokenizer!, t, `src[${i}]`, languages)) : src;
   const o = resolveGenerationOptions(languages.options, c, [], model.generation);
   const searches = checkIdBatch('src', ids, c.srcVocab, c.maxPositions).map((s, i) => createSearch(s, { ...o, seed: o.seed + i }, c));
-  const runner = new BatchRunner(model);
+  // One runner per model, reused: its decode state's buffers are then written
+  // warm (fresh ones page-fault on every first touch). A call that throws
+  // leaves rows behind, so its runner is dropped.
+  const runner = runners.get(model) ?? new BatchRunner(model);
+  runners.delete(model);
   runner.add(searches);
   while (runner.size > 0) runner.step();
+  runners.set(model, runner);
   const results = searches.map((s) => s.result());
   if (texts) for (const g of results) for (const seq of g.sequences) seq.text = tokenizer!.decode(seq.ids);
   return results;
