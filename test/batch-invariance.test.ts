@@ -38,14 +38,14 @@ describe(`batch invariance on ${isa}`, () => {
 
   for (const threads of [1, 2]) {
     describe(`${threads} thread(s)`, () => {
-      it('linear: a row of y is the same for M = 1, 3, 13, 40 (K = 64, 512, 2048, 2047)', () => {
+      it('linear: a row of y is the same for M = 1, 3, 7, 8, 13, 40 (K = 64, 512, 2048, 2047)', () => {
         setThreads(threads);
         for (const K of [64, 512, 2048, 2047]) for (const N of [200, 1030]) {
           const w = native.linearPack(randomTensor([N, K], K + N), randomTensor([N], K + N + 1));
           const x = randomTensor([1, K], K * 7 + N);
           for (const activation of ['none', 'gelu'] as const) {
             const alone = native.linear(x, w, { activation });
-            for (const M of [1, 3, 13, 40]) for (const at of positions(M)) {
+            for (const M of [1, 3, 7, 8, 13, 40]) for (const at of positions(M)) {
               const y = native.linear(batchWith(x.data, M, at, M * 31 + at), w, { activation });
               expectSameBits(y.data.subarray(at * N, (at + 1) * N), alone.data, `linear K=${K} N=${N} ${activation} row ${at} of M=${M}`);
             }
@@ -60,6 +60,22 @@ describe(`batch invariance on ${isa}`, () => {
           }
           w.dispose();
         }
+      });
+
+      it('linear: weights of 32 MiB and more (the DRAM decode tiles) give a row the same result for M = 1..13', () => {
+        setThreads(threads);
+        // 16411 x 520 packs to 34 MB (gemm.cc kStreamBytes); K = 520 is two depth blocks.
+        const N = 16411, K = 520;
+        const w = native.linearPack(randomTensor([N, K], 11), randomTensor([N], 12));
+        const x = randomTensor([1, K], 13);
+        const r = randomTensor([1, N], 14);
+        const alone = native.linear(x, w, { activation: 'gelu', residual: r });
+        for (const M of [2, 7, 8, 9, 12, 13]) for (const at of positions(M)) {
+          const res = batchWith(r.data, M, at, M * 17 + at);
+          const y = native.linear(batchWith(x.data, M, at, M * 31 + at), w, { activation: 'gelu', residual: res });
+          expectSameBits(y.data.subarray(at * N, (at + 1) * N), alone.data, `linear ${N}x${K} gelu+residual row ${at} of M=${M}`);
+        }
+        w.dispose();
       });
 
       it('decode attention: a row over a KV cache is the same alone and inside B = 1, 2, 5, 16', () => {

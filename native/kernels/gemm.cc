@@ -48,6 +48,9 @@ constexpr int64_t kMcMax = 192;
 constexpr int64_t kParallelMinMacs = 1 << 17;
 // Tasks per thread wanted for dynamic balancing.
 constexpr int64_t kTasksPerThread = 4;
+// Packed weights at least this big (an L3 of this machine class) cannot stay
+// cached between calls: blk.stream, the decode tiles tuned for DRAM reads.
+constexpr size_t kStreamBytes = size_t{32} << 20;
 
 using BlockFn = void (*)(const GemmBlock&);
 
@@ -184,6 +187,7 @@ void linear(const float* x, int64_t M, int64_t ldx, const PackedWeights& w, cons
     blk.m = r1 - r0;
     blk.ldy = ldy;
     blk.panel_outer = small;
+    blk.stream = w.bytes >= kStreamBytes;
     blk.act = act;
     // Panels [q0, q1), depth block ik; `next` is where the following call reads.
     auto run = [&](int64_t q0, int64_t q1, int64_t ik, const float* next) {

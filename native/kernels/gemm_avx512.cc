@@ -18,14 +18,33 @@
 //   so 8 independent FMA chains hide the FMA latency without splitting the
 //   depth (gemm.cc gives decode tasks whole pairs of panels).
 // - Decode (panel_outer, 2 <= m <= 12): every row of the block in one tile per
-//   panel, so each weight is loaded once: MRx64 up to 6 rows, else two MRx32
-//   tiles over the panel's halves. The half tiles prefetch the weights read
-//   next (the next panel, or blk.next: gemm.cc runs decode panels through
-//   their depth blocks in turn) into L2 as they go (measured: without it each
-//   half pass, reading 128 of every 256 bytes, streamed DRAM at half the
-//   rate); the full-width tiles do not (measured: the hardware prefetcher
-//   alone reads DRAM as fast as a plain read loop, and software prefetches
-//   cost 20 % on L3-resident weights).
+//   panel, so each weight is read from memory once:
+//   * 2..6 rows: MRx64, one pass over the panel.
+//   * 7 rows: 7x64 in one pass with the weights in registers and x as
+//     embedded {1to16} broadcasts (sgemm_step_eb_avx512: 28 accumulators +
+//     4 weight vectors = 32 zmm).
+//   * 8..12 rows, weights >= 32 MiB (gemm.cc kStreamBytes, blk.stream: read from DRAM every
+//     call): tile_8x64_stream, one pass for rows 0..7 (row 7's accumulators
+//     in L1), then rows 8.. as one MRx64 tile from L2.
+//   * 8..12 rows otherwise: two MRx32 tiles over the panel's halves, which
+//     prefetch the weights read next (the next panel, or blk.next: gemm.cc
+//     runs decode panels through their depth blocks in turn) into L2.
+//   Measured (1 thread, M x 58101 x 512: 119 MB of weights, DRAM ~35 GB/s; same
+//   buffers for every variant, orig vs new alternated call by call): the core
+//   overlaps DRAM streaming with FMAs only when each weight row is consumed
+//   in a single pass. Half tiles (8..12 rows: two passes, each reading 128 of
+//   every 256 bytes) cost about the SUM of bandwidth time and compute time
+//   (M = 8: 5.5 ms = 3.3 + 2.3); so did every two-pass variant tried: rows
+//   split 4+4 / 6+6 over full-width tiles (the second pass from L2 leaves
+//   DRAM idle), depth chunks of 16..256 rows run by both tiles in turn (also
+//   with the accumulators parked in L1), software prefetches of the current
+//   or next panel (t0 / t1, 4..64 KB ahead) or demand "touch" loads ahead,
+//   and 2 MiB pages (-10 % at most). One pass: M = 7 5.5 -> 3.7 ms, M = 8
+//   5.4 -> 4.0 ms (M = 1: 3.4 ms). The 7-row tile computes as fast as the
+//   half tiles on cached weights; tile_8x64_stream is 15-20 % slower there
+//   (row 7's load/FMA/store chain through L1), hence only on blk.stream.
+//   Rows 8.. of 9..12 add their L2 pass to the time (M = 12: 6.8 -> 5.5 ms).
+//   Embedded broadcasts for 2..6 rows: no gain on DRAM, 15-25 % loss cached.
 // Column edges use masked loads/stores. Epilogue in registers: + bias, then
 // the activation (activate_ps from vecmath_avx512.h: ReLU, exact-erf GELU
 // with erf_ps (absolute error <= 1.2e-7), tanh GELU, SiLU), + residual.
@@ -63,16 +82,38 @@ __attribute__((always_inline)) inline void sgemm_step_avx512(const float* const*
   }
 }
 
+// The same step with the weights held in registers and x fed to every FMA as
+// an embedded {1to16} broadcast from memory (inline asm, so the compiler can
+// neither fold the weight loads into the FMAs nor hoist the broadcasts into
+// registers): 4 NP aligned loads per depth step whatever MR, and no register
+// for x, so 7 x 64 fits (28 accumulators + 4 weight vectors = 32 zmm). Same
+// arithmetic as sgemm_step_avx512 (vfmadd231ps: acc + x * b, one rounding).
+template <int MR, int NV, int NP>
+__attribute__((always_inline)) inline void sgemm_step_eb_avx512(const float* const* xr, int64_t k,
+                                                                const float* b, int64_t pstride,
+                                                                __m512 (&acc)[MR][NP * NV]) {
+  __m512 bv[NP * NV];
+  #pragma GCC unroll 8
+  for (int c = 0; c < NP * NV; ++c) bv[c] = _mm512_load_ps(b + (c / NV) * pstride + k * kNr + 16 * (c % NV));
+  #pragma GCC unroll 12
+  for (int r = 0; r < MR; ++r) {
+    #pragma GCC unroll 8
+    for (int c = 0; c < NP * NV; ++c) {
+      asm("vfmadd231ps %2%{1to16%}, %1, %0" : "+v"(acc[r][c]) : "v"(bv[c]), "m"(xr[r][k]));
+    }
+  }
+}
+
 // y[0:MR, 0:cols] (+)= x[0:MR, 0:kc] . [b_0 .. b_NP-1][0:kc, 0:16 NV], then
 // the epilogue. b points at some column of a panel (rows kNr floats apart);
 // the NP panels are pstride floats apart and cover adjacent columns of y.
 // With PF (NP = 1), depth step k also prefetches into L2 the same 16 NV
-// columns of row k of `pf`.
+// columns of row k of `pf`. With EB, the steps are sgemm_step_eb_avx512.
 //
 // One accumulator per output vector, one FMA chain over the depth in order:
 // narrow tiles get their independent chains from more panels (NP), never by
 // splitting the depth (which would round a row differently by tile height).
-template <int MR, int NV, int NP, bool PF>
+template <int MR, int NV, int NP, bool PF, bool EB = false>
 inline void sgemm_tile_avx512(const GemmBlock& blk, const float* x, const float* b, const float* pf,
                               float* y, const float* bias, int cols) {
   static_assert(!PF || NP == 1, "prefetching is for single-panel (half) tiles");
@@ -101,7 +142,11 @@ inline void sgemm_tile_avx512(const GemmBlock& blk, const float* x, const float*
         _mm_prefetch(reinterpret_cast<const char*>(pf + k * kNr + 16 * j), _MM_HINT_T1);
       }
     }
-    sgemm_step_avx512<MR, NV, NP>(xr, k, b, pstride, acc);
+    if (EB) {
+      sgemm_step_eb_avx512<MR, NV, NP>(xr, k, b, pstride, acc);
+    } else {
+      sgemm_step_avx512<MR, NV, NP>(xr, k, b, pstride, acc);
+    }
   }
 
   __m512 bv[NC];
@@ -164,6 +209,81 @@ void one_row(const GemmBlock& blk, int64_t i0) {
   }
 }
 
+// 8 x 64 over one panel in one pass (the decode tile for weights streamed from
+// DRAM, see the top): rows 0..6 as in the EB tile (28 zmm accumulators, 4 zmm
+// of weights, x as embedded broadcasts); row 7 keeps its 4 accumulators in
+// memory (L1) and updates them after the 28 FMAs, when the weight registers
+// are free: broadcast, load, FMA with the weights re-read from L1, store.
+// Same FMA chains in the same order as every other tile.
+void tile_8x64_stream(const GemmBlock& blk, const float* x, const float* b, float* y, const float* bias,
+                      int cols) {
+  const float* xr[8];
+  #pragma GCC unroll 8
+  for (int r = 0; r < 8; ++r) xr[r] = x + r * blk.ldx;
+  __m512 acc[7][4];
+  #pragma GCC unroll 7
+  for (int r = 0; r < 7; ++r) {
+    #pragma GCC unroll 4
+    for (int c = 0; c < 4; ++c) acc[r][c] = _mm512_setzero_ps();
+  }
+  __m512 acc7[4];  // in memory: the asm below reads and writes it there
+  #pragma GCC unroll 4
+  for (int c = 0; c < 4; ++c) acc7[c] = _mm512_setzero_ps();
+  const int64_t kc = blk.kc;
+  for (int64_t k = 0; k < kc; ++k) {
+    const float* bk = b + k * kNr;
+    __m512 bv[4];
+    #pragma GCC unroll 4
+    for (int c = 0; c < 4; ++c) bv[c] = _mm512_load_ps(bk + 16 * c);
+    #pragma GCC unroll 7
+    for (int r = 0; r < 7; ++r) {
+      #pragma GCC unroll 4
+      for (int c = 0; c < 4; ++c) {
+        asm("vfmadd231ps %2%{1to16%}, %1, %0" : "+v"(acc[r][c]) : "v"(bv[c]), "m"(xr[r][k]));
+      }
+    }
+    __m512 t1, t2, t3;
+    asm("vbroadcastss %[x], %[t1]\n\t"
+        "vmovaps %[a0], %[t2]\n\t"
+        "vmovaps %[a1], %[t3]\n\t"
+        "vfmadd231ps %[b0], %[t1], %[t2]\n\t"
+        "vfmadd231ps %[b1], %[t1], %[t3]\n\t"
+        "vmovaps %[t2], %[a0]\n\t"
+        "vmovaps %[t3], %[a1]\n\t"
+        "vmovaps %[a2], %[t2]\n\t"
+        "vmovaps %[a3], %[t3]\n\t"
+        "vfmadd231ps %[b2], %[t1], %[t2]\n\t"
+        "vfmadd231ps %[b3], %[t1], %[t3]\n\t"
+        "vmovaps %[t2], %[a2]\n\t"
+        "vmovaps %[t3], %[a3]"
+        : [t1] "=&v"(t1), [t2] "=&v"(t2), [t3] "=&v"(t3), [a0] "+m"(acc7[0]), [a1] "+m"(acc7[1]),
+          [a2] "+m"(acc7[2]), [a3] "+m"(acc7[3])
+        : [x] "m"(xr[7][k]), [b0] "m"(*reinterpret_cast<const __m512*>(bk)),
+          [b1] "m"(*reinterpret_cast<const __m512*>(bk + 16)),
+          [b2] "m"(*reinterpret_cast<const __m512*>(bk + 32)),
+          [b3] "m"(*reinterpret_cast<const __m512*>(bk + 48)));
+  }
+  #pragma GCC unroll 4
+  for (int c = 0; c < 4; ++c) {
+    const int v = cols - 16 * c;
+    if (v <= 0) break;
+    const __mmask16 mask = v >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << v) - 1);
+    const int off = 16 * c;
+    const __m512 bb = blk.finish && bias ? _mm512_maskz_loadu_ps(mask, bias + off) : _mm512_setzero_ps();
+    #pragma GCC unroll 8
+    for (int r = 0; r < 8; ++r) {
+      float* yr = y + r * blk.ldy;
+      __m512 val = r < 7 ? acc[r < 7 ? r : 0][c] : acc7[c];
+      if (blk.accumulate) val = _mm512_add_ps(val, _mm512_maskz_loadu_ps(mask, yr + off));
+      if (blk.finish) {
+        val = activate_ps(_mm512_add_ps(val, bb), blk.act);
+        if (blk.residual) val = _mm512_add_ps(val, _mm512_maskz_loadu_ps(mask, blk.residual + (yr - blk.y) + off));
+      }
+      _mm512_mask_storeu_ps(yr + off, mask, val);
+    }
+  }
+}
+
 // All 2 <= MR <= 12 rows of panel n0 / kNr (the decode path, see the top).
 template <int MR>
 void panel_all_rows(const GemmBlock& blk, int64_t n0) {
@@ -173,6 +293,16 @@ void panel_all_rows(const GemmBlock& blk, int64_t n0) {
   const int cols = static_cast<int>(blk.n - n0 < kNr ? blk.n - n0 : kNr);
   if (MR <= 6) {
     sgemm_tile_avx512<MR, 4, 1, false>(blk, blk.x, b, b, y, bias, cols);
+    return;
+  }
+  if (MR == 7) {  // one pass over the full panel width (see the top)
+    sgemm_tile_avx512<7, 4, 1, false, true>(blk, blk.x, b, b, y, bias, cols);
+    return;
+  }
+  if (blk.stream) {  // 8 rows in one pass, then any others from L2 (see the top)
+    tile_8x64_stream(blk, blk.x, b, y, bias, cols);
+    constexpr int MB = MR > 8 ? MR - 8 : 1;
+    if (MR > 8) sgemm_tile_avx512<MB, 4, 1, false>(blk, blk.x + 8 * blk.ldx, b, b, y + 8 * blk.ldy, bias, cols);
     return;
   }
   // What is read next: the block's next panel, else the task's next block.

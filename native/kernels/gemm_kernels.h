@@ -9,7 +9,8 @@
 //                     over 2 and 4 panels)
 //   avx512  nr = 64  (6x64 tile, 24 zmm accumulators; one row 1x128 over two
 //                     panels; decode blocks of up to 12 rows: all rows in one
-//                     Mx64 or two Mx32 tiles)
+//                     Mx64 tile (7x64 with embedded broadcasts; 8x64 with row
+//                     7 in L1 for streamed weights) or two Mx32 tiles)
 // Every tile computes each output element as one FMA chain over the block's
 // depth in order (no split accumulators), so results do not depend on M.
 // The avx2/avx512 variants may only be called when the CPU supports them
@@ -54,6 +55,8 @@ struct GemmBlock {
   bool accumulate;       // add to y (not the first depth block)
   bool finish;           // apply bias and activation (the last depth block)
   bool panel_outer;      // loop panels outside row tiles (stream B once: small m)
+  bool stream;           // the packed weights exceed the last-level cache, so every
+                         // call reads them from DRAM (picks the decode tile)
   Activation act;
 };
 
