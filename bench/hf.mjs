@@ -29,6 +29,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Tensor, Transformer, generate, info, setThreads, writeSafetensors } from '../dist/index.js';
+import { cpuTicks, othersCores, waitForQuiet } from './machine.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const PYTHON = `${root}.venv/bin/python`;
@@ -363,28 +364,6 @@ async function ortChild(job) {
 }
 
 // --- the parent --------------------------------------------------------------------------
-
-/** CPU ticks: the machine's busy time (steal included) and that of this process with its waited-for children. */
-function cpuTicks() {
-  const [user, nice, system, , , irq, softirq, steal] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-  const stat = readFileSync('/proc/self/stat', 'utf8');
-  const [utime, stime, cutime, cstime] = stat.slice(stat.lastIndexOf(')') + 2).split(' ').slice(11, 15).map(Number);
-  return { busy: user + nice + system + irq + softirq + steal, own: utime + stime + cutime + cstime, ms: performance.now() };
-}
-
-/** Cores other processes kept busy on average between two cpuTicks() (USER_HZ = 100). */
-const othersCores = (a, b) => Math.max(0, (b.busy - a.busy - (b.own - a.own)) / 100 / ((b.ms - a.ms) / 1000));
-
-/** Waits (up to maxSeconds) for a second in which other processes keep less than a quarter of a core busy. */
-function waitForQuiet(maxSeconds) {
-  const start = performance.now();
-  while (performance.now() - start < maxSeconds * 1000) {
-    const a = cpuTicks();
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1000);
-    if (othersCores(a, cpuTicks()) < 0.25) break;
-  }
-  return (performance.now() - start) / 1000;
-}
 
 function runChild(command, args, { json = true } = {}) {
   const r = spawnSync(command, args, { cwd: root, encoding: 'utf8', maxBuffer: 256 << 20, stdio: ['ignore', 'pipe', 'inherit'] });
