@@ -31,7 +31,7 @@ export function generate(
 ): Generation[] {
   const c = model.config;
   const tokenizer = model.tokenizer;
-  const languages = resolveLanguages(tokenizer?.languages, options === undefined ? {} : options);
+  const languages = resolveLanguages(tokenizer?.languages, options);
   const texts = Array.isArray(src) && src.length > 0 && src.every((s) => typeof s === 'string');
   if (texts && tokenizer === undefined) throw new TypeError('src holds texts but the model has no tokenizer: pass token ids');
   if (!texts && languages.sourcePrefix !== undefined) throw new TypeError(`options.targetLanguage ${JSON.stringify(options.targetLanguage)} is a source-side code: pass texts, or put its id first in each source`);

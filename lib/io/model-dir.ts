@@ -77,6 +77,13 @@ function readSnapshot(dir: string, hf: Record<string, unknown>, configPath: stri
   return { config, weights, tokenizer: loadTokenizer(dir), generation: generation.defaults, family: type as string };
 }
 
+/** The weights of one safetensors file in aiayn's names, checked against `config` as a whole, read one tensor at a time. */
+export function safetensorsSource(file: string, config: Readonly<TransformerConfig>): WeightSource {
+  const reader = openSafetensors(file);
+  checkWeights(reader.shapes, config, file);
+  return scratchSource(reader.shapes, (name, scratch) => reader.read(name, scratch));
+}
+
 /** Reads model directory `dir` (either kind); every problem is an Error naming the file and field. */
 export function readModelDir(dir: string): ModelDir {
   if (typeof dir !== 'string') throw new TypeError(`dir must be a string, got ${describe(dir)}`);
@@ -84,13 +91,10 @@ export function readModelDir(dir: string): ModelDir {
   const json = readJson(configPath, 'model config');
   if ('model_type' in json) return readSnapshot(dir, json, configPath);
   const config = resolveIn(configPath, json as Partial<TransformerConfig>);
-  const file = join(dir, 'model.safetensors');
-  const reader = openSafetensors(file);
-  checkWeights(reader.shapes, config, file);
   const generationPath = join(dir, 'generation_config.json');
   return {
     config,
-    weights: scratchSource(reader.shapes, (name, scratch) => reader.read(name, scratch)),
+    weights: safetensorsSource(join(dir, 'model.safetensors'), config),
     tokenizer: loadTokenizer(dir),
     generation: existsSync(generationPath) ? readGenerationConfig(generationPath).defaults : {},
     family: 'aiayn',

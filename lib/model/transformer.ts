@@ -3,8 +3,7 @@
 import { Tensor, checkInt, describe, formatShape } from '../tensor.js';
 import type { Backend, LinearWeights } from '../backend/backend.js';
 import { getBackend, type BackendName } from '../runtime.js';
-import { openSafetensors } from '../io/safetensors.js';
-import { readModelDir, writeModelDir } from '../io/model-dir.js';
+import { readModelDir, safetensorsSource, writeModelDir } from '../io/model-dir.js';
 import { CharTokenizer } from '../tokenizer/char.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import type { GenerationOptions } from '../generate/options.js';
@@ -21,7 +20,6 @@ import {
   expectedShapes,
   mapSource,
   randomSource,
-  scratchSource,
   type WeightMap,
   type WeightSource,
 } from './weights.js';
@@ -223,9 +221,7 @@ export class Transformer {
    */
   static fromPyTorch(file: string, config: Partial<TransformerConfig>, options: TransformerOptions = {}): Transformer {
     const c = resolveConfig(config);
-    const reader = openSafetensors(file);
-    checkWeights(reader.shapes, c, file);
-    return new Transformer(c, scratchSource(reader.shapes, (name, scratch) => reader.read(name, scratch)), options);
+    return new Transformer(c, safetensorsSource(file, c), options);
   }
 
   /**
