@@ -223,6 +223,17 @@ export class DecodeState {
     this.#reserve(rows, positions, srcPositions);
   }
 
+  /** Drops every buffer and row (its model was disposed): the state holds no memory afterwards. */
+  release(): void {
+    for (const layer of this.#layers) layer.k = layer.v = layer.cross = new Float32Array(0);
+    this.#rows = this.#Bcap = this.#Tcap = this.#Scap = 0;
+    this.#positions = new Int32Array(0);
+    this.#srcLengths = new Int32Array(0);
+    this.#groups = new Int32Array(0);
+    this.#scratch = new Float32Array(0);
+    this.#lengthsBuffer = new Int32Array(0);
+  }
+
   #checkRow(name: string, r: unknown): number {
     return checkInt(name, r, 0, this.#rows - 1);
   }

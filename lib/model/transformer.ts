@@ -132,6 +132,12 @@ export class Transformer {
   readonly #decoderNorm: Norm | undefined;
   readonly #generator: LinearWeights;
   readonly #states = new WeakSet<DecodeState>();
+  /**
+   * The same states, to release on dispose(): generate() keeps one per model
+   * (its KV buffers can be large) for as long as the model object lives, which
+   * may be long after dispose(). Weak: a state dropped by its user goes as usual.
+   */
+  #toRelease: Array<WeakRef<DecodeState>> = [];
   /** skipPadPositions: the position ids of a decoder step, reused. */
   #stepIds = new Int32Array(0);
   #disposed = false;
@@ -280,6 +286,8 @@ export class Transformer {
     this.#checkLive();
     const state = new DecodeState(this.config);
     this.#states.add(state);
+    this.#toRelease = this.#toRelease.filter((r) => r.deref() !== undefined);
+    this.#toRelease.push(new WeakRef(state));
     return state;
   }
 
@@ -344,11 +352,13 @@ export class Transformer {
     return this.#ws.bytes;
   }
 
-  /** Frees the native memory of the packed weights and the activation buffers; the model cannot be used afterwards. */
+  /** Frees the native memory of the packed weights, the activation buffers and those of its decode states; the model cannot be used afterwards. */
   dispose(): void {
     if (this.#disposed) return;
     this.#disposed = true;
     this.#ws.clear();
+    for (const r of this.#toRelease) r.deref()?.release();
+    this.#toRelease = [];
     for (const layer of [...this.#encoder, ...this.#decoder]) layer.dispose();
     this.#generator.dispose();
   }

@@ -1,0 +1,45 @@
+// dispose() frees what a model holds even while the model object stays
+// referenced (issue #11, found by tools/soak): its decode states' KV buffers,
+// among them the one generate() keeps per model between calls.
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { describe, expect, it } from 'vitest';
+import { Transformer, generate } from '../lib/index.js';
+import { heldout } from './serve-helpers.js';
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+/** ArrayBuffer bytes still referenced after a full collection. */
+function arrayBuffers(): number {
+  gc();
+  gc();
+  return process.memoryUsage().arrayBuffers;
+}
+
+const MiB = 1024 * 1024;
+const texts = heldout.slice(0, 16).map((e) => e.text);
+
+describe('dispose()', () => {
+  it('releases the decode states the model made: no rows, no bytes', () => {
+    const model = Transformer.load('models/pt-numbers');
+    const state = model.createState();
+    model.addRows(state, [model.tokenizer!.encode(texts[0], { eos: true })], [4]);
+    expect(state.bytes).toBeGreaterThan(0);
+    model.dispose();
+    expect(state.rows).toBe(0);
+    expect(state.bytes).toBe(0);
+    expect(() => model.addRows(state, [[4, 5]])).toThrow(/the model was disposed/);
+  });
+
+  it("frees generate()'s kept decode state while the model object is still referenced", () => {
+    const before = arrayBuffers();
+    const model = Transformer.load('models/pt-numbers');
+    generate(model, texts, { numBeams: 4, maxNewTokens: 80 }); // 64 rows × 80 positions: MiBs of KV cache
+    const held = arrayBuffers() - before;
+    expect(held).toBeGreaterThan(4 * MiB);
+    model.dispose();
+    expect(arrayBuffers() - before).toBeLessThan(MiB);
+    expect(model.config.dModel).toBe(128); // still referenced here
+  });
+});

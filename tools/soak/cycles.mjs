@@ -1,0 +1,107 @@
+// Load/dispose soak (issue #11): --cycles cycles of Transformer.load →
+// generate() (a few inputs, greedy then 4 beams) → dispose(), going round the
+// --models, native backend. Every cycle's ids must equal that model's first
+// cycle's (zero wrong answers). After a full collection (node --expose-gc),
+// RSS, heapUsed, external and arrayBuffers are sampled at the end of the
+// warm-up and every --every cycles after it.
+// Verdict, end of the warm-up → end (each the median of the last 3 samples up
+// to that point): RSS grows at most --rss-slack (5 %); external and
+// arrayBuffers at most 1 MiB (a model's packed weights are reported as
+// external memory: one not freed per cycle would show at once); heapUsed at
+// most 2 MiB. Exit code 1 otherwise. Writes bench/results/soak-cycles.json.
+//
+//   node --expose-gc tools/soak/cycles.mjs [--cycles 1000] [--warmup 100] [--every 25]
+import { readFileSync } from 'node:fs';
+import { Transformer, generate } from '../../dist/index.js';
+import { MiB, loadAverage, median, mib, parseFlags, table, writeResults } from './report.mjs';
+
+const flags = parseFlags(process.argv.slice(2), {
+  cycles: 1000,
+  warmup: 100,
+  every: 25,
+  models: 'models/pt-numbers,test/fixtures/hf/marian,test/fixtures/hf/t5',
+  rssSlack: 0.05,
+});
+if (typeof globalThis.gc !== 'function') throw new Error('run with node --expose-gc (the samples are taken after a full collection)');
+if (flags.warmup >= flags.cycles) throw new Error(`--warmup (${flags.warmup}) must be below --cycles (${flags.cycles})`);
+const EXTERNAL_SLACK = MiB;
+const HEAP_SLACK = 2 * MiB;
+
+/** A few inputs per model: the demo model's held-out number words, the HF fixtures' own texts. */
+function inputsOf(dir) {
+  const heldout = `${dir}/heldout.json`;
+  try {
+    return JSON.parse(readFileSync(heldout, 'utf8')).slice(0, 4).map((e) => e.text);
+  } catch {
+    return JSON.parse(readFileSync(`${dir}/expected.json`, 'utf8')).texts.slice(0, 4);
+  }
+}
+const models = flags.models.split(',').map((dir) => ({ dir, inputs: inputsOf(dir), answer: undefined, cycles: 0 }));
+
+/** One cycle on `m`: the generated ids of both searches as one string. */
+function cycle(m) {
+  const model = Transformer.load(m.dir);
+  try {
+    const greedy = generate(model, m.inputs, { maxNewTokens: 16 });
+    const beams = generate(model, m.inputs, { maxNewTokens: 16, numBeams: 4, numReturnSequences: 2 });
+    return JSON.stringify([greedy, beams].map((gs) => gs.map((g) => g.sequences.map((s) => Array.from(s.ids)))));
+  } finally {
+    model.dispose();
+  }
+}
+
+function sample(c) {
+  globalThis.gc();
+  globalThis.gc();
+  const m = process.memoryUsage();
+  return { cycle: c, rss: m.rss, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers };
+}
+
+console.log(`soak:cycles: ${flags.cycles} cycles (warm-up ${flags.warmup}, a sample every ${flags.every}) over ${models.map((m) => m.dir).join(', ')}; load average ${loadAverage().join(' ')}`);
+const samples = [sample(0)];
+const wrong = [];
+const t0 = performance.now();
+for (let c = 1; c <= flags.cycles; c++) {
+  const m = models[(c - 1) % models.length];
+  const answer = cycle(m);
+  m.cycles++;
+  m.answer ??= answer;
+  if (answer !== m.answer && wrong.length < 10) wrong.push({ cycle: c, model: m.dir, got: answer.slice(0, 200), want: m.answer.slice(0, 200) });
+  if (c === flags.warmup || (c > flags.warmup && (c - flags.warmup) % flags.every === 0) || c === flags.cycles) {
+    samples.push(sample(c));
+    const s = samples.at(-1);
+    console.log(`  cycle ${c}: RSS ${mib(s.rss)} MiB, heap ${mib(s.heapUsed)} MiB, external ${mib(s.external)} MiB, arrayBuffers ${mib(s.arrayBuffers)} MiB (${((performance.now() - t0) / c).toFixed(0)} ms/cycle)`);
+  }
+}
+const seconds = (performance.now() - t0) / 1000;
+
+const upTo = (c, key) => median(samples.filter((s) => s.cycle <= c && s.cycle > 0).slice(-3).map((s) => s[key]));
+const keys = [['rss', 'RSS'], ['heapUsed', 'heapUsed'], ['external', 'external'], ['arrayBuffers', 'arrayBuffers']];
+const growth = Object.fromEntries(keys.map(([k]) => [k, { warm: upTo(flags.warmup, k), end: upTo(flags.cycles, k) }]));
+const allowed = { rss: growth.rss.warm * flags.rssSlack, heapUsed: HEAP_SLACK, external: EXTERNAL_SLACK, arrayBuffers: EXTERNAL_SLACK };
+const rows = [['memory', 'start MiB', `cycle ${flags.warmup} MiB`, `cycle ${flags.cycles} MiB`, 'growth MiB', 'allowed MiB']];
+for (const [k, label] of keys) rows.push([label, mib(samples[0][k]), mib(growth[k].warm), mib(growth[k].end), mib(growth[k].end - growth[k].warm), mib(allowed[k])]);
+console.log('\n' + table(rows));
+console.log(`\n${flags.cycles} cycles in ${seconds.toFixed(0)} s (${((seconds * 1000) / flags.cycles).toFixed(0)} ms/cycle); wrong answers: ${wrong.length}`);
+
+const problems = keys.filter(([k]) => growth[k].end - growth[k].warm > allowed[k]).map(([k, label]) => `${label} grew ${mib(growth[k].end - growth[k].warm)} MiB after the warm-up (allowed ${mib(allowed[k])} MiB)`);
+for (const w of wrong) problems.push(`cycle ${w.cycle} (${w.model}) answered differently from its first cycle`);
+const file = writeResults('soak-cycles.json', {
+  date: new Date().toISOString(),
+  command: `node --expose-gc tools/soak/cycles.mjs ${process.argv.slice(2).join(' ')}`.trim(),
+  cycles: flags.cycles,
+  warmup: flags.warmup,
+  models: models.map((m) => ({ dir: m.dir, inputs: m.inputs.length, cycles: m.cycles })),
+  seconds,
+  loadAverageAtEnd: loadAverage(),
+  growthMiB: Object.fromEntries(keys.map(([k]) => [k, { warm: growth[k].warm / MiB, end: growth[k].end / MiB, allowed: allowed[k] / MiB }])),
+  samples: { columns: ['cycle', 'rssMiB', 'heapUsedMiB', 'externalMiB', 'arrayBuffersMiB'], rows: samples.map((s) => [s.cycle, ...[s.rss, s.heapUsed, s.external, s.arrayBuffers].map((v) => Number((v / MiB).toFixed(2)))]) },
+  wrong,
+  pass: problems.length === 0,
+});
+console.log(`wrote ${file}`);
+if (problems.length > 0) {
+  console.log(`\nFAIL\n- ${problems.join('\n- ')}`);
+  process.exit(1);
+}
+console.log('\nPASS');
