@@ -4,7 +4,7 @@
 // model configured differently; nothing here computes a layer.
 import { Tensor, describe, formatShape, type Shape } from '../tensor.js';
 import type { TransformerConfig } from '../model/config.js';
-import type { WeightSource } from '../model/weights.js';
+import { listed, type WeightSource } from '../model/weights.js';
 import type { Checkpoint } from '../io/checkpoint.js';
 
 /** config.json as read. */
@@ -15,11 +15,16 @@ export type HFConfig = Readonly<Record<string, unknown>>;
  *  - `rows`: checkpoint tensors stacked along their first dimension (one: as it is),
  *    e.g. q_proj, k_proj, v_proj -> in_proj_weight; `fromRow` drops leading rows
  *    (BART's position offset);
- *  - `make`: computed, e.g. a sinusoidal table the checkpoint does not store.
+ *  - `make`: computed, e.g. a sinusoidal table the checkpoint does not store, of
+ *    `shape` (known without making it: its size comes from config.json, and is
+ *    checked before anything is allocated).
  */
 export type Recipe =
   | { rows: readonly string[]; fromRow?: number; reshape?: Shape }
-  | { make: () => Tensor };
+  | { make: () => Tensor; shape: Shape };
+
+/** The most values a computed tensor may hold (1 GiB of float32): more is a config.json out of all proportion. */
+const MAX_COMPUTED_VALUES = 2 ** 28;
 
 export interface Family {
   /** Our config for this checkpoint (`has`: whether it stores a tensor); errors name config.json's field. */
@@ -66,11 +71,14 @@ export function pick(has: (name: string) => boolean, ...names: string[]): string
   return names.find(has) ?? names[0];
 }
 
-function recipeShape(recipe: Recipe, shapes: ReadonlyMap<string, Shape>, missing: string[], bad: string[], name: string, made: Map<string, Tensor>): Shape | undefined {
+function recipeShape(recipe: Recipe, shapes: ReadonlyMap<string, Shape>, missing: string[], bad: string[], name: string): Shape | undefined {
   if ('make' in recipe) {
-    const t = recipe.make();
-    made.set(name, t);
-    return t.shape;
+    const values = recipe.shape.reduce((a, d) => a * d, 1);
+    if (values > MAX_COMPUTED_VALUES) {
+      bad.push(`${name}: computing ${formatShape(recipe.shape)} (from config.json's sizes) would take ${values} values, more than ${MAX_COMPUTED_VALUES}`);
+      return undefined;
+    }
+    return recipe.shape;
   }
   const parts = recipe.rows.map((n) => {
     const s = shapes.get(n);
@@ -102,29 +110,23 @@ export function recipeSource(recipes: ReadonlyMap<string, Recipe>, checkpoint: C
   const missing: string[] = [];
   const bad: string[] = [];
   const shapes = new Map<string, Shape>();
-  // Computed tensors are made once, for their shape, and handed over when taken.
-  const made = new Map<string, Tensor>();
   for (const [name, recipe] of recipes) {
-    const shape = recipeShape(recipe, checkpoint.shapes, missing, bad, name, made);
+    const shape = recipeShape(recipe, checkpoint.shapes, missing, bad, name);
     if (shape !== undefined) shapes.set(name, shape);
   }
   const used = new Set([...recipes.values()].flatMap((r) => ('rows' in r ? r.rows : [])));
   const unexpected = [...checkpoint.shapes.keys()].filter((n) => !used.has(n) && !ignored?.test(n));
   if (missing.length + bad.length + unexpected.length > 0) {
     const parts = [
-      missing.length ? `missing tensors (${missing.length}): ${missing.join(', ')}` : '',
-      bad.length ? bad.join('; ') : '',
-      unexpected.length ? `unexpected tensors (${unexpected.length}), from a variant aiayn does not support: ${unexpected.join(', ')}` : '',
+      missing.length ? `missing tensors (${missing.length}): ${listed(missing)}` : '',
+      bad.length ? listed(bad, '; ') : '',
+      unexpected.length ? `unexpected tensors (${unexpected.length}), from a variant aiayn does not support: ${listed(unexpected)}` : '',
     ].filter(Boolean);
     throw new Error(`${checkpoint.source}: the weights do not match the config: ${parts.join('. ')}`);
   }
   const make = (name: string): Tensor => {
     const recipe = recipes.get(name)!;
-    if ('make' in recipe) {
-      const t = made.get(name) ?? recipe.make();
-      made.delete(name);
-      return t;
-    }
+    if ('make' in recipe) return recipe.make();
     const shape = shapes.get(name)!;
     if (recipe.rows.length === 1 && !recipe.fromRow) return checkpoint.read(recipe.rows[0]).reshape(shape);
     if (recipe.fromRow) {

@@ -34,7 +34,7 @@ export const m2m100: Family = {
   recipes(c, _hf, has) {
     const recipes = new Map<string, Recipe>();
     recipes.set('src_tok_emb.embedding.weight', { rows: [pick(has, 'model.shared.weight', 'model.encoder.embed_tokens.weight', 'model.decoder.embed_tokens.weight')] });
-    recipes.set('positional_encoding.pos_embedding', { make: () => m2m100Positions(c.maxPositions, c.dModel, c.padId + 1) });
+    recipes.set('positional_encoding.pos_embedding', { make: () => m2m100Positions(c.maxPositions, c.dModel, c.padId + 1), shape: [c.maxPositions, c.dModel] });
     bartLayers(c, recipes);
     if (!c.tieOutput) recipes.set('generator.weight', { rows: ['lm_head.weight'] });
     return recipes;

@@ -43,7 +43,7 @@ export const marian: Family = {
     });
     if (!c.shareEmbeddings) recipes.set('tgt_tok_emb.embedding.weight', { rows: ['model.decoder.embed_tokens.weight'] });
     const stored = 'model.encoder.embed_positions.weight';
-    recipes.set('positional_encoding.pos_embedding', has(stored) ? { rows: [stored] } : { make: () => marianPositions(c.maxPositions, c.dModel) });
+    recipes.set('positional_encoding.pos_embedding', has(stored) ? { rows: [stored] } : { make: () => marianPositions(c.maxPositions, c.dModel), shape: [c.maxPositions, c.dModel] });
     bartLayers(c, recipes);
     if (!c.tieOutput) recipes.set('generator.weight', { rows: ['lm_head.weight'] });
     recipes.set('generator.bias', { rows: ['final_logits_bias'], reshape: [c.tgtVocab] });

@@ -4,7 +4,7 @@
 // never opens one and says how to convert it instead.
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import type { Shape, Tensor } from '../tensor.js';
+import { describe, type Shape, type Tensor } from '../tensor.js';
 import { openSafetensors, type SafetensorsReader } from './safetensors.js';
 
 export interface Checkpoint {
@@ -22,7 +22,7 @@ const PICKLES = ['pytorch_model.bin', 'pytorch_model.bin.index.json'];
 
 /** A shard name from the index: a plain file name in `dir`, so an index cannot point anywhere else. */
 function shardPath(dir: string, index: string, file: unknown, tensor: string): string {
-  if (typeof file !== 'string' || file === '' || basename(file) !== file || file === '.' || file === '..') {
+  if (typeof file !== 'string' || file === '' || basename(file) !== file || file === '.' || file === '..' || file.includes('\0')) {
     throw new Error(`${index}: weight_map[${JSON.stringify(tensor)}] must be a file name in the snapshot directory, got ${JSON.stringify(file)}`);
   }
   return join(dir, file);
@@ -30,12 +30,14 @@ function shardPath(dir: string, index: string, file: unknown, tensor: string): s
 
 function openSharded(dir: string): Checkpoint {
   const index = join(dir, INDEX);
-  let map: unknown;
+  let json: unknown;
   try {
-    map = (JSON.parse(readFileSync(index, 'utf8')) as { weight_map?: unknown }).weight_map;
+    json = JSON.parse(readFileSync(index, 'utf8'));
   } catch (error) {
     throw new Error(`${index}: cannot read the shard index (${(error as Error).message})`, { cause: error });
   }
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new Error(`${index}: must be a JSON object, got ${describe(json)}`);
+  const map = (json as { weight_map?: unknown }).weight_map;
   if (map === null || typeof map !== 'object' || Array.isArray(map)) {
     throw new Error(`${index}: "weight_map" must be an object of tensor name -> shard file`);
   }

@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { join } from 'node:path';
 import { describe } from '../tensor.js';
 import { resolveConfig, type TransformerConfig } from '../model/config.js';
-import { checkWeights, scratchSource, type WeightMap, type WeightSource } from '../model/weights.js';
+import { checkLayerCount, checkWeights, scratchSource, type WeightMap, type WeightSource } from '../model/weights.js';
 import type { GenerationOptions } from '../generate/options.js';
 import { FAMILIES } from '../families/index.js';
 import { recipeSource } from '../families/family.js';
@@ -67,6 +67,7 @@ function readSnapshot(dir: string, hf: Record<string, unknown>, configPath: stri
   const checkpoint = openCheckpoint(dir);
   const has = (name: string) => checkpoint.shapes.has(name);
   const mapped = family.config(hf, configPath, has);
+  checkLayerCount({ encoderLayers: mapped.encoderLayers ?? 0, decoderLayers: mapped.decoderLayers ?? 0 }, checkpoint.shapes.size, configPath, checkpoint.source);
   const { decoderStartTokenId, eosTokenId } = generation.ids;
   if (eosTokenId !== undefined && eosTokenId !== mapped.eosId) {
     throw new Error(`${generationPath}: eos_token_id ${eosTokenId} differs from config.json's ${mapped.eosId}`);

@@ -121,6 +121,22 @@ export function expectedShapes(c: TransformerConfig): Map<string, Shape> {
   return s;
 }
 
+/** The first `max` of `items` joined, then how many more: a hostile config can make the lists of a mismatch millions long. */
+export function listed(items: readonly string[], separator = ', ', max = 20): string {
+  return items.length <= max ? items.join(separator) : `${items.slice(0, max).join(separator)}${separator}… (${items.length - max} more)`;
+}
+
+/**
+ * Each layer has weights of its own, so a config with more layers than the
+ * weights have tensors cannot match them: checked before anything is built
+ * per layer (a config.json may ask for billions).
+ */
+export function checkLayerCount(c: Pick<TransformerConfig, 'encoderLayers' | 'decoderLayers'>, tensors: number, file: string, weights: string): void {
+  if (c.encoderLayers + c.decoderLayers > tensors) {
+    throw new Error(`${file}: ${c.encoderLayers} encoder and ${c.decoderLayers} decoder layers cannot match the ${tensors} tensors of ${weights}`);
+  }
+}
+
 function sameShape(a: Shape, b: Shape): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }
@@ -132,6 +148,7 @@ function sameShape(a: Shape, b: Shape): boolean {
  * be [P, D] as well as [P, 1, D]; their first maxPositions rows are used.
  */
 export function checkWeights(shapes: ReadonlyMap<string, Shape>, c: TransformerConfig, source: string): void {
+  checkLayerCount(c, shapes.size, source, 'the weights');
   const expected = expectedShapes(c);
   const missing: string[] = [];
   const mismatched: string[] = [];
@@ -151,9 +168,9 @@ export function checkWeights(shapes: ReadonlyMap<string, Shape>, c: TransformerC
   const unexpected = [...shapes.keys()].filter((k) => !expected.has(k));
   if (missing.length + unexpected.length + mismatched.length === 0) return;
   const parts = [
-    missing.length ? `missing keys (${missing.length}): ${missing.join(', ')}` : '',
-    unexpected.length ? `unexpected keys (${unexpected.length}): ${unexpected.join(', ')}` : '',
-    mismatched.length ? `shape mismatches (${mismatched.length}): ${mismatched.join('; ')}` : '',
+    missing.length ? `missing keys (${missing.length}): ${listed(missing)}` : '',
+    unexpected.length ? `unexpected keys (${unexpected.length}): ${listed(unexpected)}` : '',
+    mismatched.length ? `shape mismatches (${mismatched.length}): ${listed(mismatched, '; ')}` : '',
   ].filter(Boolean);
   throw new Error(`${source}: weights do not match the config: ${parts.join('. ')}`);
 }

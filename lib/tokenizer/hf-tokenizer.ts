@@ -29,9 +29,10 @@ export class HFTokenizer implements Tokenizer {
   readonly languages: ReadonlyMap<string, number>;
   readonly #model: Model;
   readonly #isBpe: boolean;
-  readonly #tokens: (string | undefined)[];
+  /** id -> token: a Map, since ids come from the file and may be sparse (an array would be sized by the largest). */
+  readonly #tokens = new Map<number, string>();
   readonly #ids = new Map<string, number>();
-  readonly #special: Uint8Array;
+  readonly #special = new Set<number>();
   readonly #rawAdded: AddedTokenMatcher;
   readonly #normalizedAdded: AddedTokenMatcher;
   readonly #normalizer: Normalizer | undefined;
@@ -45,14 +46,15 @@ export class HFTokenizer implements Tokenizer {
     const r: FileReader = new FileReader(file);
     const j = r.object(json, 'the file');
     const m = r.object(j.model, 'model');
-    const tokens: (string | undefined)[] = [];
+    const tokens = this.#tokens;
     let modelUnk: number | undefined;
     if (m.type === 'BPE') {
       if (m.dropout !== null && m.dropout !== undefined && m.dropout !== 0) r.fail('model.dropout', 'null (BPE dropout is random)', m.dropout);
       const vocab = new Map<string, number>();
       for (const [token, id] of Object.entries(r.object(m.vocab, 'model.vocab'))) {
-        vocab.set(token, r.integer(id, `model.vocab[${JSON.stringify(token)}]`));
-        tokens[id as number] = token;
+        const n = r.integer(id, `model.vocab[${JSON.stringify(token)}]`);
+        vocab.set(token, n);
+        tokens.set(n, token);
       }
       const merges = r.array(m.merges, 'model.merges').map((merge, i): [string, string] => {
         if (Array.isArray(merge) && merge.length === 2 && typeof merge[0] === 'string' && typeof merge[1] === 'string') return [merge[0], merge[1]];
@@ -80,7 +82,7 @@ export class HFTokenizer implements Tokenizer {
         const e = r.array(entry, `model.vocab[${i}]`);
         return [r.string(e[0], `model.vocab[${i}][0]`), r.number(e[1], `model.vocab[${i}][1]`)];
       });
-      vocab.forEach(([token], id) => (tokens[id] = token));
+      vocab.forEach(([token], id) => tokens.set(id, token));
       if (m.unk_id !== null && m.unk_id !== undefined) {
         modelUnk = r.integer(m.unk_id, 'model.unk_id');
         if (modelUnk >= vocab.length) r.fail('model.unk_id', `an id below ${vocab.length}`, modelUnk);
@@ -104,14 +106,14 @@ export class HFTokenizer implements Tokenizer {
         normalized: r.boolean(o.normalized, `${f}.normalized`, true),
       };
     });
-    for (const t of added) tokens[t.id] = t.content;
-    this.#tokens = tokens;
-    tokens.forEach((t, id) => t !== undefined && this.#ids.set(t, id));
+    for (const t of added) tokens.set(t.id, t.content);
+    // In id order, so that of two ids with one token the larger wins (as the tokenizers crate's vocab does).
+    const ids = [...tokens.keys()].sort((a, b) => a - b);
+    for (const id of ids) this.#ids.set(tokens.get(id)!, id);
     for (const t of added) this.#ids.set(t.content, t.id);
-    this.vocabSize = tokens.length;
-    this.#special = new Uint8Array(tokens.length);
+    this.vocabSize = ids.length === 0 ? 0 : ids[ids.length - 1] + 1;
     const specialContents = new Set(added.filter((t) => t.special).map((t) => t.content));
-    tokens.forEach((t, id) => (this.#special[id] = t !== undefined && specialContents.has(t) ? 1 : 0));
+    for (const [id, t] of tokens) if (specialContents.has(t)) this.#special.add(id);
 
     this.#normalizer = readNormalizer(r, j.normalizer, 'normalizer');
     this.#preTokenizer = readPreTokenizer(r, j.pre_tokenizer, 'pre_tokenizer');
@@ -184,8 +186,8 @@ export class HFTokenizer implements Tokenizer {
       const id = ids[i];
       // Past the vocabulary (a model's table may be padded, as T5's is) there is no token: skipped, as the tokenizers crate does.
       if (!Number.isInteger(id) || id < 0) throw new RangeError(`ids[${i}] must be an integer id >= 0, got ${id}`);
-      const token = this.#tokens[id];
-      if (token === undefined || (skip && this.#special[id])) continue;
+      const token = this.#tokens.get(id);
+      if (token === undefined || (skip && this.#special.has(id))) continue;
       tokens.push(token);
     }
     const text = this.#decoder ? this.#decoder(tokens).join('') : tokens.join(' ');
@@ -198,6 +200,6 @@ export class HFTokenizer implements Tokenizer {
   }
 
   idToToken(id: number): string | undefined {
-    return Number.isInteger(id) && id >= 0 ? this.#tokens[id] : undefined;
+    return Number.isInteger(id) && id >= 0 ? this.#tokens.get(id) : undefined;
   }
 }

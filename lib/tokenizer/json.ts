@@ -31,7 +31,7 @@ export class FileReader {
   }
 
   integer(v: unknown, field: string): number {
-    if (!Number.isInteger(v) || (v as number) < 0) this.fail(field, 'an integer ≥ 0', v);
+    if (!Number.isSafeInteger(v) || (v as number) < 0) this.fail(field, 'an integer ≥ 0', v);
     return v as number;
   }
 

@@ -50,7 +50,10 @@ export class M2M100Tokenizer implements Tokenizer {
       this.#languageTokens.set(`__${code}__`, id);
     }
     for (const [id, token] of this.#specials.addedTokens) this.#tokens.set(id, token);
-    this.vocabSize = Math.max(...this.#tokens.keys()) + 1;
+    // A loop, not Math.max(...ids): spreading a vocabulary of a few hundred thousand ids overflows the stack.
+    let largest = -1;
+    for (const id of this.#tokens.keys()) largest = Math.max(largest, id);
+    this.vocabSize = largest + 1;
     const idOf = (role: string) => (config.specials[role] === undefined ? undefined : this.tokenToId(config.specials[role]));
     this.padId = idOf('pad_token');
     this.bosId = idOf('bos_token');

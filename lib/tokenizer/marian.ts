@@ -71,8 +71,10 @@ export class MarianTokenizer implements Tokenizer {
     this.#specials = new PythonSpecials(config);
     for (const [token, id] of files.targetVocab ?? vocab) this.#decoderTokens.set(id, token);
     this.#decodeModel = files.targetVocab ? files.target : files.source;
-    const ids = [...vocab.values(), ...this.#specials.addedTokens.keys(), ...(files.targetVocab?.values() ?? [])];
-    this.vocabSize = Math.max(...ids) + 1;
+    // A loop, not Math.max(...ids): spreading a vocabulary of a few hundred thousand ids overflows the stack.
+    let largest = -1;
+    for (const ids of [vocab.values(), this.#specials.addedTokens.keys(), files.targetVocab?.values() ?? []]) for (const id of ids) largest = Math.max(largest, id);
+    this.vocabSize = largest + 1;
     const idOf = (role: string) => (config.specials[role] === undefined ? undefined : this.tokenToId(config.specials[role]));
     this.padId = idOf('pad_token');
     this.eosId = idOf('eos_token');
