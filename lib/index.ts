@@ -44,7 +44,12 @@ export type { FinishReason, GeneratedSequence, Generation, GenerationOptions } f
 export {
   Engine,
   EngineClosedError,
+  EngineDownError,
+  KvBudgetError,
   QueueFullError,
+  type CrashEvent,
+  type EngineState,
+  type RestartOptions,
   type EngineGeneration,
   type EngineInput,
   type EngineOptions,

@@ -171,6 +171,16 @@ export function buildProgram(): Command {
     };
   }
 
+  /** A byte count: an integer, optionally with a binary unit (4GiB, 512M, 64k). */
+  function bytesFlag(name: string) {
+    return (value: string): number => {
+      const m = /^(\d+)\s*(?:([kmgt])(?:i?b)?)?$/i.exec(value);
+      const n = m ? Number(m[1]) * 1024 ** (m[2] ? 'kmgt'.indexOf(m[2].toLowerCase()) + 1 : 0) : NaN;
+      if (!Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be a positive number of bytes (e.g. 4294967296 or 4GiB), got '${value}'`);
+      return n;
+    };
+  }
+
   program
     .command('serve')
     .description('HTTP server: OpenAI-compatible /v1/completions, TGI-compatible /generate and /generate_stream, /health, /metrics')
@@ -181,6 +191,8 @@ export function buildProgram(): Command {
     .option('--max-batch <n>', 'most rows (beams, sequences) decoded together (default 32)', positiveInt('--max-batch'))
     .option('--max-queue <n>', 'most requests waiting for rows; more are answered 429 (default 256)', intInRange('--max-queue', 0, 1 << 20))
     .option('--threads <n>', 'kernel threads (default: AIAYN_THREADS, else the physical cores)', positiveInt('--threads'))
+    .option('--max-kv-bytes <bytes>', "most memory the batch's KV caches may hold (e.g. 4GiB); larger requests are refused, others wait (default: a quarter of RAM)", bytesFlag('--max-kv-bytes'))
+    .option('--max-restarts <n>', "restarts of a crashed engine worker allowed per minute before the server reports it down (default 3; 0: never)", intInRange('--max-restarts', 0, 1 << 20))
     .option('--max-body-bytes <n>', 'largest request body; larger ones are answered 413 (default 1048576)', positiveInt('--max-body-bytes'))
     .option('--max-prompt-tokens <n>', "most source tokens per prompt (default: the model's maxPositions)", positiveInt('--max-prompt-tokens'))
     .option('--max-tokens-cap <n>', "largest max_tokens / max_new_tokens a request may ask (default: the model's maxPositions)", positiveInt('--max-tokens-cap'))

@@ -4,6 +4,7 @@
 // signal cuts the open connections at once.
 import { existsSync } from 'node:fs';
 import { serve } from '../serve/http.js';
+import { formatBytes } from '../serve/kv-budget.js';
 
 export interface ServeCommandOptions {
   model: string;
@@ -13,6 +14,10 @@ export interface ServeCommandOptions {
   maxBatch?: number;
   maxQueue?: number;
   threads?: number;
+  /** Bytes the decode state may hold (EngineOptions.maxKvBytes). */
+  maxKvBytes?: number;
+  /** Worker restarts allowed per minute (EngineOptions.restart.maxRestarts). */
+  maxRestarts?: number;
   maxBodyBytes?: number;
   maxPromptTokens?: number;
   maxTokensCap?: number;
@@ -30,12 +35,17 @@ export async function runServe(opts: ServeCommandOptions, log: (line: string) =>
     maxBatch: opts.maxBatch,
     maxQueue: opts.maxQueue,
     threads: opts.threads,
+    maxKvBytes: opts.maxKvBytes,
+    restart: opts.maxRestarts === undefined ? undefined : { maxRestarts: opts.maxRestarts },
     maxBodyBytes: opts.maxBodyBytes,
     maxPromptTokens: opts.maxPromptTokens,
     maxTokensCap: opts.maxTokensCap,
     log,
   });
-  log(`aiayn: listening on ${serving.url} (model ${opts.model}, batch ${serving.engine.maxBatch}, queue ${serving.engine.maxQueue})`);
+  const { engine } = serving;
+  log(`aiayn: listening on ${serving.url} (model ${opts.model}, batch ${engine.maxBatch}, queue ${engine.maxQueue}, KV cache budget ${formatBytes(engine.maxKvBytes)})`);
+  engine.on('crash', ({ error }) => log(`aiayn: ${error.message}`));
+  engine.on('restart', () => log(`aiayn: the engine's worker restarted (restart ${engine.restarts}); serving again`));
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     const on = (s: NodeJS.Signals) => {
       process.off('SIGTERM', on);

@@ -44,8 +44,8 @@ export class BatchRunner {
    */
   add(searches: readonly Search[]): void {
     if (searches.length === 0) return;
-    const rows = searches.reduce((n, s) => n + s.initialRows, this.rows);
-    this.#state.reserve(rows, Math.max(...searches.map((s) => s.maxNewTokens)));
+    // One growth for all of them (encoding groups one by one would grow the cross buffers once per group).
+    this.#state.reserve(...this.#needs(searches));
     const joined = lengthGroups(searches);
     for (const group of joined) this.model.addRows(this.#state, group.map((s) => s.src), group.map((s) => s.initialRows));
     const starts = joined.flat().map((s) => s.start());
@@ -58,6 +58,17 @@ export class BatchRunner {
     }
     this.#tokens = tokens;
     this.#searches.push(...joined.flat());
+  }
+
+  /** Bytes of the decode state's buffers once `searches` have joined (what add() grows them to). */
+  stateBytesWith(searches: readonly Search[]): number {
+    return this.#state.bytesAfterReserve(...this.#needs(searches));
+  }
+
+  /** Rows, target and source positions the state must hold for `searches` to join. */
+  #needs(searches: readonly Search[]): [number, number, number] {
+    const rows = searches.reduce((n, s) => n + s.initialRows, this.rows);
+    return [rows, Math.max(0, ...searches.map((s) => s.maxNewTokens)), Math.max(0, ...searches.map((s) => s.src.length))];
   }
 
   /** Drops `search`'s rows (a cancelled request); its result is never read. */

@@ -9,6 +9,15 @@ import { Tensor, checkInt, describe } from '../tensor.js';
 import type { TransformerConfig } from './config.js';
 import type { SelfAttentionKV, SelfKV } from './layers.js';
 
+/**
+ * Bytes of a decode state's buffers for `rows` rows of `positions` target and
+ * `srcPositions` source positions: per decoder layer, self-attention K and V
+ * and cross-attention K and V, H·Dh floats of 4 bytes each per position.
+ */
+export function decodeStateBytes(config: Readonly<TransformerConfig>, rows: number, positions: number, srcPositions: number): number {
+  return 4 * config.decoderLayers * rows * (2 * positions + 2 * srcPositions) * config.heads * config.headDim;
+}
+
 /** The buffers of one decoder layer. */
 interface LayerState {
   k: Float32Array; // [Bcap, Tcap, H, Dh]
@@ -17,6 +26,7 @@ interface LayerState {
 }
 
 export class DecodeState {
+  readonly #config: Readonly<TransformerConfig>;
   readonly #D: number;
   readonly #H: number;
   readonly #maxPositions: number;
@@ -37,6 +47,7 @@ export class DecodeState {
   #lengthsBuffer = new Int32Array(0);
 
   constructor(config: Readonly<TransformerConfig>) {
+    this.#config = config;
     this.#D = config.heads * config.headDim; // the width of one cached position: H·Dh
     this.#H = config.heads;
     this.#maxPositions = config.maxPositions;
@@ -65,6 +76,11 @@ export class DecodeState {
   /** Bytes of the buffers held. */
   get bytes(): number {
     return this.#layers.reduce((n, l) => n + l.k.byteLength + l.v.byteLength + l.cross.byteLength, 0);
+  }
+
+  /** Bytes the buffers would hold after reserve(rows, positions, srcPositions): growth doubles, so it may be more than asked. */
+  bytesAfterReserve(rows: number, positions: number, srcPositions = 0): number {
+    return decodeStateBytes(this.#config, ...this.#capacities(rows, positions, srcPositions));
   }
 
   /**
@@ -281,16 +297,19 @@ export class DecodeState {
     }
   }
 
+  /** The capacities #reserve(B, T, S) grows to. */
+  #capacities(B: number, T: number, S: number): [number, number, number] {
+    const grow = (cap: number, need: number, limit: number) => (need <= cap ? cap : Math.min(limit, Math.max(need, 2 * cap)));
+    return [grow(this.#Bcap, B, Number.MAX_SAFE_INTEGER), grow(this.#Tcap, T, this.#maxPositions), grow(this.#Scap, S, this.#maxPositions)];
+  }
+
   /**
    * Grows the capacities to at least B rows, T positions and S source
    * positions (doubling, so growth is amortised and fresh pages are touched
    * rarely), keeping the live rows' contents.
    */
   #reserve(B: number, T: number, S: number): void {
-    const grow = (cap: number, need: number, limit: number) => (need <= cap ? cap : Math.min(limit, Math.max(need, 2 * cap)));
-    const Bcap = grow(this.#Bcap, B, Number.MAX_SAFE_INTEGER);
-    const Tcap = grow(this.#Tcap, T, this.#maxPositions);
-    const Scap = grow(this.#Scap, S, this.#maxPositions);
+    const [Bcap, Tcap, Scap] = this.#capacities(B, T, S);
     if (Bcap === this.#Bcap && Tcap === this.#Tcap && Scap === this.#Scap) return;
     const D = this.#D;
     for (const layer of this.#layers) {

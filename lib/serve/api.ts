@@ -6,7 +6,7 @@ import type { ServerResponse } from 'node:http';
 import { describe } from '../tensor.js';
 import type { FinishReason, GenerationOptions } from '../generate/options.js';
 import type { LanguageOptions } from '../generate/text.js';
-import { EngineClosedError, QueueFullError, type Engine, type EngineInput, type StreamPiece } from './engine.js';
+import { EngineClosedError, EngineDownError, QueueFullError, type Engine, type EngineInput, type StreamPiece } from './engine.js';
 import type { ServerMetrics } from './metrics.js';
 
 /** An answer other than 2xx. `param` names the offending request field. */
@@ -201,6 +201,9 @@ export function engineError(error: unknown, signal: AbortSignal, params: RunOpti
   if (signal.aborted && (error === signal.reason || error instanceof ClientGoneError)) return signal.reason;
   if (error instanceof QueueFullError) {
     return new ApiError(429, error.message, null, 'queue_full', { 'retry-after': '1' });
+  }
+  if (error instanceof EngineDownError) {
+    return new ApiError(503, error.message, null, 'engine_unavailable', error.restarting ? { 'retry-after': '1' } : {});
   }
   if (error instanceof EngineClosedError) return new ApiError(503, 'the server is shutting down', null, 'shutting_down');
   if (error instanceof TypeError || error instanceof RangeError) {

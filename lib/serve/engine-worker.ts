@@ -11,8 +11,10 @@ import { BatchRunner } from '../generate/batch.js';
 import { createSearch } from '../generate/generate.js';
 import { resolveGenerationOptions } from '../generate/options.js';
 import { checkIds } from '../model/transformer.js';
+import { decodeStateBytes } from '../model/decode-state.js';
 import type { Search } from '../generate/search.js';
 import { encodeText, resolveLanguages, type ResolvedLanguages } from '../generate/text.js';
+import { kvBudgetError } from './kv-budget.js';
 import { toWireError, type EngineGeneration, type FromWorker, type ToWorker, type WireInput, type WireToken, type WorkerSetup } from './protocol.js';
 
 interface Job {
@@ -80,6 +82,11 @@ function accept(message: Extract<ToWorker, { type: 'request' }>): void {
     if (search.initialRows > setup.maxBatch) {
       throw new RangeError(`the request needs ${search.initialRows} rows (beams or sequences), more than maxBatch (${setup.maxBatch})`);
     }
+    // What its rows alone make an empty decode state hold: more can never fit the budget.
+    const bytes = decodeStateBytes(config, search.initialRows, search.maxNewTokens, search.src.length);
+    if (bytes > setup.maxKvBytes) {
+      throw kvBudgetError(config, search.initialRows, search.maxNewTokens, search.src.length, bytes, setup.maxKvBytes);
+    }
     const job: Job = { id: message.id, search, stream: message.stream, ids: [], sent: [] };
     if (message.stream) {
       search.onToken = (e) => {
@@ -122,11 +129,29 @@ function result(job: Job): EngineGeneration {
   };
 }
 
+/**
+ * Whether the decode state stays within maxKvBytes with `jobs` joined. A
+ * growth holds the old and the new buffers at once (the old ones until they
+ * are collected), so both count.
+ */
+function fitsBudget(jobs: Job[]): boolean {
+  const now = runner.stateBytes;
+  const after = runner.stateBytesWith(jobs.map((j) => j.search));
+  return (after > now ? now + after : after) <= setup.maxKvBytes;
+}
+
 function tick(): void {
   scheduled = false;
   const joined: Job[] = [];
   let rows = runner.rows;
+  // First come, first served: rows and memory free up as running requests end.
   while (waiting.length > 0 && rows + waiting[0].search.initialRows <= setup.maxBatch) {
+    if (!fitsBudget([...joined, waiting[0]])) {
+      // Capacities never shrink: an idle runner starts afresh, where any accepted request fits.
+      if (runner.size > 0 || joined.length > 0 || runner.stateBytes === 0) break;
+      runner = new BatchRunner(model);
+      continue;
+    }
     const job = waiting.shift()!;
     rows += job.search.initialRows;
     joined.push(job);

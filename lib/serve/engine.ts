@@ -3,11 +3,19 @@
 // main thread only checks arguments and passes messages. Concurrent requests
 // are batched together automatically (continuous batching: they join and
 // leave between decoder steps).
+//
+// Faults: a worker that dies (an uncaught error, an exit) fails every request
+// it held (queued, running or streaming) at once with an EngineDownError; none
+// is retried, since a request may be what killed it. The engine then loads the
+// model in a new worker (at most `restart.maxRestarts` times in
+// `restart.windowMs`), refusing requests with an EngineDownError meanwhile, or
+// stays down ('failed'). The 'crash' and 'restart' events and `state` tell.
 import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { checkInt, describe } from '../tensor.js';
+import { defaultMaxKvBytes } from './kv-budget.js';
 import { packageRoot } from '../backend/addon.js';
 import { checkIds } from '../model/transformer.js';
 import type { TransformerConfig } from '../model/config.js';
@@ -24,6 +32,15 @@ import {
 } from './protocol.js';
 
 export type { EngineGeneration, EngineSequence } from './protocol.js';
+export { KvBudgetError } from './kv-budget.js';
+
+/** What the engine does when its worker dies. */
+export interface RestartOptions {
+  /** Restarts allowed within `windowMs`; at one more crash the engine stays down ('failed'). Default 3; 0 never restarts. */
+  maxRestarts?: number;
+  /** The sliding window, in milliseconds, restarts are counted in. Default 60000. */
+  windowMs?: number;
+}
 
 export interface EngineOptions {
   /** 'native' (default) or 'reference'. */
@@ -41,6 +58,18 @@ export interface EngineOptions {
    * gets it first, so a server stays responsive while it computes.
    */
   nice?: number;
+  /**
+   * Bytes the decode state (every row's self- and cross-attention K/V) may
+   * hold, a growth's old and new buffers counted together. A request whose
+   * rows alone need more is rejected with KvBudgetError; one that fits alone
+   * waits in the queue until enough rows leave. Default: a quarter of the
+   * machine's memory (os.totalmem() / 4); Infinity for no limit.
+   */
+  maxKvBytes?: number;
+  /** Restarting a worker that died; false never restarts. Default { maxRestarts: 3, windowMs: 60000 }. */
+  restart?: RestartOptions | false;
+  /** Aborting it while load() runs stops the loading worker; load() rejects with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 export interface RequestOptions extends GenerationOptions, LanguageOptions {
@@ -81,6 +110,37 @@ export class EngineClosedError extends Error {
   }
 }
 
+/**
+ * Thrown for requests cut off because the worker died, and for requests made
+ * while it restarts (`restarting`) or after the engine gave up: a server
+ * answers 503.
+ */
+export class EngineDownError extends EngineClosedError {
+  constructor(
+    message: string,
+    /** Whether the engine is loading the model again (try later) or stays down. */
+    readonly restarting: boolean,
+  ) {
+    super(message);
+    this.name = 'EngineDownError';
+  }
+}
+
+/**
+ * 'ready' serves; 'restarting' loads the model in a new worker after a crash;
+ * 'failed' is down for good (too many crashes, or the restart failed);
+ * 'closing' and 'closed' follow close().
+ */
+export type EngineState = 'ready' | 'restarting' | 'failed' | 'closing' | 'closed';
+
+/** A worker's death, as the 'crash' event reports it. */
+export interface CrashEvent {
+  /** What happened (the error requests in flight were rejected with). */
+  error: EngineDownError;
+  /** Whether a new worker is being started. */
+  restarting: boolean;
+}
+
 export interface EngineStats {
   /** Requests waiting for rows. */
   queued: number;
@@ -116,7 +176,69 @@ function positive(name: string, value: unknown, fallback: number): number {
   return checkInt(name, value ?? fallback, 1, 1 << 20);
 }
 
-export class Engine extends EventEmitter<{ step: [StepEvent] }> {
+function checkKvBytes(value: unknown): number {
+  if (value === undefined) return defaultMaxKvBytes();
+  if (typeof value !== 'number') throw new TypeError(`options.maxKvBytes must be a number of bytes, got ${describe(value)}`);
+  if (value !== Infinity && !(Number.isSafeInteger(value) && value >= 1)) {
+    throw new RangeError(`options.maxKvBytes must be a positive integer or Infinity, got ${value}`);
+  }
+  return value;
+}
+
+function checkRestart(value: unknown): Required<RestartOptions> {
+  if (value === false) return { maxRestarts: 0, windowMs: 60_000 };
+  if (value !== undefined && (value === null || typeof value !== 'object')) {
+    throw new TypeError(`options.restart must be an object or false, got ${describe(value)}`);
+  }
+  const r = (value ?? {}) as RestartOptions;
+  return {
+    maxRestarts: checkInt('options.restart.maxRestarts', r.maxRestarts ?? 3, 0, 1 << 20),
+    windowMs: checkInt('options.restart.windowMs', r.windowMs ?? 60_000, 1, 2 ** 31 - 1),
+  };
+}
+
+type Ready = Extract<FromWorker, { type: 'ready' }>;
+
+/**
+ * A worker with the model loaded. Settles once: ready, or rejected (a load
+ * error, the worker's death, or `signal`'s reason) once the worker is gone.
+ */
+function startWorker(setup: WorkerSetup, signal: AbortSignal | undefined): Promise<{ worker: Worker; ready: Ready }> {
+  if (signal?.aborted) return Promise.reject(signal.reason);
+  const worker = new Worker(workerUrl(), { workerData: setup });
+  return new Promise((resolve, reject) => {
+    // Only these listeners: removeAllListeners() would also drop the Worker's own, and its messages.
+    const cleanup = () => {
+      worker.off('message', onMessage).off('error', onError).off('exit', onExit);
+      signal?.removeEventListener('abort', onAbort);
+    };
+    const fail = (error: unknown) => {
+      cleanup();
+      worker.terminate().then(() => reject(error), () => reject(error));
+    };
+    const onMessage = (m: FromWorker) => {
+      if (m.type === 'ready') {
+        cleanup();
+        resolve({ worker, ready: m });
+      } else if (m.type === 'fatal') fail(fromWireError(m.error));
+    };
+    const onError = (error: Error) => fail(new Error(`the engine's worker failed while loading ${setup.dir}: ${error.message}`, { cause: error }));
+    const onExit = (code: number) => fail(new Error(`the engine's worker exited (code ${code}) while loading ${setup.dir}`));
+    const onAbort = () => fail(signal!.reason);
+    worker.on('message', onMessage).on('error', onError).on('exit', onExit);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** The model a ready message describes, to compare a restarted worker's with the first. */
+function modelKey(ready: Ready): string {
+  return JSON.stringify([ready.config, ready.tokenizer, ready.generation, ready.languages]);
+}
+
+/** @internal For tests: the engine's current worker thread (terminating it is a crash). */
+export let workerOf: (engine: Engine) => Worker;
+
+export class Engine extends EventEmitter<{ step: [StepEvent]; crash: [CrashEvent]; restart: [] }> {
   readonly config: Readonly<TransformerConfig>;
   /** Whether text inputs can be used (the model directory has tokenizer.json). */
   readonly hasTokenizer: boolean;
@@ -125,29 +247,44 @@ export class Engine extends EventEmitter<{ step: [StepEvent] }> {
   readonly #languages: Languages;
   readonly maxBatch: number;
   readonly maxQueue: number;
-  readonly #worker: Worker;
+  /** Bytes the decode state may hold (options.maxKvBytes). */
+  readonly maxKvBytes: number;
+  readonly #setup: WorkerSetup;
+  readonly #restart: Required<RestartOptions>;
+  readonly #modelKey: string;
+  #worker: Worker;
   readonly #pending = new Map<number, Pending>();
   #nextId = 1;
   #queued = 0;
   #rows = 0;
+  #state: EngineState = 'ready';
+  /** While restarting or failed: why, for the requests refused meanwhile. */
+  #down: EngineDownError | undefined;
+  /** Times of the restarts within the window. */
+  #restartTimes: number[] = [];
+  #restarts = 0;
+  /** Stops a restart in progress (close()). */
+  #restarting: { abort: AbortController; done: Promise<void> } | undefined;
   #closing: Promise<void> | undefined;
-  #exited = false;
 
-  private constructor(worker: Worker, ready: Extract<FromWorker, { type: 'ready' }>, maxBatch: number, maxQueue: number) {
+  static {
+    workerOf = (engine) => engine.#worker;
+  }
+
+  private constructor(worker: Worker, ready: Ready, setup: WorkerSetup, maxQueue: number, restart: Required<RestartOptions>) {
     super();
-    this.#worker = worker;
     this.config = Object.freeze(ready.config);
     this.hasTokenizer = ready.tokenizer;
     this.generation = Object.freeze(ready.generation);
     this.#languages = new Map(ready.languages);
-    this.maxBatch = maxBatch;
+    this.#modelKey = modelKey(ready);
+    this.maxBatch = setup.maxBatch;
     this.maxQueue = maxQueue;
-    worker.on('message', (m: FromWorker) => this.#onMessage(m));
-    worker.on('error', (error) => this.#fail(new EngineClosedError(`the engine's worker failed: ${error.message}`)));
-    worker.on('exit', () => {
-      this.#exited = true;
-      this.#fail(new EngineClosedError('the engine stopped'));
-    });
+    this.maxKvBytes = setup.maxKvBytes;
+    this.#setup = setup;
+    this.#restart = restart;
+    this.#worker = worker;
+    this.#attach(worker);
   }
 
   /** Loads the model directory `dir` (config.json, model.safetensors, tokenizer.json) in a worker thread. */
@@ -158,36 +295,40 @@ export class Engine extends EventEmitter<{ step: [StepEvent] }> {
     if (backend !== 'native' && backend !== 'reference') {
       throw new RangeError(`options.backend must be 'native' or 'reference', got ${describe(backend)}`);
     }
+    if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
+      throw new TypeError(`options.signal must be an AbortSignal, got ${describe(options.signal)}`);
+    }
     const setup: WorkerSetup = {
       dir,
       backend,
       maxBatch: positive('options.maxBatch', options.maxBatch, 32),
+      maxKvBytes: checkKvBytes(options.maxKvBytes),
       threads: options.threads === undefined ? undefined : checkInt('options.threads', options.threads, 1, 1024),
       nice: checkInt('options.nice', options.nice ?? 10, 0, 19),
     };
     const maxQueue = checkInt('options.maxQueue', options.maxQueue ?? 256, 0, 1 << 20);
-    const worker = new Worker(workerUrl(), { workerData: setup });
-    let onMessage: (m: FromWorker) => void = () => {};
-    let onExit: (code: number) => void = () => {};
-    let onError: (error: Error) => void = () => {};
-    const ready = await new Promise<Extract<FromWorker, { type: 'ready' }>>((resolve, reject) => {
-      onMessage = (m) => {
-        if (m.type === 'ready') resolve(m);
-        else if (m.type === 'fatal') reject(fromWireError(m.error));
-      };
-      onExit = (code) => reject(new Error(`the engine's worker exited (code ${code}) while loading ${dir}`));
-      onError = reject;
-      worker.on('message', onMessage).on('error', onError).on('exit', onExit);
-    }).finally(() => {
-      // Only these listeners: removeAllListeners() would also drop the Worker's own, and its messages.
-      worker.off('message', onMessage).off('error', onError).off('exit', onExit);
-    });
-    return new Engine(worker, ready, setup.maxBatch, maxQueue);
+    const restart = checkRestart(options.restart);
+    const { worker, ready } = await startWorker(setup, options.signal);
+    return new Engine(worker, ready, setup, maxQueue, restart);
   }
 
   /** Counts as the main thread sees them. */
   get stats(): EngineStats {
     return { queued: this.#queued, running: this.#pending.size - this.#queued, rows: this.#rows };
+  }
+
+  get state(): EngineState {
+    return this.#state;
+  }
+
+  /** While the engine restarts or is down ('restarting', 'failed'): why, as requests made meanwhile are refused. */
+  get downError(): EngineDownError | undefined {
+    return this.#state === 'restarting' || this.#state === 'failed' ? this.#down : undefined;
+  }
+
+  /** Workers started after a crash, since load. */
+  get restarts(): number {
+    return this.#restarts;
   }
 
   /** Generates for one input; resolves when all its sequences have ended. */
@@ -246,19 +387,123 @@ export class Engine extends EventEmitter<{ step: [StepEvent] }> {
     return { [Symbol.asyncIterator]: iterate, result };
   }
 
-  /** Stops taking requests, lets every accepted one finish, then stops the worker and frees the model. */
+  /**
+   * Stops taking requests, lets every accepted one finish, then stops the
+   * worker and frees the model. During a restart it stops the loading worker;
+   * after a crash the engine gave up on, it only marks the engine closed.
+   */
   close(): Promise<void> {
-    this.#closing ??= new Promise<void>((resolve) => {
-      if (this.#exited) return resolve();
-      this.#worker.once('exit', () => resolve());
-      this.#post({ type: 'close' });
-    });
+    this.#closing ??= (async () => {
+      const was = this.#state;
+      this.#state = 'closing';
+      if (was === 'ready') {
+        const worker = this.#worker;
+        await new Promise<void>((resolve) => {
+          worker.once('exit', () => resolve());
+          worker.postMessage({ type: 'close' } satisfies ToWorker);
+        });
+      } else if (this.#restarting) {
+        this.#restarting.abort.abort(new EngineClosedError());
+        await this.#restarting.done;
+      }
+      this.#state = 'closed';
+    })();
     return this.#closing;
+  }
+
+  #attach(worker: Worker): void {
+    let failure: Error | undefined;
+    worker.on('message', (m: FromWorker) => {
+      if (worker === this.#worker) this.#onMessage(m);
+    });
+    // An uncaught error in the worker: 'exit' follows.
+    worker.on('error', (error) => (failure = error));
+    worker.on('exit', (code) => {
+      if (worker === this.#worker) this.#onExit(code, failure);
+    });
+  }
+
+  #onExit(code: number, failure: Error | undefined): void {
+    const what = failure ? `failed (${failure.message})` : `exited (code ${code})`;
+    if (this.#state === 'closing') {
+      // After close(): every accepted request has ended unless the worker died while they ran.
+      this.#fail(new EngineClosedError(`the engine's worker ${what} while the engine was closing`));
+      return;
+    }
+    const restarting = this.#mayRestart();
+    const then = restarting ? 'the engine is restarting' : this.#gaveUp();
+    const error = new EngineDownError(`the engine's worker ${what} before the request completed; ${then}`, restarting);
+    this.#state = restarting ? 'restarting' : 'failed';
+    this.#down = new EngineDownError(
+      restarting ? `the engine is restarting: its worker ${what}; try again shortly` : `the engine is down: its worker ${what}; ${then}`,
+      restarting,
+    );
+    this.#fail(error);
+    if (restarting) this.#startRestart();
+    this.emit('crash', { error, restarting });
+  }
+
+  /** Whether one more restart fits in the window (and counts it). */
+  #mayRestart(): boolean {
+    const now = Date.now();
+    this.#restartTimes = this.#restartTimes.filter((t) => now - t < this.#restart.windowMs);
+    if (this.#restartTimes.length >= this.#restart.maxRestarts) return false;
+    this.#restartTimes.push(now);
+    return true;
+  }
+
+  #gaveUp(): string {
+    const { maxRestarts, windowMs } = this.#restart;
+    return maxRestarts === 0 ? 'restarts are off (options.restart)' : `it was restarted ${maxRestarts} times within ${windowMs} ms already, so it stays down`;
+  }
+
+  #startRestart(): void {
+    const abort = new AbortController();
+    const done = (async () => {
+      for (;;) {
+        try {
+          const { worker, ready } = await startWorker(this.#setup, abort.signal);
+          if (abort.signal.aborted) {
+            await worker.terminate(); // close() came as it became ready
+            return;
+          }
+          if (modelKey(ready) !== this.#modelKey) {
+            await worker.terminate();
+            this.#giveUp(`the model in ${this.#setup.dir} changed since the engine loaded it`);
+            return;
+          }
+          this.#worker = worker;
+          this.#attach(worker);
+          this.#restarts++;
+          this.#restarting = undefined;
+          this.#down = undefined;
+          this.#state = 'ready';
+          this.emit('restart');
+          return;
+        } catch (error) {
+          if (abort.signal.aborted) return; // close() stopped it
+          const message = error instanceof Error ? error.message : String(error);
+          // A failed load counts as one more crash.
+          if (!this.#mayRestart()) {
+            this.#giveUp(`restarting its worker failed: ${message}`);
+            return;
+          }
+        }
+      }
+    })();
+    this.#restarting = { abort, done };
+  }
+
+  #giveUp(why: string): void {
+    this.#restarting = undefined;
+    this.#state = 'failed';
+    this.#down = new EngineDownError(`the engine is down: ${why}`, false);
   }
 
   #submit(input: EngineInput, options: RequestOptions, stream: boolean, p: Omit<Pending, 'admitted' | 'cleanup'>): number {
     try {
-      if (this.#closing || this.#exited) throw new EngineClosedError();
+      if (this.#state === 'restarting' || this.#state === 'failed') throw this.#down;
+      if (this.#state !== 'ready') throw new EngineClosedError();
       if (options === null || typeof options !== 'object') throw new TypeError(`options must be an object, got ${describe(options)}`);
       const { signal, ...generation } = options;
       if (signal !== undefined && !(signal instanceof AbortSignal)) {
@@ -269,11 +514,12 @@ export class Engine extends EventEmitter<{ step: [StepEvent] }> {
       if (signal?.aborted) throw signal.reason;
       if (this.#queued >= this.maxQueue) throw new QueueFullError(this.maxQueue);
       const id = this.#nextId++;
+      // Posted first: options that cannot be cloned throw here, before anything is counted.
+      this.#worker.postMessage({ type: 'request', id, input: wire, options: generation, stream } satisfies ToWorker);
       const onAbort = () => this.#cancel(id, signal!.reason);
       signal?.addEventListener('abort', onAbort, { once: true });
       this.#pending.set(id, { ...p, admitted: false, cleanup: () => signal?.removeEventListener('abort', onAbort) });
       this.#queued++;
-      this.#post({ type: 'request', id, input: wire, options: generation, stream });
       return id;
     } catch (error) {
       p.reject(error);
@@ -290,22 +536,20 @@ export class Engine extends EventEmitter<{ step: [StepEvent] }> {
     return { ids: Array.from(checkIds('input', input, this.config.srcVocab, this.config.maxPositions)) };
   }
 
-  #post(message: ToWorker): void {
-    if (!this.#exited) this.#worker.postMessage(message);
-  }
-
   /** Rejects request `id` with `reason` and tells the worker to drop it (its rows are freed before the next step). */
   #cancel(id: number, reason: unknown): void {
     const p = this.#pending.get(id);
     if (!p) return;
     this.#settle(id, p);
-    this.#post({ type: 'cancel', id });
+    this.#worker.postMessage({ type: 'cancel', id } satisfies ToWorker);
     p.reject(reason);
   }
 
   #settle(id: number, p: Pending): void {
     this.#pending.delete(id);
     if (!p.admitted) this.#queued--;
+    // Nothing left: the worker's next step has no rows (a cancelled last request sends no further 'step').
+    if (this.#pending.size === 0) this.#rows = 0;
     p.cleanup();
   }
 
@@ -327,7 +571,7 @@ export class Engine extends EventEmitter<{ step: [StepEvent] }> {
         for (const t of m.tokens) this.#pending.get(t.id)?.onToken?.(t);
         break;
       case 'step':
-        this.#rows = m.rows;
+        this.#rows = this.#pending.size === 0 ? 0 : m.rows;
         this.emit('step', { rows: m.rows, seconds: m.seconds, joined: m.joined });
         break;
       case 'done':
@@ -337,7 +581,6 @@ export class Engine extends EventEmitter<{ step: [StepEvent] }> {
         this.#settle(m.id, p);
         if (m.type === 'done') p.resolve(m.result);
         else p.reject(fromWireError(m.error));
-        if (this.#pending.size === 0) this.#rows = 0;
         break;
       }
       default:

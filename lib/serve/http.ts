@@ -13,7 +13,8 @@
 // belongs to: OpenAI's {error: {message, type, param, code}} under /v1/ (400
 // for a bad request), TGI's {error, error_type} elsewhere (422 for a bad
 // request). 404 unknown route, 405 wrong method (with Allow), 413 body too
-// large, 429 queue full (Retry-After: 1), 503 while draining, 500 for anything
+// large, 429 queue full (Retry-After: 1), 503 while draining or while the
+// engine's worker restarts after a crash (Retry-After: 1) or is down, 500 for anything
 // unexpected (logged, answered without details). Nothing a client sends can
 // stop the server or disturb other requests.
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -23,7 +24,7 @@ import type { AddressInfo } from 'node:net';
 import { Engine, type EngineOptions } from './engine.js';
 import { loadTokenizer } from '../tokenizer/load.js';
 import { ApiError, ClientGoneError, ValidationError, sendJson, toApiError, type RequestContext, type ServerLimits } from './api.js';
-import { PROMETHEUS_CONTENT_TYPE, ServerMetrics } from './metrics.js';
+import { Gauge, PROMETHEUS_CONTENT_TYPE, ServerMetrics } from './metrics.js';
 import * as openai from './openai.js';
 import * as tgi from './tgi.js';
 
@@ -162,6 +163,8 @@ export function createServer(engine: Engine, options: ServerOptions = {}): Aiayn
   const countTokens = options.countTokens ?? ((text: string) => Array.from(text).length + 1);
   const log = options.log ?? (() => undefined);
   const metrics = new ServerMetrics(() => engine.stats);
+  metrics.registry.add(new Gauge('aiayn_engine_up', '1 while the engine serves; 0 while its worker restarts after a crash, or after it failed', () => (engine.state === 'ready' ? 1 : 0)));
+  metrics.registry.add(new Gauge('aiayn_engine_restarts', "Workers the engine started after a crash of the previous one, since load", () => engine.restarts));
   const onStep = ({ rows, seconds }: { rows: number; seconds: number }) => {
     metrics.batchRows.observe(rows);
     metrics.stepSeconds.observe(seconds);
@@ -184,7 +187,14 @@ export function createServer(engine: Engine, options: ServerOptions = {}): Aiayn
         family: TGI,
         duringDrain: true,
         methods: {
-          GET: (ctx) => sendJson(ctx.res, draining ? 503 : 200, { status: draining ? 'draining' : 'ok' }),
+          GET: (ctx) => {
+            // 'ok' only when the engine serves: a load balancer routes elsewhere while it restarts or is down.
+            if (draining) return sendJson(ctx.res, 503, { status: 'draining' });
+            const state = engine.state;
+            if (state === 'ready') return sendJson(ctx.res, 200, { status: 'ok' });
+            const down = engine.downError;
+            sendJson(ctx.res, 503, { status: state, ...(down ? { error: down.message } : {}) }, state === 'restarting' ? { 'retry-after': '1' } : {});
+          },
         },
       },
     ],
@@ -350,6 +360,7 @@ export async function serve(options: ServeOptions): Promise<Serving> {
   const { model: dir, host = '127.0.0.1', port = 8080 } = options;
   const engine = await Engine.load(dir, {
     backend: options.backend, maxBatch: options.maxBatch, maxQueue: options.maxQueue, threads: options.threads, nice: options.nice,
+    maxKvBytes: options.maxKvBytes, restart: options.restart, signal: options.signal,
   });
   let countTokens = options.countTokens;
   const tokenizer = countTokens === undefined ? loadTokenizer(dir) : undefined;

@@ -104,7 +104,9 @@ function parsePrompts(o: Record<string, unknown>): EngineInput[] {
 function parse(ctx: RequestContext, body: unknown): CompletionRequest {
   const o = asObject(body, 'the request body', null);
   rejectUnknown(o, KNOWN, '');
-  optString(o, 'model', 'model'); // any name is accepted: one model is served
+  // Any name is accepted (clients send their endpoint's URL, as TGI allows): one model is served. Only
+  // checked as a string, never opened: the server reads no file a request names.
+  optString(o, 'model', 'model');
   optString(o, 'user', 'user'); // metadata only
   const prompts = parsePrompts(o);
   if (prompts.length > ctx.engine.maxQueue) {

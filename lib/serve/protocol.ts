@@ -3,11 +3,14 @@
 import type { TransformerConfig } from '../model/config.js';
 import type { FinishReason, GeneratedSequence, GenerationOptions } from '../generate/options.js';
 import type { LanguageOptions } from '../generate/text.js';
+import { KvBudgetError } from './kv-budget.js';
 
 export interface WorkerSetup {
   dir: string;
   backend: 'native' | 'reference';
   maxBatch: number;
+  /** Bytes the decode state may hold (Infinity: no limit). */
+  maxKvBytes: number;
   threads: number | undefined;
   nice: number;
 }
@@ -65,6 +68,6 @@ export function toWireError(error: unknown): WireError {
 
 /** The Error a WireError describes, as its own class where it is a standard one. */
 export function fromWireError(e: WireError): Error {
-  const Class = e.name === 'TypeError' ? TypeError : e.name === 'RangeError' ? RangeError : Error;
+  const Class = e.name === 'TypeError' ? TypeError : e.name === 'RangeError' ? RangeError : e.name === 'KvBudgetError' ? KvBudgetError : Error;
   return new Class(e.message);
 }

@@ -225,6 +225,8 @@ export function info(ctx: RequestContext, version: string): void {
     max_input_tokens: Math.min(ctx.limits.maxPromptTokens, c.maxPositions),
     max_total_tokens: Math.min(ctx.limits.maxPromptTokens, c.maxPositions) + ctx.limits.maxTokensCap,
     max_batch_size: ctx.engine.maxBatch,
+    // An extension: the engine's KV cache budget in bytes (null: no limit).
+    max_kv_bytes: Number.isFinite(ctx.engine.maxKvBytes) ? ctx.engine.maxKvBytes : null,
     router: 'aiayn',
     version,
   });
