@@ -23,7 +23,7 @@ export interface Info extends NativeInfo {
   version: string;
 }
 
-/** Version, the ISA the kernels run (AIAYN_ISA may force a lower one), the ISAs available, the pool size. */
+/** Version, the ISA the kernels run (AIAYN_ISA may force a lower one), the ISAs available, the pool size, the packed weights alive. */
 export function info(): Info {
   const require = createRequire(import.meta.url);
   const { version } = require(`${packageRoot}package.json`) as { version: string };

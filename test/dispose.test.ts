@@ -1,10 +1,11 @@
 // dispose() frees what a model holds even while the model object stays
-// referenced (issue #11, found by tools/soak): its decode states' KV buffers,
-// among them the one generate() keeps per model between calls.
+// referenced (issue #11, found by tools/soak): its packed weights (counted by
+// the addon: info().packedWeights) and its decode states' KV buffers, among
+// them the one generate() keeps per model between calls.
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
-import { Transformer, generate } from '../lib/index.js';
+import { Transformer, generate, info } from '../lib/index.js';
 import { heldout } from './serve-helpers.js';
 
 setFlagsFromString('--expose-gc');
@@ -21,6 +22,16 @@ const MiB = 1024 * 1024;
 const texts = heldout.slice(0, 16).map((e) => e.text);
 
 describe('dispose()', () => {
+  it('frees every packed weight of the model', () => {
+    const before = info();
+    const model = Transformer.load('models/pt-numbers');
+    const loaded = info();
+    expect(loaded.packedWeights - before.packedWeights).toBe(23); // 2 × 4 encoder + 2 × 7 decoder linears + the generator
+    expect(loaded.packedBytes - before.packedBytes).toBeGreaterThan(2 * MiB);
+    model.dispose();
+    expect(info()).toMatchObject({ packedWeights: before.packedWeights, packedBytes: before.packedBytes });
+  });
+
   it('releases the decode states the model made: no rows, no bytes', () => {
     const model = Transformer.load('models/pt-numbers');
     const state = model.createState();

@@ -8,6 +8,10 @@ export interface NativeInfo {
   isaAvailable: Array<'scalar' | 'avx2' | 'avx512'>;
   threads: number;
   defaultThreads: number;
+  /** Bytes of packed linear weights alive in the process (every model, every worker thread). */
+  packedBytes: number;
+  /** Packed linear weights alive in the process: each linear layer of each model not yet disposed (or collected). */
+  packedWeights: number;
 }
 
 export interface PackedLinearHandle {

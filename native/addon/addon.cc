@@ -24,6 +24,9 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   out.Set("isaAvailable", available);
   out.Set("threads", aiayn::threads());
   out.Set("defaultThreads", aiayn::default_threads());
+  const PackedTotals packed = packed_totals();
+  out.Set("packedBytes", static_cast<double>(packed.bytes));
+  out.Set("packedWeights", static_cast<double>(packed.count));
   return out;
 }
 

@@ -103,6 +103,15 @@ inline void check_apart(Napi::Env env, const void* y, int64_t y_bytes, const voi
   }
 }
 
+// Packed linear weights alive in the process (all worker_threads): their bytes
+// and number, for info(). The exact figure a leak check needs: V8's external
+// memory (which AdjustExternalMemory feeds) is not it on every Node version.
+struct PackedTotals {
+  int64_t bytes;
+  int64_t count;
+};
+PackedTotals packed_totals();
+
 // Registers each binding file's exports.
 void init_linear(Napi::Env env, Napi::Object exports);
 void init_attention(Napi::Env env, Napi::Object exports);

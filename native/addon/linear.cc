@@ -3,6 +3,7 @@
 // or the finalizer); linear() runs Y = act(X W^T + b) into a caller's buffer.
 #include <napi.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 
@@ -11,6 +12,9 @@
 
 namespace aiayn_addon {
 namespace {
+
+std::atomic<int64_t> packed_bytes{0};
+std::atomic<int64_t> packed_count{0};
 
 struct AddonData {
   Napi::FunctionReference packed_linear;
@@ -46,6 +50,8 @@ class PackedLinear : public Napi::ObjectWrap<PackedLinear> {
     }
     external_ = static_cast<int64_t>(packed_->bytes) + (bias ? N * 4 : 0);
     Napi::MemoryManagement::AdjustExternalMemory(info.Env(), external_);
+    packed_bytes += external_;
+    ++packed_count;
   }
 
   ~PackedLinear() override { Release(Env()); }
@@ -62,6 +68,8 @@ class PackedLinear : public Napi::ObjectWrap<PackedLinear> {
     packed_ = nullptr;
     bias_ = nullptr;
     Napi::MemoryManagement::AdjustExternalMemory(env, -external_);
+    packed_bytes -= external_;
+    --packed_count;
     external_ = 0;
   }
 
@@ -131,6 +139,8 @@ Napi::Value Linear(const Napi::CallbackInfo& info) {
 }
 
 }  // namespace
+
+PackedTotals packed_totals() { return {packed_bytes.load(), packed_count.load()}; }
 
 void init_linear(Napi::Env env, Napi::Object exports) {
   Napi::Function ctor = PackedLinear::Define(env);
