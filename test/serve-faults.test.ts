@@ -2,6 +2,8 @@
 // naming what happened, /health and /metrics telling, service back after a
 // restart), the KV cache budget (400 / 422 for a request that can never fit),
 // and request fields naming paths (compared as strings, never opened).
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine, Transformer, type EngineOptions } from '../lib/index.js';
 import { workerOf } from '../lib/serve/engine.js';
 import { createServer, type AiaynServer } from '../lib/serve/http.js';
-import { MODEL_NAME, getJson, heldout, parseMetrics, postJson, postSse, startServer, until } from './serve-helpers.js';
+import { DIR, MODEL_NAME, getJson, heldout, parseMetrics, postJson, postSse, startServer, until } from './serve-helpers.js';
 
 /** A server over `dir` on 127.0.0.1, port 0. */
 async function serveDir(dir: string, options: EngineOptions): Promise<{ engine: Engine; http: AiaynServer; url: string; close(): Promise<void> }> {
@@ -121,6 +123,38 @@ describe('the KV cache budget over HTTP', () => {
       expect(s.engine.stats).toEqual({ queued: 0, running: 0, rows: 0 });
     } finally {
       await s.close();
+    }
+  });
+});
+
+describe('aiayn serve --max-kv-bytes and --max-restarts', () => {
+  const bin = fileURLToPath(new URL('../dist/cli/bin.js', import.meta.url));
+
+  it('take byte units, log the budget, and bad values exit 2 naming the flag', async () => {
+    const run = (args: string[], stopWhen?: RegExp) =>
+      new Promise<{ code: number | null; log: string }>((resolve) => {
+        const child = spawn(process.execPath, [bin, 'serve', '--model', DIR, '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+        let log = '';
+        let stopped = false;
+        const on = (c: Buffer) => {
+          log += c.toString();
+          if (!stopped && stopWhen?.test(log)) stopped = child.kill('SIGTERM');
+        };
+        child.stdout.on('data', on);
+        child.stderr.on('data', on);
+        const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+        child.on('exit', (code) => {
+          clearTimeout(timer);
+          resolve({ code, log });
+        });
+      });
+    const ok = await run(['--max-kv-bytes', '64MiB', '--max-restarts', '0'], /listening on/);
+    expect(ok.log).toMatch(/listening on http:\/\/127\.0\.0\.1:\d+ \(model .*, KV cache budget 64 MiB\)/);
+    expect(ok.code).toBe(0);
+    for (const [value, flag] of [['1.5G', '--max-kv-bytes'], ['0', '--max-kv-bytes'], ['-1', '--max-restarts']]) {
+      const bad = await run([flag, value]);
+      expect(bad.code).toBe(2);
+      expect(bad.log).toMatch(new RegExp(`${flag} must be`));
     }
   });
 });

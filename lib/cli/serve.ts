@@ -46,22 +46,23 @@ export async function runServe(opts: ServeCommandOptions, log: (line: string) =>
   log(`aiayn: listening on ${serving.url} (model ${opts.model}, batch ${engine.maxBatch}, queue ${engine.maxQueue}, KV cache budget ${formatBytes(engine.maxKvBytes)})`);
   engine.on('crash', ({ error }) => log(`aiayn: ${error.message}`));
   engine.on('restart', () => log(`aiayn: the engine's worker restarted (restart ${engine.restarts}); serving again`));
+  const force = () => {
+    log('aiayn: second signal: closing open connections');
+    serving.server.closeAllConnections();
+  };
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     const on = (s: NodeJS.Signals) => {
       process.off('SIGTERM', on);
       process.off('SIGINT', on);
+      // At once: with no listener left, a second signal would take the default action (killing the process mid-drain).
+      process.once('SIGTERM', force);
+      process.once('SIGINT', force);
       resolve(s);
     };
     process.on('SIGTERM', on);
     process.on('SIGINT', on);
   });
   log(`aiayn: ${signal}: draining (in-flight requests finish, new ones get 503)`);
-  const force = () => {
-    log('aiayn: second signal: closing open connections');
-    serving.server.closeAllConnections();
-  };
-  process.once('SIGTERM', force);
-  process.once('SIGINT', force);
   try {
     await serving.close({ timeoutMs: opts.drainTimeout ?? 60_000 });
   } finally {

@@ -454,7 +454,7 @@ export class Engine extends EventEmitter<{ step: [StepEvent]; crash: [CrashEvent
 
   #gaveUp(): string {
     const { maxRestarts, windowMs } = this.#restart;
-    return maxRestarts === 0 ? 'restarts are off (options.restart)' : `it was restarted ${maxRestarts} times within ${windowMs} ms already, so it stays down`;
+    return maxRestarts === 0 ? 'restarts are off (options.restart)' : `it was restarted ${maxRestarts === 1 ? 'once' : `${maxRestarts} times`} within ${windowMs} ms already, so it stays down`;
   }
 
   #startRestart(): void {
