@@ -4,7 +4,7 @@
 // budget (refused at once when a request can never fit, queued when it fits
 // alone). Every wait is bounded; every engine started is closed.
 import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Engine, EngineClosedError, EngineDownError, KvBudgetError, Transformer, generate, type CrashEvent } from '../lib/index.js';
@@ -398,5 +398,10 @@ describe('the KV cache budget', () => {
     expect(engine.maxKvBytes).toBe(Infinity);
     expect((await engine.generate(heldout[0], { maxNewTokens: 2 })).sequences).toHaveLength(1);
     await engine.close();
+    // The default: a quarter of the memory the process may use (a container's limit when lower than the machine's).
+    const byDefault = await Engine.load(DIR);
+    const limit = process.constrainedMemory();
+    expect(byDefault.maxKvBytes).toBe(Math.floor((limit > 0 && limit < totalmem() ? limit : totalmem()) / 4));
+    await byDefault.close();
   });
 });

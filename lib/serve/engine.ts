@@ -63,7 +63,8 @@ export interface EngineOptions {
    * hold, a growth's old and new buffers counted together. A request whose
    * rows alone need more is rejected with KvBudgetError; one that fits alone
    * waits in the queue until enough rows leave. Default: a quarter of the
-   * machine's memory (os.totalmem() / 4); Infinity for no limit.
+   * machine's memory (os.totalmem(), or the cgroup's limit when lower: a
+   * container's); Infinity for no limit.
    */
   maxKvBytes?: number;
   /** Restarting a worker that died; false never restarts. Default { maxRestarts: 3, windowMs: 60000 }. */

@@ -7,14 +7,20 @@
 import { totalmem } from 'node:os';
 import type { TransformerConfig } from '../model/config.js';
 
+/** The memory this process may use: the machine's, or its cgroup's limit when lower (a container's). */
+export function availableMemory(): number {
+  const limit = process.constrainedMemory?.() ?? 0; // unconstrained: 0 or 2^64
+  return limit > 0 && limit < totalmem() ? limit : totalmem();
+}
+
 /**
- * Default budget: a quarter of the machine's memory. The rest is left to the
+ * Default budget: a quarter of availableMemory(). The rest is left to the
  * weights (fp32, often the largest part), the JavaScript heap, the encoder's
  * activations and the other processes of the machine; a server that owns the
  * machine can raise it.
  */
 export function defaultMaxKvBytes(): number {
-  return Math.floor(totalmem() / 4);
+  return Math.floor(availableMemory() / 4);
 }
 
 /** Thrown for a request whose KV cache alone is larger than the engine's maxKvBytes: a server answers 400/422. */
