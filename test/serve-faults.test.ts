@@ -138,7 +138,11 @@ describe('aiayn serve --max-kv-bytes and --max-restarts', () => {
         let stopped = false;
         const on = (c: Buffer) => {
           log += c.toString();
-          if (!stopped && stopWhen?.test(log)) stopped = child.kill('SIGTERM');
+          const port = stopWhen?.exec(log)?.[1];
+          if (stopped || port === undefined) return;
+          stopped = true;
+          // Once it answers: then it is surely past installing its signal handlers.
+          getJson(`http://127.0.0.1:${port}`, '/health').catch(() => undefined).then(() => child.kill('SIGTERM'));
         };
         child.stdout.on('data', on);
         child.stderr.on('data', on);
@@ -148,7 +152,7 @@ describe('aiayn serve --max-kv-bytes and --max-restarts', () => {
           resolve({ code, log });
         });
       });
-    const ok = await run(['--max-kv-bytes', '64MiB', '--max-restarts', '0'], /listening on/);
+    const ok = await run(['--max-kv-bytes', '64MiB', '--max-restarts', '0'], /listening on http:\/\/127\.0\.0\.1:(\d+)/);
     expect(ok.log).toMatch(/listening on http:\/\/127\.0\.0\.1:\d+ \(model .*, KV cache budget 64 MiB\)/);
     expect(ok.code).toBe(0);
     for (const [value, flag] of [['1.5G', '--max-kv-bytes'], ['0', '--max-kv-bytes'], ['-1', '--max-restarts']]) {
