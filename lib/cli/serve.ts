@@ -43,14 +43,12 @@ export async function runServe(opts: ServeCommandOptions, log: (line: string) =>
     log,
   });
   const { engine } = serving;
-  log(`aiayn: listening on ${serving.url} (model ${opts.model}, batch ${engine.maxBatch}, queue ${engine.maxQueue}, KV cache budget ${formatBytes(engine.maxKvBytes)})`);
-  engine.on('crash', ({ error }) => log(`aiayn: ${error.message}`));
-  engine.on('restart', () => log(`aiayn: the engine's worker restarted (restart ${engine.restarts}); serving again`));
   const force = () => {
     log('aiayn: second signal: closing open connections');
     serving.server.closeAllConnections();
   };
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+  // Handlers first, then the line that says it is up: a supervisor may signal as soon as it reads it.
+  const signalled = new Promise<NodeJS.Signals>((resolve) => {
     const on = (s: NodeJS.Signals) => {
       process.off('SIGTERM', on);
       process.off('SIGINT', on);
@@ -62,6 +60,10 @@ export async function runServe(opts: ServeCommandOptions, log: (line: string) =>
     process.on('SIGTERM', on);
     process.on('SIGINT', on);
   });
+  engine.on('crash', ({ error }) => log(`aiayn: ${error.message}`));
+  engine.on('restart', () => log(`aiayn: the engine's worker restarted (restart ${engine.restarts}); serving again`));
+  log(`aiayn: listening on ${serving.url} (model ${opts.model}, batch ${engine.maxBatch}, queue ${engine.maxQueue}, KV cache budget ${formatBytes(engine.maxKvBytes)})`);
+  const signal = await signalled;
   log(`aiayn: ${signal}: draining (in-flight requests finish, new ones get 503)`);
   try {
     await serving.close({ timeoutMs: opts.drainTimeout ?? 60_000 });
