@@ -158,6 +158,22 @@ describe('a worker that dies mid-generation', () => {
     }
   });
 
+  it('a worker that dies while close() drains: its requests fail, close() resolves, nothing restarts', async () => {
+    const engine = await Engine.load(dir);
+    let restarted = false;
+    engine.on('restart', () => (restarted = true));
+    const request = engine.generate(input(1), LONG);
+    await next(engine, 'step');
+    const closing = engine.close();
+    await workerOf(engine).terminate();
+    const error = await request.catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(EngineClosedError);
+    expect((error as Error).message).toBe("the engine's worker exited (code 1) while the engine was closing");
+    await closing;
+    expect(engine.state).toBe('closed');
+    expect(restarted).toBe(false);
+  });
+
   it('close() during a restart stops the loading worker and resolves', async () => {
     const engine = await Engine.load(dir);
     let restarted = false;
