@@ -1,0 +1,32 @@
+// generation_config.json: read as generation defaults, then resolved as every
+// generate() call resolves them (against the demo model's config).
+import { join } from 'node:path';
+import { DIST, HF, read, remove, scratch, write } from './common.mjs';
+
+const { readGenerationConfig } = await import(join(DIST, 'io/generation-config.js'));
+const { resolveGenerationOptions } = await import(join(DIST, 'generate/options.js'));
+const { resolveConfig } = await import(join(DIST, 'model/config.js'));
+
+const config = resolveConfig(JSON.parse(new TextDecoder().decode(read('models/pt-numbers/config.json'))));
+
+export default {
+  name: 'generation-config',
+  kind: 'json',
+  maxLength: 1 << 16,
+  dictionary: ['max_length', 'max_new_tokens', 'num_beams', 'do_sample', 'top_k', 'top_p', 'temperature', 'bad_words_ids', 'eos_token_id', 'forced_eos_token_id', 'early_stopping', 'never'],
+  seeds: () => ['bart', 'm2m100', 'marian', 'mbart', 'nllb', 't5'].map((f) => read('test/fixtures/hf', f, 'generation_config.json')),
+  setup() {
+    const dir = scratch('generation-config');
+    return { dir, path: join(dir, 'generation_config.json') };
+  },
+  teardown(s) {
+    remove(s.dir);
+  },
+  run(s, input) {
+    write(s.path, input);
+    const { defaults } = readGenerationConfig(s.path);
+    return resolveGenerationOptions({}, config, [], defaults);
+  },
+  // Defaults are resolved as options: their errors name `options.<field>`.
+  expect: (s) => ({ names: [s.path, 'options.'] }),
+};
