@@ -1,7 +1,8 @@
 // dispose() frees what a model holds even while the model object stays
 // referenced (issue #11, found by tools/soak): its packed weights (counted by
-// the addon: info().packedWeights) and its decode states' KV buffers, among
-// them the one generate() keeps per model between calls.
+// the addon: info().packedWeights) and the KV buffers of the decode state
+// generate() keeps per model between calls. A model dropped without dispose()
+// is collected with all of it.
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
@@ -32,15 +33,15 @@ describe('dispose()', () => {
     expect(info()).toMatchObject({ packedWeights: before.packedWeights, packedBytes: before.packedBytes });
   });
 
-  it('releases the decode states the model made: no rows, no bytes', () => {
+  it('releases the decode state it keeps for generate(): no rows, no bytes', () => {
     const model = Transformer.load('models/pt-numbers');
-    const state = model.createState();
-    model.addRows(state, [model.tokenizer!.encode(texts[0], { eos: true })], [4]);
+    generate(model, texts.slice(0, 2), { numBeams: 2 });
+    const state = model.keptState();
     expect(state.bytes).toBeGreaterThan(0);
     model.dispose();
     expect(state.rows).toBe(0);
     expect(state.bytes).toBe(0);
-    expect(() => model.addRows(state, [[4, 5]])).toThrow(/the model was disposed/);
+    expect(() => model.keptState()).toThrow(/the model was disposed/);
   });
 
   it("frees generate()'s kept decode state while the model object is still referenced", () => {
@@ -52,5 +53,11 @@ describe('dispose()', () => {
     model.dispose();
     expect(arrayBuffers() - before).toBeLessThan(MiB);
     expect(model.config.dModel).toBe(128); // still referenced here
+  });
+
+  it('models dropped without dispose() go with their buffers, even within one synchronous job', () => {
+    const before = arrayBuffers();
+    for (let i = 0; i < 4; i++) generate(Transformer.load('models/pt-numbers'), texts, { numBeams: 4, maxNewTokens: 80 });
+    expect(arrayBuffers() - before).toBeLessThan(2 * MiB);
   });
 });

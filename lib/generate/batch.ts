@@ -17,10 +17,11 @@ export class BatchRunner {
   /** The tokens each row feeds at the next step. */
   #tokens = new Int32Array(0);
 
-  constructor(model: Transformer) {
+  /** Over `state` (without rows), a new one by default. */
+  constructor(model: Transformer, state = model.createState()) {
     this.model = model;
     this.#backend = model.backend;
-    this.#state = model.createState();
+    this.#state = state;
   }
 
   /** Rows in use. */

@@ -38,10 +38,10 @@ export function generate(
   const ids = texts ? (src as readonly string[]).map((t, i) => encodeText(tokenizer!, t, `src[${i}]`, languages)) : src;
   const o = resolveGenerationOptions(languages.options, c, [], model.generation);
   const searches = checkIdBatch('src', ids, c.srcVocab, c.maxPositions).map((s, i) => createSearch(s, { ...o, seed: o.seed + i }, c));
-  // One runner per model, reused: its decode state's buffers are then written
-  // warm (fresh ones page-fault on every first touch). A call that throws
-  // leaves rows behind, so its runner is dropped.
-  const runner = runners.get(model) ?? new BatchRunner(model);
+  // One runner per model, reused, over the model's kept decode state (its
+  // buffers are then written warm; dispose() frees them). A call that throws
+  // leaves rows behind, so its runner is dropped (keptState() empties the state).
+  const runner = runners.get(model) ?? new BatchRunner(model, model.keptState());
   runners.delete(model);
   runner.add(searches);
   while (runner.size > 0) runner.step();

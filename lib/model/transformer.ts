@@ -132,12 +132,8 @@ export class Transformer {
   readonly #decoderNorm: Norm | undefined;
   readonly #generator: LinearWeights;
   readonly #states = new WeakSet<DecodeState>();
-  /**
-   * The same states, to release on dispose(): generate() keeps one per model
-   * (its KV buffers can be large) for as long as the model object lives, which
-   * may be long after dispose(). Weak: a state dropped by its user goes as usual.
-   */
-  #toRelease: Array<WeakRef<DecodeState>> = [];
+  /** The state generate() reuses (keptState()); its KV buffers can be large, so dispose() releases it. */
+  #kept: DecodeState | undefined;
   /** skipPadPositions: the position ids of a decoder step, reused. */
   #stepIds = new Int32Array(0);
   #disposed = false;
@@ -286,9 +282,20 @@ export class Transformer {
     this.#checkLive();
     const state = new DecodeState(this.config);
     this.#states.add(state);
-    this.#toRelease = this.#toRelease.filter((r) => r.deref() !== undefined);
-    this.#toRelease.push(new WeakRef(state));
     return state;
+  }
+
+  /**
+   * The decode state this model keeps for generate() between calls, without
+   * rows: reused, its buffers are written warm (fresh ones page-fault on every
+   * first touch). dispose() releases its buffers, even while the model object
+   * stays referenced.
+   */
+  keptState(): DecodeState {
+    this.#checkLive();
+    this.#kept ??= this.createState();
+    if (this.#kept.rows > 0) this.#kept.gather([]); // rows a call that threw left behind
+    return this.#kept;
   }
 
   /**
@@ -352,13 +359,13 @@ export class Transformer {
     return this.#ws.bytes;
   }
 
-  /** Frees the native memory of the packed weights, the activation buffers and those of its decode states; the model cannot be used afterwards. */
+  /** Frees the native memory of the packed weights, the activation buffers and the kept decode state's; the model cannot be used afterwards. */
   dispose(): void {
     if (this.#disposed) return;
     this.#disposed = true;
     this.#ws.clear();
-    for (const r of this.#toRelease) r.deref()?.release();
-    this.#toRelease = [];
+    this.#kept?.release();
+    this.#kept = undefined;
     for (const layer of [...this.#encoder, ...this.#decoder]) layer.dispose();
     this.#generator.dispose();
   }
