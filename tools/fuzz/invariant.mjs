@@ -11,7 +11,7 @@ const INTERNAL = [
   /Maximum call stack size exceeded/, /Invalid array length/, /Invalid typed array length/, /Array buffer allocation failed/,
   /Invalid string length/, /out of bounds/i, /outside the bounds/i, /Reduce of empty array/, /Cannot mix BigInt/,
   /Invalid code point/, /Invalid time value/, /toFixed\(\) digits/, /Invalid count value/,
-  /Division by zero/, /Start offset .* is outside/, /Invalid DataView length/, /Invalid regular expression/,
+  /Division by zero/, /Start offset .* is outside/, /Invalid DataView length/,
 ];
 
 const ALLOWED = new Set(['Error', 'TypeError', 'RangeError']);
@@ -27,9 +27,10 @@ export function violation(error, { names = [], classes = [] } = {}) {
   const message = String(error.message);
   if (!ALLOWED.has(name) && !classes.includes(name)) return `threw ${name}: ${message.slice(0, 300)}`;
   if (typeof error.code === 'string' && error.code.startsWith('ERR_')) return `threw Node's ${error.code}: ${message.slice(0, 300)}`;
-  // Also when wrapped in a message of ours: the engine's error still means an unchecked value.
+  // Also when wrapped in a message of ours: the engine's TypeError or RangeError still means an unchecked value
+  // (a wrapped SyntaxError is a parser's own: JSON.parse's or RegExp's on text from the file).
   for (let e = error; e instanceof Error; e = e.cause) {
-    if (INTERNAL.some((re) => re.test(String(e.message)))) return `engine error ${e.constructor?.name}: ${String(e.message).slice(0, 300)}`;
+    if (!(e instanceof SyntaxError) && INTERNAL.some((re) => re.test(String(e.message)))) return `engine error ${e.constructor?.name}: ${String(e.message).slice(0, 300)}`;
   }
   if (names.length > 0 && !names.some((n) => message.includes(n))) return `${name} does not name the file or field: ${message.slice(0, 300)}`;
   return undefined;

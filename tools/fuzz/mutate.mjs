@@ -1,7 +1,10 @@
 // Mutations of one input: libFuzzer's byte-level ones, plus structure-aware
-// ones for JSON (parse, change one value, key or type, re-serialize) and for the
-// safetensors layout (u64 header length + JSON header + data), which byte
-// flips alone would almost never get past JSON.parse.
+// ones for JSON (parse, change one value, key or type, re-serialize), for the
+// safetensors layout (u64 header length + JSON header + data) and for
+// protocol buffers (protobuf.mjs), which byte flips alone would almost never
+// get past a parse or a length prefix.
+
+import { mutateProtobuf } from './protobuf.mjs';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
@@ -258,8 +261,8 @@ function mutateSafetensors(rng, input, dict) {
 // ------------------------------------------------------------------ entry
 
 /**
- * A mutant of `data`: a stack of 1-5 changes. `kind` ('json', 'safetensors' or
- * 'bytes') chooses the structure-aware mutator tried about half of the time;
+ * A mutant of `data`: a stack of 1-5 changes. `kind` ('json', 'safetensors',
+ * 'protobuf' or 'bytes') chooses the structure-aware mutator tried about half of the time;
  * `other` is a second corpus entry for splicing.
  */
 export function mutate(rng, data, { kind, dict, other, maxLength }) {
@@ -269,6 +272,7 @@ export function mutate(rng, data, { kind, dict, other, maxLength }) {
     let next;
     if (kind === 'json' && rng.chance(0.5)) next = mutateJson(rng, out, dict);
     else if (kind === 'safetensors' && rng.chance(0.6)) next = mutateSafetensors(rng, out, dict);
+    else if (kind === 'protobuf' && rng.chance(0.6)) next = mutateProtobuf(rng, out, dict);
     out = next ?? byteMutation(rng, out, dict, other);
   }
   return out.length > maxLength ? out.subarray(0, maxLength) : out;

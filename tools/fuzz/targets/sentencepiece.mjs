@@ -5,7 +5,7 @@ import { tokenizerFileTarget } from './tokenizer-file.mjs';
 export default tokenizerFileTarget({
   name: 'sentencepiece',
   file: 'spiece.model',
-  kind: 'bytes',
+  kind: 'protobuf',
   seeds: () => [
     read('test/fixtures/hf/marian/source.spm'),
     read('test/fixtures/hf/marian/target.spm'),
