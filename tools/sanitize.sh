@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Sanitizer runs (AddressSanitizer + UndefinedBehaviorSanitizer, g++'s runtimes):
+#
+#   tools/sanitize.sh kernels   builds native/tests (kernel_tests: every kernel
+#                               against double loops, on every ISA path the CPU
+#                               has) with -DAIAYN_SANITIZE=ON and runs it, leak
+#                               checking on.
+#   tools/sanitize.sh addon     builds the addon with -DAIAYN_SANITIZE=ON (cmake-js)
+#                               in a copy of the package, build-sanitize/addon, and
+#                               runs the native-backend vitest files there with
+#                               libasan preloaded into Node (leak checking off:
+#                               Node does not free everything at exit).
+#
+# Why a copy: the tests load the addon the way users do (lib/backend/addon.ts,
+# node-gyp-build from the package root), so the package whose build/Release
+# holds the sanitized addon is a separate root; the working tree's own
+# build/Release is left alone. Every sanitizer report aborts its process
+# (halt_on_error, and -fno-sanitize-recover=all in CMakeLists.txt), which makes
+# kernel_tests or vitest, and so this script, exit non-zero.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+out=$root/build-sanitize
+jobs=$(nproc)
+
+export ASAN_OPTIONS=halt_on_error=1:abort_on_error=1:detect_leaks=1
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+
+# The native-backend tests: kernels through the addon, and whole models on them.
+ADDON_TESTS=(test/linear.test.ts test/attention.test.ts test/ops.test.ts test/topk.test.ts
+  test/activations.test.ts test/batch-invariance.test.ts test/model.test.ts test/hf-models.test.ts)
+
+case ${1:-} in
+  kernels)
+    cmake -S . -B "$out/kernels" -DAIAYN_SANITIZE=ON -DCMAKE_BUILD_TYPE=Release --log-level=WARNING
+    cmake --build "$out/kernels" --target kernel_tests -j "$jobs"
+    "$out/kernels/kernel_tests"
+    ;;
+  addon)
+    pkg=$out/addon
+    mkdir -p "$pkg"
+    rm -rf "${pkg:?}/lib" "$pkg/test" "$pkg/models" "$pkg/native"
+    # -p keeps the times, so an unchanged source is not recompiled.
+    cp -Rp package.json tsconfig.json vitest.config.ts CMakeLists.txt lib test models native "$pkg/"
+    ln -sfn "$root/node_modules" "$pkg/node_modules"
+    (cd "$pkg" && npx cmake-js build --CDAIAYN_SANITIZE=ON --parallel "$jobs")
+    export ASAN_OPTIONS=${ASAN_OPTIONS/detect_leaks=1/detect_leaks=0}
+    (cd "$pkg" && LD_PRELOAD=$(g++ -print-file-name=libasan.so) npx vitest run "${ADDON_TESTS[@]}")
+    ;;
+  *)
+    echo "usage: tools/sanitize.sh kernels|addon" >&2
+    exit 2
+    ;;
+esac
