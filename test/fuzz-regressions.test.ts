@@ -9,6 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { openCheckpoint } from '../lib/io/checkpoint.js';
 import { readModelDir } from '../lib/io/model-dir.js';
 import { loadTokenizer } from '../lib/tokenizer/load.js';
+import { Transformer } from '../lib/index.js';
 
 const fixtures = fileURLToPath(new URL('fixtures/', import.meta.url));
 const scratch = mkdtempSync(join(tmpdir(), 'aiayn-fuzz-regressions-'));
@@ -66,7 +67,13 @@ describe('config.json', () => {
   it('asking Marian for a 2^30-row computed position table is refused before allocating it (was: "Invalid typed array length")', () => {
     const config = editedJson(join(fixtures, 'hf/marian/config.json'), (c) => { c.max_position_embeddings = 2 ** 30; });
     const dir = withFile('hf/marian', 'config.json', config);
-    expect(() => readModelDir(dir)).toThrow(/positional_encoding\.pos_embedding: computing \[1073741824, \d+\] \(from config\.json's sizes\) would take \d+ values, more than 268435456/);
+    expect(() => readModelDir(dir)).toThrow(/positional_encoding\.pos_embedding: computing \[1073741824, \d+\] \(from config\.json's sizes\) would take \d+ values, more than 16777216/);
+  });
+
+  it("with T5's n_positions at 2^28 is refused before sizing the relative-position table by it (was: 12 GB resident and 3.5 minutes)", () => {
+    const config = editedJson(join(fixtures, 'hf/t5/config.json'), (c) => { c.n_positions = 2 ** 28; });
+    const dir = withFile('hf/t5', 'config.json', config);
+    expect(() => Transformer.load(dir, { backend: 'reference' })).toThrow(/config\.maxPositions must be at most \d+ for a relative-position table of \d+ heads \(at most 16777216 values\), got 268435456/);
   });
 
   it('lists at most 20 missing tensors in its error', () => {

@@ -23,8 +23,8 @@ export type Recipe =
   | { rows: readonly string[]; fromRow?: number; reshape?: Shape }
   | { make: () => Tensor; shape: Shape };
 
-/** The most values a computed tensor may hold (1 GiB of float32): more is a config.json out of all proportion. */
-const MAX_COMPUTED_VALUES = 2 ** 28;
+/** The most values a computed tensor may hold (64 MiB of float32; real position tables take about a million): more is a config.json out of all proportion. */
+const MAX_COMPUTED_VALUES = 2 ** 24;
 
 export interface Family {
   /** Our config for this checkpoint (`has`: whether it stores a tensor); errors name config.json's field. */

@@ -3,6 +3,7 @@ export const TARGETS = {
   safetensors: () => import('./safetensors.mjs'),
   'shard-index': () => import('./shard-index.mjs'),
   'model-config': () => import('./model-config.mjs'),
+  'model-load': () => import('./model-load.mjs'),
   'generation-config': () => import('./generation-config.mjs'),
   'tokenizer-json': () => import('./tokenizer-json.mjs'),
   'tokenizer-config': () => import('./tokenizer-config.mjs'),
