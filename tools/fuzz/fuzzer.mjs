@@ -91,12 +91,19 @@ export class Fuzzer {
     }
   }
 
-  /** Inputs in size order, kept when they add a feature: a smaller corpus with the same coverage. */
-  async merge(inputs) {
+  /**
+   * Inputs in size order, kept when they add a feature and fit in `maxBytes`
+   * in all: a smaller corpus with the same coverage (or most of it, when the budget binds).
+   */
+  async merge(inputs, maxBytes = Infinity) {
     const kept = [];
+    let bytes = 0;
     for (const input of [...inputs].sort((a, b) => a.length - b.length)) {
       const { fresh } = await this.execute(input);
-      if (fresh > 0) kept.push(input);
+      if (fresh > 0 && bytes + input.length <= maxBytes) {
+        kept.push(input);
+        bytes += input.length;
+      }
     }
     return kept;
   }

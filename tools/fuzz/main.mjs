@@ -5,8 +5,9 @@
 //        [--hang-ms N] [--corpus DIR]... [--out DIR] [--crashes DIR]
 //   node tools/fuzz/main.mjs --ci                    replay the committed corpora, then fuzz each target briefly
 //   node tools/fuzz/main.mjs --replay --target ...   run the seeds and committed corpus once
-//   node tools/fuzz/main.mjs --merge --target ... --corpus DIR... --into ROOT
-//                                                    the smallest inputs that keep all features, into ROOT/<target>
+//   node tools/fuzz/main.mjs --merge --target ... --corpus DIR... --into ROOT [--max-bytes N]
+//                                                    the smallest inputs that keep all features (at most
+//                                                    N bytes per target, default 384 KiB), into ROOT/<target>
 //
 // Needs dist/ (npm run build). Exits 1 when anything was found.
 import { Worker } from 'node:worker_threads';
@@ -27,6 +28,7 @@ const { values: args } = parseArgs({
     out: { type: 'string' },
     crashes: { type: 'string', default: 'fuzz-crashes' },
     into: { type: 'string' },
+    'max-bytes': { type: 'string', default: String(384 * 1024) },
     replay: { type: 'boolean', default: false },
     merge: { type: 'boolean', default: false },
     ci: { type: 'boolean', default: false },
@@ -104,7 +106,7 @@ async function confirmed(name, finding) {
  * hangMs or dies (out of memory) is a finding, and a new worker takes over
  * with the corpus grown so far.
  */
-async function runTarget(name, { mode, seconds, runs, dirs, out }) {
+async function runTarget(name, { mode, seconds, runs, dirs, out, maxBytes }) {
   const end = performance.now() + (seconds ?? 0) * 1000;
   const findings = [];
   const grown = [];
@@ -114,7 +116,7 @@ async function runTarget(name, { mode, seconds, runs, dirs, out }) {
   let dismissed = 0;
   for (let attempt = 0; ; attempt++) {
     const left = seconds === undefined ? undefined : Math.max(0, (end - performance.now()) / 1000);
-    const r = await spawn(name, { mode, seed: seed + attempt, seconds: left, runs, hangMs, dirs, extra: grown, seeds: true }, (input) => {
+    const r = await spawn(name, { mode, seed: seed + attempt, seconds: left, runs, hangMs, dirs, extra: grown, seeds: mode !== 'merge', maxBytes }, (input) => {
       grown.push(input);
       if (out) writeInput(join(out, name), input);
     });
@@ -159,7 +161,7 @@ const results = [];
 if (args.merge) {
   if (!args.into) throw new RangeError('--merge needs --into ROOT');
   for (const name of names) {
-    const r = await runTarget(name, { mode: 'merge', dirs: committed(name) });
+    const r = await runTarget(name, { mode: 'merge', dirs: committed(name), maxBytes: int('max-bytes', args['max-bytes'], 0) });
     const dir = join(args.into, name);
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });

@@ -9,7 +9,7 @@ import { readCorpus } from './corpus.mjs';
 import { DIST } from './targets/common.mjs';
 import { loadTarget } from './targets/index.mjs';
 
-const { name, mode, seed, seconds, runs, hangMs, dirs, extra, seeds, shared, base } = workerData;
+const { name, mode, seed, seconds, runs, hangMs, dirs, extra, seeds, maxBytes, shared, base } = workerData;
 const heartbeat = new Int32Array(shared, 0, 4); // [executions, start (ms after base, -1 when idle), input length]
 const current = new Uint8Array(shared, 16);
 
@@ -40,7 +40,11 @@ const fuzzer = new Fuzzer({
 const inputs = [...(seeds ? target.seeds() : []), ...dirs.flatMap(readCorpus), ...extra];
 let kept;
 if (mode === 'replay') for (const input of inputs) await fuzzer.execute(input);
-else if (mode === 'merge') kept = await fuzzer.merge(inputs);
+else if (mode === 'merge') {
+  // The seeds come from the fixtures on every run: the corpus need only add to their coverage.
+  for (const input of target.seeds()) await fuzzer.execute(input);
+  kept = await fuzzer.merge(inputs, maxBytes);
+}
 else {
   await fuzzer.load(inputs);
   // In slices, with the figures sent after each: a worker stopped for a hang still has them counted.
