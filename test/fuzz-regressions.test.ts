@@ -83,6 +83,14 @@ describe('config.json', () => {
   });
 });
 
+describe('generation_config.json', () => {
+  it('with a bad value is refused at load, naming the file (was: accepted, then an error naming options.numBeams on every request)', () => {
+    const json = editedJson(join(fixtures, 'hf/marian/generation_config.json'), (g) => { g.num_beams = 'four'; });
+    const dir = withFile('hf/marian', 'generation_config.json', json);
+    expect(() => readModelDir(dir)).toThrow(/generation_config\.json: options\.numBeams must be a number, got "four"/);
+  });
+});
+
 describe('tokenizer files', () => {
   it('an added token with id 169995738 costs no 170 MB table (was: a 170 MB array and 11 s)', () => {
     const json = editedJson(join(fixtures, 'hf/t5/tokenizer.json'), (t) => {

@@ -4,7 +4,8 @@
 // silently dropped; bookkeeping fields are ignored.
 import { readFileSync } from 'node:fs';
 import { describe } from '../tensor.js';
-import type { GenerationOptions } from '../generate/options.js';
+import { resolveGenerationOptions, type GenerationOptions } from '../generate/options.js';
+import type { TransformerConfig } from '../model/config.js';
 
 /** generation_config.json's ids that configure the model rather than a search. */
 export interface GenerationIds {
@@ -96,6 +97,19 @@ export function generationConfigJson(defaults: GenerationOptions): Record<string
     if (value !== undefined) json[name] = value;
   }
   return json;
+}
+
+/**
+ * Checks generation defaults once, at load, as every generate() call resolves
+ * them: a bad value is an Error naming `file`, not an error on each request
+ * (a server would answer every client 400 for a field none of them sent).
+ */
+export function checkGenerationDefaults(defaults: GenerationOptions, config: Readonly<TransformerConfig>, file: string): void {
+  try {
+    resolveGenerationOptions({}, config, [], defaults);
+  } catch (error) {
+    throw new Error(`${file}: ${(error as Error).message}`, { cause: error });
+  }
 }
 
 /** generation_config.json at `path`. */

@@ -15,7 +15,7 @@ import { CharTokenizer } from '../tokenizer/char.js';
 import { loadTokenizer } from '../tokenizer/load.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { openCheckpoint } from './checkpoint.js';
-import { generationConfigJson, parseGenerationConfig, readGenerationConfig, type GenerationConfig } from './generation-config.js';
+import { checkGenerationDefaults, generationConfigJson, parseGenerationConfig, readGenerationConfig, type GenerationConfig } from './generation-config.js';
 import { openSafetensors, writeSafetensors } from './safetensors.js';
 
 export interface ModelDir {
@@ -73,6 +73,7 @@ function readSnapshot(dir: string, hf: Record<string, unknown>, configPath: stri
     throw new Error(`${generationPath}: eos_token_id ${eosTokenId} differs from config.json's ${mapped.eosId}`);
   }
   const config = resolveIn(configPath, { ...mapped, ...(decoderStartTokenId !== undefined && { bosId: decoderStartTokenId }) });
+  checkGenerationDefaults(generation.defaults, config, existsSync(generationPath) ? generationPath : configPath);
   const weights = recipeSource(family.recipes(config, hf, has), checkpoint, family.ignored);
   checkWeights(weights.shapes, config, checkpoint.source);
   return { config, weights, tokenizer: loadTokenizer(dir), generation: generation.defaults, family: type as string };
@@ -93,11 +94,13 @@ export function readModelDir(dir: string): ModelDir {
   if ('model_type' in json) return readSnapshot(dir, json, configPath);
   const config = resolveIn(configPath, json as Partial<TransformerConfig>);
   const generationPath = join(dir, 'generation_config.json');
+  const generation = existsSync(generationPath) ? readGenerationConfig(generationPath).defaults : {};
+  checkGenerationDefaults(generation, config, generationPath);
   return {
     config,
     weights: safetensorsSource(join(dir, 'model.safetensors'), config),
     tokenizer: loadTokenizer(dir),
-    generation: existsSync(generationPath) ? readGenerationConfig(generationPath).defaults : {},
+    generation,
     family: 'aiayn',
   };
 }

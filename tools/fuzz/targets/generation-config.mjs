@@ -1,10 +1,9 @@
-// generation_config.json: read as generation defaults, then resolved as every
-// generate() call resolves them (against the demo model's config).
+// generation_config.json: read as generation defaults, then checked as a model
+// directory's are at load (as every generate() call resolves them), against the demo model's config.
 import { join } from 'node:path';
 import { DIST, HF, read, remove, scratch, write } from './common.mjs';
 
-const { readGenerationConfig } = await import(join(DIST, 'io/generation-config.js'));
-const { resolveGenerationOptions } = await import(join(DIST, 'generate/options.js'));
+const { checkGenerationDefaults, readGenerationConfig } = await import(join(DIST, 'io/generation-config.js'));
 const { resolveConfig } = await import(join(DIST, 'model/config.js'));
 
 const config = resolveConfig(JSON.parse(new TextDecoder().decode(read('models/pt-numbers/config.json'))));
@@ -25,8 +24,8 @@ export default {
   run(s, input) {
     write(s.path, input);
     const { defaults } = readGenerationConfig(s.path);
-    return resolveGenerationOptions({}, config, [], defaults);
+    checkGenerationDefaults(defaults, config, s.path);
+    return defaults;
   },
-  // Defaults are resolved as options: their errors name `options.<field>`.
-  expect: (s) => ({ names: [s.path, 'options.'] }),
+  expect: (s) => ({ names: [s.path] }),
 };
