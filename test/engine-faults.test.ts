@@ -3,6 +3,7 @@
 // during load or restart, aborts racing with completion, and the KV cache
 // budget (refused at once when a request can never fit, queued when it fits
 // alone). Every wait is bounded; every engine started is closed.
+import { spawn } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -186,6 +187,36 @@ describe('a worker that dies mid-generation', () => {
     await new Promise((r) => setTimeout(r, 200));
     expect(restarted).toBe(false);
     await expect(engine.generate(input(1))).rejects.toBeInstanceOf(EngineClosedError);
+  });
+});
+
+describe('the native addon outlives the worker', () => {
+  it('stays mapped after a crash, a restart and close() in a process whose main thread never used it', async () => {
+    // Node unloads an addon only workers loaded when they exit, under the kernel threads it started: the
+    // process then crashes at random (1 in ~80 runs of aiayn serve). Engine.load keeps it loaded on this thread.
+    const script = `
+      import { readFileSync } from 'node:fs';
+      import { Engine } from './dist/index.js';
+      import { workerOf } from './dist/serve/engine.js';
+      const mapped = () => readFileSync('/proc/self/maps', 'utf8').includes('aiayn.node');
+      const engine = await Engine.load(${JSON.stringify(DIR)});
+      await engine.generate('um', { maxNewTokens: 2 });
+      const restarted = new Promise((resolve) => engine.once('restart', resolve));
+      await workerOf(engine).terminate();
+      const afterCrash = mapped();
+      await restarted;
+      const answer = (await engine.generate('dois', { maxNewTokens: 2 })).sequences.length;
+      await engine.close();
+      console.log(JSON.stringify({ afterCrash, answer, afterClose: mapped() }));`;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    clearTimeout(timer);
+    expect(code, out).toBe(0);
+    expect(JSON.parse(out)).toEqual({ afterCrash: true, answer: 1, afterClose: true });
   });
 });
 

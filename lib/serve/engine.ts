@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { checkInt, describe } from '../tensor.js';
 import { defaultMaxKvBytes } from './kv-budget.js';
-import { packageRoot } from '../backend/addon.js';
+import { loadAddon, packageRoot } from '../backend/addon.js';
 import { checkIds } from '../model/transformer.js';
 import type { TransformerConfig } from '../model/config.js';
 import { resolveGenerationOptions, type FinishReason, type GenerationOptions } from '../generate/options.js';
@@ -206,7 +206,9 @@ type Ready = Extract<FromWorker, { type: 'ready' }>;
  */
 function startWorker(setup: WorkerSetup, signal: AbortSignal | undefined): Promise<{ worker: Worker; ready: Ready }> {
   if (signal?.aborted) return Promise.reject(signal.reason);
-  const worker = new Worker(workerUrl(), { workerData: setup });
+  // The process's flags, less --input-type: a worker given it refuses to start from a file (node --input-type=module -e ...).
+  const execArgv = process.execArgv.filter((flag) => !flag.startsWith('--input-type'));
+  const worker = new Worker(workerUrl(), { workerData: setup, execArgv });
   return new Promise((resolve, reject) => {
     // Only these listeners: removeAllListeners() would also drop the Worker's own, and its messages.
     const cleanup = () => {
@@ -309,6 +311,10 @@ export class Engine extends EventEmitter<{ step: [StepEvent]; crash: [CrashEvent
     };
     const maxQueue = checkInt('options.maxQueue', options.maxQueue ?? 256, 0, 1 << 20);
     const restart = checkRestart(options.restart);
+    // Node unloads an addon that only worker threads loaded when the last of them exits (nodejs/node#37024),
+    // under the kernel threads it started (they sleep in its code, and crash the process when it is unmapped).
+    // Loaded here too, it stays mapped for the life of the process; loading starts no threads.
+    if (backend === 'native') loadAddon();
     const { worker, ready } = await startWorker(setup, options.signal);
     return new Engine(worker, ready, setup, maxQueue, restart);
   }
