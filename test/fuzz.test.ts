@@ -1,5 +1,5 @@
 // The fuzzer (tools/fuzz) itself, and the committed corpora: every input that
-// ever reached new coverage still keeps the invariant. Both run in plain Node
+// ever reached new coverage still keeps the invariant. Fuzz runs are plain Node
 // child processes (the fuzzer reads V8's coverage of dist/ through node:inspector),
 // so they test the built dist/ (`npm test` builds first).
 import { execFileSync, spawnSync } from 'node:child_process';
