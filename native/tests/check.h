@@ -114,5 +114,6 @@ void test_gemm();
 void test_attention();
 void test_ops();
 void test_topk();
+void test_threadpool();
 
 }  // namespace kt

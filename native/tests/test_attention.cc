@@ -193,6 +193,10 @@ void test_attention() {
       ++n;
     }
   cases.push_back({3, 2, 4100, 1, 17, cache, true, 1, 0});
+  // Split KV (2 rows < 3 threads) with an empty row next to a full one, and
+  // with two causal query rows of one batch row.
+  cases.push_back({2, 1, 4500, 1, 64, bhtd, false, 1, 0});
+  cases.push_back({1, 2, 5000, 1, 32, cache, true, 0, 2});
   for (const Config& cf : cases)
     for (int threads : {1, 3}) run(cf, threads, rng);
 }
