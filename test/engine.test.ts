@@ -1,6 +1,7 @@
 // The engine: a model in a worker thread serving concurrent callers, batched
 // continuously. Its answers must equal the synchronous API's for each input
 // alone, whatever else shares the batch; the event loop must stay free.
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -193,5 +194,21 @@ describe('Engine limits and lifecycle', () => {
     answers.forEach((a, i) => expect(a.sequences[0].ids).toEqual(alone(model, texts[i], { maxNewTokens: 8 }).sequences[0].ids));
     await engine.close();
     model.dispose();
+  });
+});
+
+describe('Engine in a process started with V8 flags', () => {
+  it('starts its worker under node --max-old-space-size --expose-gc (found by tools/soak)', () => {
+    // An explicit Worker execArgv holding them throws ERR_WORKER_INVALID_EXEC_ARGV; inherited, they are fine.
+    const script = `import('./dist/index.js').then(async ({ Engine }) => {
+      const engine = await Engine.load('${DIR}');
+      const g = await engine.generate('mil e um', { maxNewTokens: 16 });
+      await engine.close();
+      console.log(g.sequences[0].text);
+    })`;
+    const r = spawnSync(process.execPath, ['--max-old-space-size=512', '--expose-gc', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+    expect(r.stderr).toBe('');
+    expect(r.stdout.trim()).toBe('1001');
+    expect(r.status).toBe(0);
   });
 });

@@ -206,8 +206,11 @@ type Ready = Extract<FromWorker, { type: 'ready' }>;
  */
 function startWorker(setup: WorkerSetup, signal: AbortSignal | undefined): Promise<{ worker: Worker; ready: Ready }> {
   if (signal?.aborted) return Promise.reject(signal.reason);
-  // The process's flags, less --input-type: a worker given it refuses to start from a file (node --input-type=module -e ...).
-  const execArgv = process.execArgv.filter((flag) => !flag.startsWith('--input-type'));
+  // The worker inherits the process's flags, less --input-type: a worker given it refuses to start from a
+  // file (node --input-type=module -e ...). A list is passed only then: V8 and process-wide flags in an
+  // explicit list (--max-old-space-size, --expose-gc) make the Worker throw ERR_WORKER_INVALID_EXEC_ARGV.
+  const inputType = process.execArgv.some((flag) => flag.startsWith('--input-type'));
+  const execArgv = inputType ? process.execArgv.filter((flag) => !flag.startsWith('--input-type')) : undefined;
   const worker = new Worker(workerUrl(), { workerData: setup, execArgv });
   return new Promise((resolve, reject) => {
     // Only these listeners: removeAllListeners() would also drop the Worker's own, and its messages.
