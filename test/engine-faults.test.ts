@@ -317,7 +317,8 @@ describe('aborts racing with completion', () => {
     await expect(soon).rejects.toThrow('right after');
     // Aborted while waiting for the only row, then the running one finishes.
     const running = engine.generate(heldout[4], { maxNewTokens: 30, stopAtEos: false });
-    await next(engine, 'step');
+    // Not the next 'step': the worker may have stepped the cancelled request before it read the cancel.
+    await until(() => engine.stats.running === 1, 'the request admitted');
     const waiting = new AbortController();
     const queued = engine.generate(heldout[5], { maxNewTokens: 30, stopAtEos: false, signal: waiting.signal });
     expect(engine.stats.queued).toBe(1);
