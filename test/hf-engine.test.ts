@@ -3,7 +3,7 @@
 // answers as the synchronous generate() does.
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Engine, Transformer, createServer, generate } from '../lib/index.js';
+import { Engine, Transformer, createServer, generate, type GenerationOptions } from '../lib/index.js';
 import { postJson } from './serve-helpers.js';
 
 const NLLB = fileURLToPath(new URL('fixtures/hf/nllb/', import.meta.url));
@@ -41,6 +41,35 @@ describe('Engine on Hugging Face snapshots', () => {
     const got = await Promise.all(texts.map((t) => engine.generate(t)));
     const want = generate(model, texts);
     expect(got.map((g) => g.sequences[0].ids)).toEqual(want.map((g) => g.sequences[0].ids));
+  });
+
+  it("the HTTP APIs on Marian (3 beams by default): num_beams 1 is greedy, sampling runs one beam, else the default (found by tools/soak)", async () => {
+    const [engine, model] = [engines[1], models[1]];
+    const http = createServer(engine, { modelName: 'marian' });
+    await new Promise<void>((resolve) => http.server.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(http.server.address() as { port: number }).port}`;
+    const want = (options: GenerationOptions) => generate(model, [texts[0]], { maxNewTokens: 6, ...options })[0].sequences[0].text;
+    const openai = async (body: object) => {
+      const r = await postJson(base, '/v1/completions', { prompt: texts[0], max_tokens: 6, ...body });
+      expect(r.status, r.text).toBe(200);
+      return (r.body as { choices: Array<{ text: string }> }).choices[0].text;
+    };
+    const tgi = async (parameters: object) => {
+      const r = await postJson(base, '/generate', { inputs: texts[0], parameters: { max_new_tokens: 6, ...parameters } });
+      expect(r.status, r.text).toBe(200);
+      return (r.body as { generated_text: string }).generated_text;
+    };
+    try {
+      expect(want({ numBeams: 1 })).not.toBe(want({})); // the default's 3 beams answer otherwise here
+      expect(await openai({ temperature: 0, num_beams: 1 })).toBe(want({ numBeams: 1 }));
+      expect(await openai({ seed: 3 })).toBe(want({ doSample: true, temperature: 1, seed: 3, numBeams: 1 })); // OpenAI's default temperature 1
+      expect(await openai({ temperature: 0 })).toBe(want({}));
+      expect(await tgi({ num_beams: 1 })).toBe(want({ numBeams: 1 }));
+      expect(await tgi({ do_sample: true, seed: 3 })).toBe(want({ doSample: true, seed: 3, numBeams: 1 }));
+      expect(await tgi({})).toBe(want({}));
+    } finally {
+      await http.close({ timeoutMs: 5000 });
+    }
   });
 
   it('the HTTP APIs take target_language and source_language', async () => {

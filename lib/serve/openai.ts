@@ -159,7 +159,8 @@ function parse(ctx: RequestContext, body: unknown): CompletionRequest {
   const options = {
     maxNewTokens: maxTokens,
     minNewTokens: minTokens,
-    numBeams: numBeams > 1 ? numBeams : undefined,
+    // Asked for, or one when sampling: else the model's default (a snapshot's generation_config may ask for beams).
+    numBeams: field(o, 'num_beams') !== undefined || sampling ? numBeams : undefined,
     numReturnSequences: sampling || numBeams > 1 ? n : undefined,
     doSample: sampling ? true : undefined,
     temperature: sampling ? temperature : undefined,

@@ -132,7 +132,8 @@ function parse(ctx: RequestContext, body: unknown, stream: boolean): TgiRequest 
   const options = {
     maxNewTokens,
     minNewTokens: optInt(o, 'min_new_tokens', P('min_new_tokens'), 0, maxNewTokens),
-    numBeams: numBeams > 1 ? numBeams : undefined,
+    // Asked for, or one when sampling: else the model's default (a snapshot's generation_config may ask for beams).
+    numBeams: field(o, 'num_beams') !== undefined || sampling ? numBeams : undefined,
     numReturnSequences: bestOf > 1 ? bestOf : undefined,
     doSample: sampling ? true : undefined,
     temperature: sampling ? temperature : undefined,
