@@ -403,13 +403,18 @@ describe('the KV cache budget', () => {
     const engine = await Engine.load(DIR, { maxBatch: 8, maxKvBytes: Math.floor(2.5 * one) });
     try {
       const rows: number[] = [];
-      engine.on('step', (e) => rows.push(e.rows));
+      const held: number[] = [];
+      engine.on('step', (e) => {
+        rows.push(e.rows);
+        held.push(e.kvBytes);
+      });
       const first = engine.generate(texts[0], options);
       await next(engine, 'step');
       const rest = texts.slice(1).map((t) => engine.generate(t, options));
       expect(engine.stats.queued).toBe(rest.length);
       const all = await Promise.all([first, ...rest]);
       expect(Math.max(...rows)).toBe(1);
+      expect(Math.max(...held)).toBe(one); // one row's cache, held between requests
       all.forEach((a, i) => expect(a.sequences[0].ids).toEqual(
         Array.from(generate(model, [model.tokenizer!.encode(texts[i], { eos: true })], options)[0].sequences[0].ids),
       ));
@@ -427,9 +432,14 @@ describe('the KV cache budget', () => {
     expect(decodeStateBytes(model.config, 4, 60, S)).toBeGreaterThan(budget);
     const engine = await Engine.load(DIR, { maxBatch: 8, maxKvBytes: budget });
     try {
+      const held: number[] = [];
+      engine.on('step', (e) => held.push(e.kvBytes));
       await engine.generate(text, { maxNewTokens: 60, stopAtEos: false });
+      expect(held.at(-1)).toBe(bytes(1, 60, S));
       const beams = await engine.generate(text, { numBeams: 4, maxNewTokens: 5 });
       expect(beams.sequences).toHaveLength(1);
+      expect(held.at(-1)).toBe(bytes(4, 5, S)); // a fresh state, sized for the beams
+      expect(Math.max(...held)).toBeLessThanOrEqual(budget);
     } finally {
       await engine.close();
     }

@@ -120,6 +120,10 @@ describe('the KV cache budget over HTTP', () => {
       const fits = await postJson(s.url, '/v1/completions', { model: MODEL_NAME, prompt, max_tokens: 8 });
       expect(fits.status).toBe(200);
       expect((await getJson(s.url, '/info')).body.max_kv_bytes).toBe(200_000);
+      const metrics = parseMetrics((await getJson(s.url, '/metrics')).text);
+      expect(metrics.get('aiayn_kv_cache_budget_bytes')).toBe(200_000);
+      expect(metrics.get('aiayn_kv_cache_bytes')).toBeGreaterThan(0);
+      expect(metrics.get('aiayn_kv_cache_bytes')).toBeLessThanOrEqual(200_000);
       expect(s.engine.stats).toEqual({ queued: 0, running: 0, rows: 0 });
     } finally {
       await s.close();

@@ -173,7 +173,7 @@ function tick(): void {
     const start = performance.now();
     const stepRows = runner.rows;
     const finished = runner.step();
-    send({ type: 'step', rows: stepRows, seconds: (performance.now() - start) / 1000, joined: joined.length });
+    send({ type: 'step', rows: stepRows, seconds: (performance.now() - start) / 1000, joined: joined.length, kvBytes: runner.stateBytes });
     if (tokens.length > 0) {
       send({ type: 'tokens', tokens });
       tokens = [];

@@ -157,6 +157,8 @@ export interface StepEvent {
   seconds: number;
   /** Requests that joined the batch before this step. */
   joined: number;
+  /** Bytes the decode state holds (at most maxKvBytes; kept between requests, dropped when a request needs a fresh one). */
+  kvBytes: number;
 }
 
 interface Pending {
@@ -582,7 +584,7 @@ export class Engine extends EventEmitter<{ step: [StepEvent]; crash: [CrashEvent
         break;
       case 'step':
         this.#rows = this.#pending.size === 0 ? 0 : m.rows;
-        this.emit('step', { rows: m.rows, seconds: m.seconds, joined: m.joined });
+        this.emit('step', { rows: m.rows, seconds: m.seconds, joined: m.joined, kvBytes: m.kvBytes });
         break;
       case 'done':
       case 'failed': {

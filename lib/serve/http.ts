@@ -21,7 +21,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { readFileSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { Engine, type EngineOptions } from './engine.js';
+import { Engine, type EngineOptions, type StepEvent } from './engine.js';
 import { loadTokenizer } from '../tokenizer/load.js';
 import { ApiError, ClientGoneError, ValidationError, sendJson, toApiError, type RequestContext, type ServerLimits } from './api.js';
 import { Gauge, PROMETHEUS_CONTENT_TYPE, ServerMetrics } from './metrics.js';
@@ -164,10 +164,14 @@ export function createServer(engine: Engine, options: ServerOptions = {}): Aiayn
   const log = options.log ?? (() => undefined);
   const metrics = new ServerMetrics(() => engine.stats);
   metrics.registry.add(new Gauge('aiayn_engine_up', '1 while the engine serves; 0 while its worker restarts after a crash, or after it failed', () => (engine.state === 'ready' ? 1 : 0)));
+  metrics.registry.add(new Gauge('aiayn_kv_cache_bytes', "Bytes of the engine's KV caches (its decode state) at the last step", () => kvBytes));
+  metrics.registry.add(new Gauge('aiayn_kv_cache_budget_bytes', "The engine's maxKvBytes (+Inf: no limit)", () => engine.maxKvBytes));
   metrics.registry.add(new Gauge('aiayn_engine_restarts', "Workers the engine started after a crash of the previous one, since load", () => engine.restarts));
-  const onStep = ({ rows, seconds }: { rows: number; seconds: number }) => {
-    metrics.batchRows.observe(rows);
-    metrics.stepSeconds.observe(seconds);
+  let kvBytes = 0;
+  const onStep = (step: StepEvent) => {
+    metrics.batchRows.observe(step.rows);
+    metrics.stepSeconds.observe(step.seconds);
+    kvBytes = step.kvBytes;
   };
   engine.on('step', onStep);
   const created = Math.floor(Date.now() / 1000);

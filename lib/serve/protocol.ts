@@ -55,7 +55,7 @@ export type FromWorker =
   | { type: 'fatal'; error: WireError }
   | { type: 'admitted'; ids: number[] }
   | { type: 'tokens'; tokens: WireToken[] }
-  | { type: 'step'; rows: number; seconds: number; joined: number }
+  | { type: 'step'; rows: number; seconds: number; joined: number; kvBytes: number }
   | { type: 'done'; id: number; result: EngineGeneration }
   | { type: 'failed'; id: number; error: WireError }
   | { type: 'closed' }
