@@ -14,9 +14,8 @@
 // Writes bench/results/soak-cycles.json.
 //
 //   node --expose-gc tools/soak/cycles.mjs [--cycles 1000] [--warmup 100] [--every 25] [--engine-every 10]
-import { readFileSync } from 'node:fs';
 import { Engine, Transformer, generate, info } from '../../dist/index.js';
-import { MiB, loadAverage, median, mib, parseFlags, table, writeResults } from './report.mjs';
+import { MiB, loadAverage, median, mib, parseFlags, sourceTexts, table, writeResults } from './report.mjs';
 
 const flags = parseFlags(process.argv.slice(2), {
   cycles: 1000,
@@ -31,16 +30,7 @@ if (flags.warmup >= flags.cycles) throw new Error(`--warmup (${flags.warmup}) mu
 const EXTERNAL_SLACK = MiB;
 const HEAP_SLACK = 2 * MiB;
 
-/** A few inputs per model: the demo model's held-out number words, the HF fixtures' own texts. */
-function inputsOf(dir) {
-  const heldout = `${dir}/heldout.json`;
-  try {
-    return JSON.parse(readFileSync(heldout, 'utf8')).slice(0, 4).map((e) => e.text);
-  } catch {
-    return JSON.parse(readFileSync(`${dir}/expected.json`, 'utf8')).texts.slice(0, 4);
-  }
-}
-const models = flags.models.split(',').map((dir) => ({ dir, inputs: inputsOf(dir), answer: undefined, engineAnswer: undefined, cycles: 0, engineCycles: 0 }));
+const models = flags.models.split(',').map((dir) => ({ dir, inputs: sourceTexts(dir, 4), answer: undefined, engineAnswer: undefined, cycles: 0, engineCycles: 0 }));
 // An addon built before the count existed has no packedWeights: that check is then left out.
 const countsPacked = typeof info().packedWeights === 'number';
 

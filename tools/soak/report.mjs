@@ -1,7 +1,7 @@
-// What the soak tools share: their command-line flags, memory figures, a
-// percentile, a plain-text table and the results file (bench/results/*.json,
-// as the benchmarks write theirs).
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+// What the soak tools share: their command-line flags, the inputs of a model,
+// memory figures, a percentile, a plain-text table and the results file
+// (bench/results/*.json, as the benchmarks write theirs).
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 
 /** `--name value` flags over `defaults` (numbers parsed as numbers), `--flag` alone for booleans. */
 export function parseFlags(argv, defaults) {
@@ -19,6 +19,12 @@ export function parseFlags(argv, defaults) {
     if (typeof defaults[name] === 'number' && !Number.isFinite(out[name])) throw new Error(`${argv[i - 1]} must be a number, got ${value}`);
   }
   return out;
+}
+
+/** Up to `n` inputs for the model in `dir`: the demo model's held-out number words, or a Hugging Face test snapshot's own texts. */
+export function sourceTexts(dir, n) {
+  if (existsSync(`${dir}/heldout.json`)) return JSON.parse(readFileSync(`${dir}/heldout.json`, 'utf8')).slice(0, n).map((e) => e.text);
+  return JSON.parse(readFileSync(`${dir}/expected.json`, 'utf8')).texts.filter((t) => t !== '').slice(0, n); // an empty input is a bad request
 }
 
 export const MiB = 1024 * 1024;

@@ -26,9 +26,8 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { request } from 'node:http';
 import { connect } from 'node:net';
-import { readFileSync } from 'node:fs';
 import { Transformer, generate } from '../../dist/index.js';
-import { MiB, loadAverage, median, mib, parseFlags, percentile, rssOf, table, writeResults } from './report.mjs';
+import { MiB, loadAverage, median, mib, parseFlags, percentile, rssOf, sourceTexts, table, writeResults } from './report.mjs';
 
 const flags = parseFlags(process.argv.slice(2), {
   seconds: 60,
@@ -44,20 +43,28 @@ const MAX_TOKENS = 24;
 const TIMEOUT_MS = 30_000;
 const MIN_SLACK = 8 * MiB;
 const HEAP_SLACK = MiB;
-/** The server's KV-cache budget: the valid traffic fits (a beam4 request holds < 1 MiB), 32 beams × 80 tokens do not. */
-const KV_BUDGET = 6 * MiB;
 const hasKvBudget = execFileSync(process.execPath, ['dist/cli/bin.js', 'serve', '--help'], { encoding: 'utf8' }).includes('--max-kv-bytes');
 
 // ---------------------------------------------------------------- the oracle
 
-const texts = JSON.parse(readFileSync(`${flags.model}/heldout.json`, 'utf8')).slice(0, 16).map((e) => e.text);
+const texts = sourceTexts(flags.model, 16);
+// num_beams explicit: a snapshot's generation defaults may ask for beams.
 const MODES = {
-  greedy: { openai: { temperature: 0 }, tgi: {}, lib: {} },
+  greedy: { openai: { temperature: 0, num_beams: 1 }, tgi: { num_beams: 1 }, lib: { numBeams: 1 } },
   beam4: { openai: { num_beams: 4 }, tgi: { num_beams: 4 }, lib: { numBeams: 4 } },
-  sampled: { openai: { temperature: 0.8, seed: 7 }, tgi: { do_sample: true, temperature: 0.8, seed: 7 }, lib: { doSample: true, temperature: 0.8, seed: 7 } },
+  sampled: {
+    openai: { temperature: 0.8, seed: 7, num_beams: 1 },
+    tgi: { do_sample: true, temperature: 0.8, seed: 7, num_beams: 1 },
+    lib: { doSample: true, temperature: 0.8, seed: 7, numBeams: 1 },
+  },
 };
+let overTokens; // what an over-budget request asks: 32 beams of this many tokens
+let KV_BUDGET; // the server's --max-kv-bytes: 3/4 of such a request's self-attention cache alone; a beam4 request fits
 const expected = (() => {
   const model = Transformer.load(flags.model);
+  const c = model.config;
+  overTokens = Math.min(80, c.maxPositions);
+  KV_BUDGET = 24 * overTokens * (4 * c.decoderLayers * 2 * c.heads * c.headDim); // rows × positions × bytes per row-position
   const out = {};
   // Each text alone, as each request asks (sampling: a source alone draws from the seed itself).
   for (const [mode, m] of Object.entries(MODES)) out[mode] = texts.map((t) => generate(model, [t], { maxNewTokens: MAX_TOKENS, ...m.lib })[0].sequences[0].text);
@@ -281,9 +288,9 @@ const TRAFFIC = {
   async overBudget(port, rng) {
     const prompt = texts[Math.floor(rng() * texts.length)];
     const [path, body, status] = pick(rng, [
-      ['/v1/completions', { prompt, num_beams: 32, max_tokens: 80 }, 400],
-      ['/generate', { inputs: prompt, parameters: { num_beams: 32, max_new_tokens: 80 } }, 422],
-      ['/generate_stream', { inputs: prompt, parameters: { num_beams: 32, max_new_tokens: 80 } }, 422],
+      ['/v1/completions', { prompt, num_beams: 32, max_tokens: overTokens }, 400],
+      ['/generate', { inputs: prompt, parameters: { num_beams: 32, max_new_tokens: overTokens } }, 422],
+      ['/generate_stream', { inputs: prompt, parameters: { num_beams: 32, max_new_tokens: overTokens } }, 422],
     ]);
     const res = await exchange(port, { path, body: JSON.stringify(body) });
     return { status: res.status, ok: res.status === status && /KV cache/.test(res.body ?? ''), detail: res.body?.slice(0, 300) };
