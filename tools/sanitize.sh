@@ -26,9 +26,12 @@ jobs=$(nproc)
 export ASAN_OPTIONS=halt_on_error=1:abort_on_error=1:detect_leaks=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 
-# The native-backend tests: kernels through the addon, and whole models on them.
+# The native-backend tests: kernels through the addon, the addon's own checks
+# of bad input (errors, runtime), and whole models on the kernels. (The engine
+# tests pass under ASan too but need dist/ and time the event loop.)
 ADDON_TESTS=(test/linear.test.ts test/attention.test.ts test/ops.test.ts test/topk.test.ts
-  test/activations.test.ts test/batch-invariance.test.ts test/model.test.ts test/hf-models.test.ts)
+  test/activations.test.ts test/batch-invariance.test.ts test/errors.test.ts test/runtime.test.ts
+  test/model.test.ts test/hf-models.test.ts)
 
 case ${1:-} in
   kernels)

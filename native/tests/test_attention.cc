@@ -193,6 +193,12 @@ void test_attention() {
       ++n;
     }
   cases.push_back({3, 2, 4100, 1, 17, cache, true, 1, 0});
+  // Common head sizes over many key blocks, lengths ending inside blocks.
+  for (int64_t Dh : {80, 96, 256}) {
+    cases.push_back({3, 70, 700, 2, Dh, static_cast<Layout>(n % 3), n % 2 == 0, 1, n % 3});
+    cases.push_back({3, 3, 700, 2, Dh, static_cast<Layout>(n % 3), n % 2 == 1, 1, n % 3});
+    ++n;
+  }
   // Split KV (2 rows < 3 threads) with an empty row next to a full one, and
   // with two causal query rows of one batch row.
   cases.push_back({2, 1, 4500, 1, 64, bhtd, false, 1, 0});
