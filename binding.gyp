@@ -53,7 +53,10 @@
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
       "cflags_cc": ["<@(kernel_cflags)"],
-      "libraries": ["-lpthread"]
+      "libraries": ["-lpthread"],
+      "conditions": [
+        ["OS=='linux'", {"ldflags": ["-Wl,-z,nodelete"]}]
+      ]
     }
   ]
 }

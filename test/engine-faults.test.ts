@@ -193,7 +193,7 @@ describe('a worker that dies mid-generation', () => {
 describe('the native addon outlives the worker', () => {
   it('stays mapped after a crash, a restart and close() in a process whose main thread never used it', async () => {
     // Node unloads an addon only workers loaded when they exit, under the kernel threads it started: the
-    // process then crashes at random (1 in ~80 runs of aiayn serve). Engine.load keeps it loaded on this thread.
+    // process then crashed at random (1 in ~80 runs of aiayn serve). The addon is linked -z nodelete.
     const script = `
       import { readFileSync } from 'node:fs';
       import { Engine } from './dist/index.js';

@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { checkInt, describe } from '../tensor.js';
 import { defaultMaxKvBytes } from './kv-budget.js';
-import { loadAddon, packageRoot } from '../backend/addon.js';
+import { packageRoot } from '../backend/addon.js';
 import { checkIds } from '../model/transformer.js';
 import type { TransformerConfig } from '../model/config.js';
 import { resolveGenerationOptions, type FinishReason, type GenerationOptions } from '../generate/options.js';
@@ -316,10 +316,6 @@ export class Engine extends EventEmitter<{ step: [StepEvent]; crash: [CrashEvent
     };
     const maxQueue = checkInt('options.maxQueue', options.maxQueue ?? 256, 0, 1 << 20);
     const restart = checkRestart(options.restart);
-    // Node unloads an addon that only worker threads loaded when the last of them exits (nodejs/node#37024),
-    // under the kernel threads it started (they sleep in its code, and crash the process when it is unmapped).
-    // Loaded here too, it stays mapped for the life of the process; loading starts no threads.
-    if (backend === 'native') loadAddon();
     const { worker, ready } = await startWorker(setup, options.signal);
     return new Engine(worker, ready, setup, maxQueue, restart);
   }
