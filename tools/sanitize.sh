@@ -9,7 +9,8 @@
 #                               in a copy of the package, build-sanitize/addon, and
 #                               runs the native-backend vitest files there with
 #                               libasan preloaded into Node (leak checking off:
-#                               Node does not free everything at exit).
+#                               Node does not free everything at exit); any
+#                               further arguments go to vitest (e.g. reporters).
 #
 # Why a copy: the tests load the addon the way users do (lib/backend/addon.ts,
 # node-gyp-build from the package root), so the package whose build/Release
@@ -48,10 +49,10 @@ case ${1:-} in
     ln -sfn "$root/node_modules" "$pkg/node_modules"
     (cd "$pkg" && npx cmake-js build --CDAIAYN_SANITIZE=ON --parallel "$jobs")
     export ASAN_OPTIONS=${ASAN_OPTIONS/detect_leaks=1/detect_leaks=0}
-    (cd "$pkg" && LD_PRELOAD=$(g++ -print-file-name=libasan.so) npx vitest run "${ADDON_TESTS[@]}")
+    (cd "$pkg" && LD_PRELOAD=$(g++ -print-file-name=libasan.so) npx vitest run "${ADDON_TESTS[@]}" "${@:2}")
     ;;
   *)
-    echo "usage: tools/sanitize.sh kernels|addon" >&2
+    echo "usage: tools/sanitize.sh kernels | addon [vitest arguments]" >&2
     exit 2
     ;;
 esac
