@@ -15,7 +15,7 @@
 //
 //   node --expose-gc tools/soak/cycles.mjs [--cycles 1000] [--warmup 100] [--every 25] [--engine-every 10]
 import { Engine, Transformer, generate, info } from '../../dist/index.js';
-import { MiB, loadAverage, median, mib, parseFlags, sourceTexts, table, writeResults } from './report.mjs';
+import { MiB, loadAverage, median, mib, parseFlags, sourceTexts, table, verdict, writeResults } from './report.mjs';
 
 const flags = parseFlags(process.argv.slice(2), {
   cycles: 1000,
@@ -118,9 +118,4 @@ const file = writeResults('soak-cycles.json', {
   wrong,
   pass: problems.length === 0,
 });
-console.log(`wrote ${file}`);
-if (problems.length > 0) {
-  console.log(`\nFAIL\n- ${problems.join('\n- ')}`);
-  process.exit(1);
-}
-console.log('\nPASS');
+verdict(file, problems);

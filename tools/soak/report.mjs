@@ -66,3 +66,13 @@ export function writeResults(name, results) {
 export function loadAverage() {
   return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).map(Number);
 }
+
+/** Prints where the results went and PASS, or FAIL with each problem and exit code 1. */
+export function verdict(file, problems) {
+  console.log(`wrote ${file}`);
+  if (problems.length > 0) {
+    console.log(`\nFAIL\n- ${problems.join('\n- ')}`);
+    process.exit(1);
+  }
+  console.log('\nPASS');
+}

@@ -27,7 +27,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { request } from 'node:http';
 import { connect } from 'node:net';
 import { Transformer, generate } from '../../dist/index.js';
-import { MiB, loadAverage, median, mib, parseFlags, percentile, rssOf, sourceTexts, table, writeResults } from './report.mjs';
+import { MiB, loadAverage, median, mib, parseFlags, percentile, rssOf, sourceTexts, table, verdict, writeResults } from './report.mjs';
 
 const flags = parseFlags(process.argv.slice(2), {
   seconds: 60,
@@ -472,9 +472,4 @@ const file = writeResults(seconds > 600 ? 'soak-server-long.json' : 'soak-server
   failures,
   pass: problems.length === 0,
 });
-console.log(`wrote ${file}`);
-if (problems.length > 0) {
-  console.log(`\nFAIL\n- ${problems.join('\n- ')}`);
-  process.exit(1);
-}
-console.log('\nPASS');
+verdict(file, problems);
