@@ -160,7 +160,7 @@ function mutateValue(rng, v, dict, sample) {
       case 0: return '';
       case 1: return v + (rng.pick(dict) ?? 'x');
       case 2: return v.slice(0, rng.below(v.length + 1));
-      case 3: return v.repeat(2 + rng.below(rng.chance(0.1) ? 5000 : 4));
+      case 3: return v.length > 4096 ? v : v.repeat(2 + rng.below(rng.chance(0.1) ? 5000 : 4)); // at most ~20 M characters
       default: return rng.pick(dict) ?? v;
     }
   }
@@ -220,7 +220,11 @@ function mutateJson(rng, data, dict) {
   const parsed = parseJson(data);
   if (!parsed.ok) return undefined;
   const value = mutateJsonValue(rng, parsed.value, dict);
-  return encoder.encode(JSON.stringify(value, null, rng.chance(0.2) ? 1 : undefined) ?? 'null');
+  try {
+    return encoder.encode(JSON.stringify(value, null, rng.chance(0.2) ? 1 : undefined) ?? 'null');
+  } catch {
+    return undefined; // repeated doublings can pass V8's longest string: a byte mutation instead
+  }
 }
 
 // ------------------------------------------------------------------ safetensors
@@ -251,7 +255,12 @@ function mutateSafetensors(rng, input, dict) {
   if (what < 7) header = mutateJsonValue(rng, header, dict);
   else if (what === 7) data = data.subarray(0, rng.below(data.length + 1));
   else if (what === 8) data = concat(data, new Uint8Array(1 + rng.below(64)));
-  const json = encoder.encode(JSON.stringify(header) ?? 'null');
+  let json;
+  try {
+    json = encoder.encode(JSON.stringify(header) ?? 'null');
+  } catch {
+    return undefined; // past V8's longest string
+  }
   const padded = concat(json, new Uint8Array((8 - (json.length % 8)) % 8).fill(0x20));
   let length = BigInt(padded.length);
   if (what === 9 || rng.chance(0.05)) length = rng.chance(0.5) ? rng.pick(INTERESTING_U64) : length + BigInt(rng.below(17) - 8);
