@@ -146,11 +146,16 @@ describe('a worker that dies mid-generation', () => {
     const copy = mkdtempSync(join(tmpdir(), 'aiayn-faults-copy-'));
     cpSync(dir, copy, { recursive: true });
     const engine = await Engine.load(copy, { restart: { maxRestarts: 2 } });
+    const crashes: CrashEvent[] = [];
+    engine.on('crash', (e) => crashes.push(e));
     try {
       rmSync(join(copy, 'config.json'));
       await workerOf(engine).terminate();
       await until(() => engine.state === 'failed', "state 'failed'");
       expect(engine.downError?.message).toMatch(/the engine is down: restarting its worker failed: .*config\.json/);
+      // Giving up is told too (aiayn serve logs 'crash' events), not only the crash before it.
+      expect(crashes.map((c) => c.restarting)).toEqual([true, false]);
+      expect(crashes[1].error).toBe(engine.downError);
       expect(engine.restarts).toBe(0);
       await expect(engine.generate(input(1))).rejects.toBeInstanceOf(EngineDownError);
     } finally {

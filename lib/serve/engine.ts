@@ -134,9 +134,9 @@ export class EngineDownError extends EngineClosedError {
  */
 export type EngineState = 'ready' | 'restarting' | 'failed' | 'closing' | 'closed';
 
-/** A worker's death, as the 'crash' event reports it. */
+/** A worker's death, or a restart given up on, as the 'crash' event reports it. */
 export interface CrashEvent {
-  /** What happened (the error requests in flight were rejected with). */
+  /** What happened (the error requests in flight were rejected with; for a restart given up on, the one requests are refused with). */
   error: EngineDownError;
   /** Whether a new worker is being started. */
   restarting: boolean;
@@ -506,6 +506,7 @@ export class Engine extends EventEmitter<{ step: [StepEvent]; crash: [CrashEvent
     this.#restarting = undefined;
     this.#state = 'failed';
     this.#down = new EngineDownError(`the engine is down: ${why}`, false);
+    this.emit('crash', { error: this.#down, restarting: false });
   }
 
   #submit(input: EngineInput, options: RequestOptions, stream: boolean, p: Omit<Pending, 'admitted' | 'cleanup'>): number {
