@@ -4,7 +4,7 @@
 import { describe } from '../tensor.js';
 import type { TokenizerConfig } from './config.js';
 import { cleanUpTokenization } from './decoders.js';
-import { checkIds } from './marian.js';
+import { checkIds, vocabSizeOf } from './marian.js';
 import { pyStrip, PythonSpecials } from './python-tokenizer.js';
 import type { SentencePieceModel } from './sentencepiece.js';
 import type { Tokenizer, TokenizerDecodeOptions, TokenizerEncodeOptions } from './tokenizer.js';
@@ -50,10 +50,7 @@ export class M2M100Tokenizer implements Tokenizer {
       this.#languageTokens.set(`__${code}__`, id);
     }
     for (const [id, token] of this.#specials.addedTokens) this.#tokens.set(id, token);
-    // A loop, not Math.max(...ids): spreading a vocabulary of a few hundred thousand ids overflows the stack.
-    let largest = -1;
-    for (const id of this.#tokens.keys()) largest = Math.max(largest, id);
-    this.vocabSize = largest + 1;
+    this.vocabSize = vocabSizeOf(this.#tokens.keys());
     const idOf = (role: string) => (config.specials[role] === undefined ? undefined : this.tokenToId(config.specials[role]));
     this.padId = idOf('pad_token');
     this.bosId = idOf('bos_token');

@@ -29,6 +29,16 @@ export function readModel(path: string): SentencePieceModel {
   return new SentencePieceModel(buf, path);
 }
 
+/**
+ * The largest of `ids` plus one (0 for none). A loop, not Math.max(...ids):
+ * spreading a vocabulary of a few hundred thousand ids overflows the stack.
+ */
+export function vocabSizeOf(...ids: Iterable<number>[]): number {
+  let largest = -1;
+  for (const each of ids) for (const id of each) largest = Math.max(largest, id);
+  return largest + 1;
+}
+
 export function checkIds(ids: ArrayLike<number>, vocabSize: number): void {
   if (ids === null || typeof ids !== 'object' || typeof ids.length !== 'number') throw new TypeError(`ids must be an array of integers, got ${describe(ids)}`);
   for (let i = 0; i < ids.length; i++) {
@@ -71,10 +81,7 @@ export class MarianTokenizer implements Tokenizer {
     this.#specials = new PythonSpecials(config);
     for (const [token, id] of files.targetVocab ?? vocab) this.#decoderTokens.set(id, token);
     this.#decodeModel = files.targetVocab ? files.target : files.source;
-    // A loop, not Math.max(...ids): spreading a vocabulary of a few hundred thousand ids overflows the stack.
-    let largest = -1;
-    for (const ids of [vocab.values(), this.#specials.addedTokens.keys(), files.targetVocab?.values() ?? []]) for (const id of ids) largest = Math.max(largest, id);
-    this.vocabSize = largest + 1;
+    this.vocabSize = vocabSizeOf(vocab.values(), this.#specials.addedTokens.keys(), files.targetVocab?.values() ?? []);
     const idOf = (role: string) => (config.specials[role] === undefined ? undefined : this.tokenToId(config.specials[role]));
     this.padId = idOf('pad_token');
     this.eosId = idOf('eos_token');
