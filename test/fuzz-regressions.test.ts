@@ -84,10 +84,12 @@ describe('config.json', () => {
 });
 
 describe('generation_config.json', () => {
-  it('with a bad value is refused at load, naming the file (was: accepted, then an error naming options.numBeams on every request)', () => {
+  it('with a bad value is refused at load, naming the file and its field (was: accepted, then an error naming options.numBeams on every request)', () => {
     const json = editedJson(join(fixtures, 'hf/marian/generation_config.json'), (g) => { g.num_beams = 'four'; });
     const dir = withFile('hf/marian', 'generation_config.json', json);
-    expect(() => readModelDir(dir)).toThrow(/generation_config\.json: options\.numBeams must be a number, got "four"/);
+    expect(() => readModelDir(dir)).toThrow(/generation_config\.json: "num_beams" must be a number, got "four"/);
+    const sequences = editedJson(join(fixtures, 'hf/marian/generation_config.json'), (g) => { g.num_return_sequences = 4; });
+    expect(() => readModelDir(withFile('hf/marian', 'generation_config.json', sequences))).toThrow(/generation_config\.json: [^]*"num_return_sequences"[^]*, got 4/);
   });
 });
 

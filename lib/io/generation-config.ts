@@ -39,6 +39,9 @@ const OPTIONS: Readonly<Record<string, keyof GenerationOptions>> = {
   renormalize_logits: 'renormalizeLogits',
 };
 
+/** OPTIONS backwards: an option's generation_config.json field. */
+const FIELDS: ReadonlyMap<string, string> = new Map(Object.entries(OPTIONS).map(([field, option]) => [option as string, field]));
+
 /** Fields that do not change which tokens come out. */
 const IGNORED = new Set([
   '_from_model_config', 'transformers_version', 'bos_token_id', 'use_cache', 'output_scores', 'output_attentions',
@@ -89,10 +92,9 @@ export function parseGenerationConfig(json: Readonly<Record<string, unknown>>, f
 
 /** Generation defaults as generation_config.json writes them (snake_case), for parseGenerationConfig to read back. */
 export function generationConfigJson(defaults: GenerationOptions): Record<string, unknown> {
-  const names = new Map(Object.entries(OPTIONS).map(([file, ours]) => [ours as string, file]));
   const json: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(defaults)) {
-    const name = names.get(key);
+    const name = FIELDS.get(key);
     if (name === undefined) throw new RangeError(`generation default ${JSON.stringify(key)} has no generation_config.json field`);
     if (value !== undefined) json[name] = value;
   }
@@ -101,14 +103,16 @@ export function generationConfigJson(defaults: GenerationOptions): Record<string
 
 /**
  * Checks generation defaults once, at load, as every generate() call resolves
- * them: a bad value is an Error naming `file`, not an error on each request
- * (a server would answer every client 400 for a field none of them sent).
+ * them: a bad value is an Error naming `file` and its field ("num_beams", not
+ * options.numBeams), not an error on each request (a server would answer
+ * every client 400 for a field none of them sent).
  */
 export function checkGenerationDefaults(defaults: GenerationOptions, config: Readonly<TransformerConfig>, file: string): void {
   try {
     resolveGenerationOptions({}, config, [], defaults);
   } catch (error) {
-    throw new Error(`${file}: ${(error as Error).message}`, { cause: error });
+    const message = (error as Error).message.replace(/options\.(\w+)/g, (name, option: string) => (FIELDS.has(option) ? `"${FIELDS.get(option)}"` : name));
+    throw new Error(`${file}: ${message}`, { cause: error });
   }
 }
 
