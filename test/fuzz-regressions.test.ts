@@ -73,7 +73,8 @@ describe('config.json', () => {
   it("with T5's n_positions at 2^28 is refused before sizing the relative-position table by it (was: 12 GB resident and 3.5 minutes)", () => {
     const config = editedJson(join(fixtures, 'hf/t5/config.json'), (c) => { c.n_positions = 2 ** 28; });
     const dir = withFile('hf/t5', 'config.json', config);
-    expect(() => Transformer.load(dir, { backend: 'reference' })).toThrow(/config\.maxPositions must be at most \d+ for a relative-position table of \d+ heads \(at most 16777216 values\), got 268435456/);
+    // Named with the file, as config.json's other errors (was: the table's own check, naming no file).
+    expect(() => Transformer.load(dir, { backend: 'reference' })).toThrow(/\/config\.json: config\.maxPositions must be at most \d+ with relative positions \(a table of \d+ heads × \(2·maxPositions - 1\) values, at most 16777216\), got 268435456/);
   });
 
   it('lists at most 20 missing tensors in its error', () => {

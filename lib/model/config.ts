@@ -114,6 +114,9 @@ const KNOWN = new Set<string>([
   ...POSITIVE, ...COUNTS, ...IDS, ...FLAGS, ...Object.keys(CHOICES), 'headDim', 'layerNormEps', 'outputScale',
 ]);
 
+/** The most values the relative-position table [heads, 2·maxPositions - 1] may take (64 MiB of float32); real T5 tables take under a million. */
+const MAX_RELATIVE_TABLE_VALUES = 2 ** 24;
+
 function fail(field: string, expected: string, value: unknown): never {
   throw new RangeError(`config.${field} must be ${expected}, got ${describe(value)}`);
 }
@@ -154,6 +157,13 @@ export function resolveConfig(config: Partial<TransformerConfig>): Readonly<Tran
     c.headDim = (c.dModel as number) / (c.heads as number);
   }
   int('headDim', 1);
+  if (c.positions === 'relative') {
+    // The table is computed at load: maxPositions (T5's n_positions) is checked before it sizes an allocation.
+    const most = Math.floor((MAX_RELATIVE_TABLE_VALUES / (c.heads as number) + 1) / 2);
+    if ((c.maxPositions as number) > most) {
+      fail('maxPositions', `at most ${most} with relative positions (a table of ${c.heads} heads × (2·maxPositions - 1) values, at most ${MAX_RELATIVE_TABLE_VALUES})`, c.maxPositions);
+    }
+  }
   // Folded into the packed copy of the tied embedding, so that save() never has to unscale a weight.
   if (c.outputScale !== 1 && !c.tieOutput) fail('outputScale', '1 unless tieOutput is true', c.outputScale);
   if (c.shareEmbeddings && c.srcVocab !== c.tgtVocab) {

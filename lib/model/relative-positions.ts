@@ -36,17 +36,10 @@ export function relativeBucket(relative: number, { buckets, maxDistance, bidirec
   return bucket + Math.min(large, n - 1);
 }
 
-/** The most values the table may take (64 MiB of float32); real T5 tables take under a million. */
-const MAX_TABLE_VALUES = 2 ** 24;
-
 /** weights [buckets, H] -> the attention table [H, 2L - 1] for sequences of up to L positions. */
 export function relativePositionTable(weights: Tensor, L: number, options: RelativeBuckets): Tensor {
   const H = weights.shape[1]; // weights [buckets, H]
-  const span = 2 * L - 1;
-  // maxPositions comes from config.json (T5's n_positions): checked before it sizes an allocation.
-  if (H * span > MAX_TABLE_VALUES) {
-    throw new RangeError(`config.maxPositions must be at most ${Math.floor((MAX_TABLE_VALUES / H + 1) / 2)} for a relative-position table of ${H} heads (at most ${MAX_TABLE_VALUES} values), got ${L}`);
-  }
+  const span = 2 * L - 1; // L is bounded by resolveConfig (config.json sizes this table)
   const table = new Float32Array(H * span); // [H, 2L - 1]
   for (let d = -(L - 1); d <= L - 1; d++) {
     const b = relativeBucket(d, options);
