@@ -72,6 +72,7 @@ describe('the engine worker dies while requests are in flight', () => {
       const metrics = parseMetrics((await getJson(s.url, '/metrics')).text);
       expect(metrics.get('aiayn_engine_up')).toBe(0);
       expect(metrics.get('aiayn_engine_restarts')).toBe(0);
+      expect(metrics.get('aiayn_kv_cache_bytes')).toBe(0); // the dead worker's caches are gone
     } finally {
       await s.close();
     }
@@ -94,6 +95,7 @@ describe('the engine worker dies while requests are in flight', () => {
       else expect(during.body).toEqual({ status: 'ok' });
       await restarted;
       expect((await getJson(s.url, '/health')).body).toEqual({ status: 'ok' });
+      expect(parseMetrics((await getJson(s.url, '/metrics')).text).get('aiayn_kv_cache_bytes')).toBe(0); // the new worker has stepped nothing yet
       const again = await postJson(s.url, '/v1/completions', { ...body(5), max_tokens: 4, min_tokens: 0 });
       expect(again.status).toBe(200);
       const metrics = parseMetrics((await getJson(s.url, '/metrics')).text);

@@ -164,14 +164,16 @@ export function createServer(engine: Engine, options: ServerOptions = {}): Aiayn
   const log = options.log ?? (() => undefined);
   const metrics = new ServerMetrics(() => engine.stats);
   metrics.registry.add(new Gauge('aiayn_engine_up', '1 while the engine serves; 0 while its worker restarts after a crash, or after it failed', () => (engine.state === 'ready' ? 1 : 0)));
-  metrics.registry.add(new Gauge('aiayn_kv_cache_bytes', "Bytes of the engine's KV caches (its decode state) at the last step", () => kvBytes));
+  // A worker's figure holds while that worker serves: a crashed one's caches are gone, a restarted one's start empty.
+  metrics.registry.add(new Gauge('aiayn_kv_cache_bytes', "Bytes of the engine's KV caches (its decode state) at the last step", () => (engine.state === 'ready' && kv.worker === engine.restarts ? kv.bytes : 0)));
   metrics.registry.add(new Gauge('aiayn_kv_cache_budget_bytes', "The engine's maxKvBytes (+Inf: no limit)", () => engine.maxKvBytes));
   metrics.registry.add(new Gauge('aiayn_engine_restarts', "Workers the engine started after a crash of the previous one, since load", () => engine.restarts));
-  let kvBytes = 0;
+  /** The last step's kvBytes, and which worker (counted by engine.restarts) reported them. */
+  let kv = { bytes: 0, worker: engine.restarts };
   const onStep = (step: StepEvent) => {
     metrics.batchRows.observe(step.rows);
     metrics.stepSeconds.observe(step.seconds);
-    kvBytes = step.kvBytes;
+    kv = { bytes: step.kvBytes, worker: engine.restarts };
   };
   engine.on('step', onStep);
   const created = Math.floor(Date.now() / 1000);
