@@ -65,11 +65,13 @@ function spawn(name, data, onInput) {
   const findings = [];
   let stats = { execs: 0, corpus: 0, features: 0 };
   return new Promise((resolve) => {
+    let hung = false;
     const finish = (end) => resolve({ findings, stats: { ...stats, execs: Atomics.load(heartbeat, 0) }, end });
     const watchdog = setInterval(() => {
       const start = Atomics.load(heartbeat, 1);
       if (start >= 0 && Date.now() - base - start > limit) {
         clearInterval(watchdog);
+        hung = true;
         const input = current();
         worker.terminate().then(() => finish({ kind: 'hang', problem: `no answer after ${limit} ms`, signature: `hang ${hashOf(input)}`, input }));
       }
@@ -87,6 +89,12 @@ function spawn(name, data, onInput) {
     worker.on('error', (error) => {
       clearInterval(watchdog);
       finish({ kind: 'crash', problem: `the worker died: ${error.code ?? ''} ${error.message}`, signature: `crash ${error.code ?? error.message}`, stack: error.stack, input: current() });
+    });
+    // An exit without 'done' (a target calling process.exit, say) would otherwise leave the run waiting;
+    // after 'done' or 'error' the promise is settled and this changes nothing.
+    worker.on('exit', (code) => {
+      clearInterval(watchdog);
+      if (!hung) finish({ kind: 'crash', problem: `the worker exited (code ${code}) before it finished`, signature: `exit ${code}`, input: current() });
     });
   });
 }
