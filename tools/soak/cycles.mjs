@@ -66,7 +66,8 @@ function sample(c) {
 
 console.log(`soak:cycles: ${flags.cycles} cycles (warm-up ${flags.warmup}, a sample every ${flags.every}) over ${models.map((m) => m.dir).join(', ')}; load average ${loadAverage().join(' ')}`);
 const samples = [sample(0)];
-const wrong = [];
+const wrong = []; // the first 10, for the report
+let wrongCount = 0;
 const leftPacked = [];
 const t0 = performance.now();
 for (let c = 1; c <= flags.cycles; c++) {
@@ -74,12 +75,12 @@ for (let c = 1; c <= flags.cycles; c++) {
   const answer = cycle(m);
   m.cycles++;
   m.answer ??= answer;
-  if (answer !== m.answer && wrong.length < 10) wrong.push({ cycle: c, model: m.dir, got: answer.slice(0, 200), want: m.answer.slice(0, 200) });
+  if (answer !== m.answer && wrongCount++ < 10) wrong.push({ cycle: c, model: m.dir, got: answer.slice(0, 200), want: m.answer.slice(0, 200) });
   if (flags.engineEvery > 0 && c % flags.engineEvery === 0) {
     const e = await engineCycle(m);
     m.engineCycles++;
     m.engineAnswer ??= e;
-    if (e !== m.engineAnswer && wrong.length < 10) wrong.push({ cycle: c, model: m.dir, engine: true, got: e.slice(0, 200), want: m.engineAnswer.slice(0, 200) });
+    if (e !== m.engineAnswer && wrongCount++ < 10) wrong.push({ cycle: c, model: m.dir, engine: true, got: e.slice(0, 200), want: m.engineAnswer.slice(0, 200) });
   }
   if (countsPacked && info().packedWeights !== 0 && leftPacked.length < 10) leftPacked.push({ cycle: c, model: m.dir, packedWeights: info().packedWeights, packedBytes: info().packedBytes });
   if (c === flags.warmup || (c > flags.warmup && (c - flags.warmup) % flags.every === 0) || c === flags.cycles) {
@@ -98,7 +99,7 @@ const rows = [['memory', 'start MiB', `cycle ${flags.warmup} MiB`, `cycle ${flag
 for (const [k, label] of keys) rows.push([label, mib(samples[0][k]), mib(growth[k].warm), mib(growth[k].end), mib(growth[k].end - growth[k].warm), mib(allowed[k])]);
 console.log('\n' + table(rows));
 const engineCycles = models.reduce((n, m) => n + m.engineCycles, 0);
-console.log(`\n${flags.cycles} cycles (${engineCycles} with an Engine) in ${seconds.toFixed(0)} s (${((seconds * 1000) / flags.cycles).toFixed(0)} ms/cycle); wrong answers: ${wrong.length}`);
+console.log(`\n${flags.cycles} cycles (${engineCycles} with an Engine) in ${seconds.toFixed(0)} s (${((seconds * 1000) / flags.cycles).toFixed(0)} ms/cycle); wrong answers: ${wrongCount}`);
 console.log(countsPacked ? `cycles that left packed weights alive: ${leftPacked.length}` : 'packed weights not counted: this addon predates info().packedWeights (rebuild it)');
 
 const problems = keys.filter(([k]) => growth[k].end - growth[k].warm > allowed[k]).map(([k, label]) => `${label} grew ${mib(growth[k].end - growth[k].warm)} MiB after the warm-up (allowed ${mib(allowed[k])} MiB)`);
@@ -115,7 +116,8 @@ const file = writeResults('soak-cycles.json', {
   loadAverageAtEnd: loadAverage(),
   growthMiB: Object.fromEntries(keys.map(([k]) => [k, { warm: growth[k].warm / MiB, end: growth[k].end / MiB, allowed: allowed[k] / MiB }])),
   samples: { columns: ['cycle', 'rssMiB', 'heapUsedMiB', 'externalMiB', 'arrayBuffersMiB'], rows: samples.map((s) => [s.cycle, ...[s.rss, s.heapUsed, s.external, s.arrayBuffers].map((v) => Number((v / MiB).toFixed(2)))]) },
-  wrong,
+  wrongAnswers: wrongCount,
+  firstWrong: wrong,
   pass: problems.length === 0,
 });
 verdict(file, problems);
