@@ -60,7 +60,7 @@ export async function runServe(opts: ServeCommandOptions, log: (line: string) =>
     process.on('SIGTERM', on);
     process.on('SIGINT', on);
   });
-  engine.on('crash', ({ error }) => log(`aiayn: ${error.message}`));
+  engine.on('crash', ({ error }) => log(`aiayn: ${(engine.downError ?? error).message}`)); // the engine's state, not a request's
   engine.on('restart', () => log(`aiayn: the engine's worker restarted (restart ${engine.restarts}); serving again`));
   log(`aiayn: listening on ${serving.url} (model ${opts.model}, batch ${engine.maxBatch}, queue ${engine.maxQueue}, KV cache budget ${formatBytes(engine.maxKvBytes)})`);
   const signal = await signalled;
