@@ -11,6 +11,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Engine, EngineClosedError, EngineDownError, KvBudgetError, Transformer, generate, type CrashEvent } from '../lib/index.js';
 import { workerOf } from '../lib/serve/engine.js';
 import { decodeStateBytes } from '../lib/model/decode-state.js';
+import { saveSlowModel, until } from './serve-helpers.js';
 
 const DIR = 'models/pt-numbers';
 const heldout = (JSON.parse(readFileSync(`${DIR}/heldout.json`, 'utf8')) as Array<{ text: string }>).map((e) => e.text);
@@ -31,14 +32,6 @@ function next(engine: Engine, event: 'step' | 'restart' | 'crash', ms = 20_000):
   });
 }
 
-async function until(check: () => boolean, what: string, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
 // Unhandled rejections fail the run anyway; counting them here names the test.
 let unhandled: unknown[] = [];
 const onUnhandled = (reason: unknown) => unhandled.push(reason);
@@ -56,11 +49,7 @@ describe('a worker that dies mid-generation', () => {
   const input = (seed: number) => Array.from({ length: 24 }, (_, i) => 4 + ((seed * 31 + i * 7) % 990));
 
   beforeAll(() => {
-    dir = mkdtempSync(join(tmpdir(), 'aiayn-faults-'));
-    const config = { dModel: 256, heads: 4, dFF: 1536, encoderLayers: 2, decoderLayers: 2, srcVocab: 1000, tgtVocab: 1000, maxPositions: 256, padId: 0, bosId: 1, eosId: 2, unkId: 3 };
-    const model = Transformer.random(config, { seed: 3 });
-    model.save(dir);
-    model.dispose();
+    dir = saveSlowModel('aiayn-faults-', 3);
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -151,7 +140,7 @@ describe('a worker that dies mid-generation', () => {
     try {
       rmSync(join(copy, 'config.json'));
       await workerOf(engine).terminate();
-      await until(() => engine.state === 'failed', "state 'failed'");
+      await until(() => engine.state === 'failed', 20_000, "state 'failed'");
       expect(engine.downError?.message).toMatch(/the engine is down: restarting its worker failed: .*config\.json/);
       // Giving up is told too (aiayn serve logs 'crash' events), not only the crash before it.
       expect(crashes.map((c) => c.restarting)).toEqual([true, false]);
@@ -185,7 +174,7 @@ describe('a worker that dies mid-generation', () => {
     let restarted = false;
     engine.on('restart', () => (restarted = true));
     await workerOf(engine).terminate();
-    await until(() => engine.state !== 'ready', 'the crash to be seen');
+    await until(() => engine.state !== 'ready', 20_000, 'the crash to be seen');
     expect(engine.state).toBe('restarting');
     await engine.close();
     expect(engine.state).toBe('closed');
@@ -323,7 +312,7 @@ describe('aborts racing with completion', () => {
     // Aborted while waiting for the only row, then the running one finishes.
     const running = engine.generate(heldout[4], { maxNewTokens: 30, stopAtEos: false });
     // Not the next 'step': the worker may have stepped the cancelled request before it read the cancel.
-    await until(() => engine.stats.running === 1, 'the request admitted');
+    await until(() => engine.stats.running === 1, 20_000, 'the request admitted');
     const waiting = new AbortController();
     const queued = engine.generate(heldout[5], { maxNewTokens: 30, stopAtEos: false, signal: waiting.signal });
     expect(engine.stats.queued).toBe(1);

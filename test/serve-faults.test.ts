@@ -8,10 +8,10 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, wri
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Engine, Transformer, type EngineOptions } from '../lib/index.js';
+import { Engine, type EngineOptions } from '../lib/index.js';
 import { workerOf } from '../lib/serve/engine.js';
 import { createServer, type AiaynServer } from '../lib/serve/http.js';
-import { DIR, MODEL_NAME, getJson, heldout, parseMetrics, postJson, postSse, startServer, until } from './serve-helpers.js';
+import { DIR, MODEL_NAME, getJson, heldout, parseMetrics, postJson, postSse, saveSlowModel, startServer, until } from './serve-helpers.js';
 
 /** A server over `dir` on 127.0.0.1, port 0. */
 async function serveDir(dir: string, options: EngineOptions): Promise<{ engine: Engine; http: AiaynServer; url: string; close(): Promise<void> }> {
@@ -37,11 +37,7 @@ describe('the engine worker dies while requests are in flight', () => {
   });
 
   beforeAll(() => {
-    dir = mkdtempSync(join(tmpdir(), 'aiayn-serve-faults-'));
-    const config = { dModel: 256, heads: 4, dFF: 1536, encoderLayers: 2, decoderLayers: 2, srcVocab: 1000, tgtVocab: 1000, maxPositions: 256, padId: 0, bosId: 1, eosId: 2, unkId: 3 };
-    const model = Transformer.random(config, { seed: 4 });
-    model.save(dir);
-    model.dispose();
+    dir = saveSlowModel('aiayn-serve-faults-', 4);
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -2,7 +2,9 @@
 // 0, the synchronous API's answers to compare with, and small HTTP clients
 // (JSON, SSE, raw) whose every wait is bounded.
 import { request as httpRequest } from 'node:http';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Engine, Transformer, generate, type EngineOptions, type GenerationOptions } from '../lib/index.js';
 import { createServer, type AiaynServer, type ServerOptions } from '../lib/serve/http.js';
 
@@ -160,6 +162,20 @@ export async function until(check: () => boolean, ms = 10_000, what = 'condition
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 5));
   }
+}
+
+/**
+ * A random model saved in a new temporary directory (the caller removes it)
+ * whose decoder steps take a few milliseconds: requests of 200 new tokens are
+ * still running when a test kills the worker.
+ */
+export function saveSlowModel(prefix: string, seed: number): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const config = { dModel: 256, heads: 4, dFF: 1536, encoderLayers: 2, decoderLayers: 2, srcVocab: 1000, tgtVocab: 1000, maxPositions: 256, padId: 0, bosId: 1, eosId: 2, unkId: 3 };
+  const model = Transformer.random(config, { seed });
+  model.save(dir);
+  model.dispose();
+  return dir;
 }
 
 /** Prometheus text format 0.0.4, parsed: sample name with labels -> value. Throws on a malformed line. */
