@@ -5,6 +5,9 @@
 #                               against double loops, on every ISA path the CPU
 #                               has) with -DAIAYN_SANITIZE=ON and runs it, leak
 #                               checking on.
+#   tools/sanitize.sh threads   the same kernel_tests with ThreadSanitizer
+#                               (-DAIAYN_TSAN=ON): the pool's workers, resizes,
+#                               concurrent callers and nested calls.
 #   tools/sanitize.sh addon     builds the addon with -DAIAYN_SANITIZE=ON (cmake-js)
 #                               in a copy of the package, build-sanitize/addon, and
 #                               runs the native-backend vitest files there with
@@ -40,6 +43,11 @@ case ${1:-} in
     cmake --build "$out/kernels" --target kernel_tests -j "$jobs"
     "$out/kernels/kernel_tests"
     ;;
+  threads)
+    cmake -S . -B "$out/threads" -DAIAYN_TSAN=ON -DCMAKE_BUILD_TYPE=Release --log-level=WARNING
+    cmake --build "$out/threads" --target kernel_tests -j "$jobs"
+    TSAN_OPTIONS=halt_on_error=1 "$out/threads/kernel_tests"
+    ;;
   addon)
     pkg=$out/addon
     mkdir -p "$pkg"
@@ -52,7 +60,7 @@ case ${1:-} in
     (cd "$pkg" && LD_PRELOAD=$(g++ -print-file-name=libasan.so) npx vitest run "${ADDON_TESTS[@]}" "${@:2}")
     ;;
   *)
-    echo "usage: tools/sanitize.sh kernels | addon [vitest arguments]" >&2
+    echo "usage: tools/sanitize.sh kernels | threads | addon [vitest arguments]" >&2
     exit 2
     ;;
 esac

@@ -140,10 +140,10 @@ class Pool {
       }
       if (g == seen) {
         std::unique_lock<std::mutex> lock(mutex_);
-        cv_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != seen || quit_; });
+        cv_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != seen || quit_.load(std::memory_order_relaxed); });
         g = generation_.load(std::memory_order_acquire);
       }
-      if (quit_) return;
+      if (quit_.load(std::memory_order_acquire)) return;
       seen = g;
       work(g, thread);
     }
@@ -151,7 +151,7 @@ class Pool {
 
   void start(int n) {
     size_.store(n, std::memory_order_relaxed);
-    quit_ = false;
+    quit_.store(false, std::memory_order_relaxed);
     const uint64_t now = generation_.load(std::memory_order_relaxed);
     for (int i = 1; i < n; ++i) workers_.emplace_back([this, i, now] { worker(i, now); });
   }
@@ -159,7 +159,7 @@ class Pool {
   void stop() {
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      quit_ = true;
+      quit_.store(true, std::memory_order_release);
     }
     cv_.notify_all();
     for (auto& w : workers_) w.join();
@@ -171,7 +171,8 @@ class Pool {
   std::condition_variable cv_;
   std::vector<std::thread> workers_;
   std::atomic<int> size_{1};
-  bool quit_ = false;
+  // Atomic: a worker that leaves its spin on a new job reads it without the mutex.
+  std::atomic<bool> quit_{false};
   std::atomic<uint64_t> generation_{0};
   std::atomic<uint64_t> claim_{0};  // generation << 32 | next task index
   std::atomic<int64_t> done_{0};    // tasks of the current job finished
