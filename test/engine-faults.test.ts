@@ -184,6 +184,18 @@ describe('a worker that dies mid-generation', () => {
   });
 });
 
+/** Runs `script` as an ES module in a child Node (killed after `ms`): its exit code and output. */
+async function runModule(script: string, ms: number): Promise<{ code: number | null; out: string }> {
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), ms);
+  const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+  clearTimeout(timer);
+  return { code, out };
+}
+
 describe('the native addon outlives the worker', () => {
   it('a worker terminated inside a native call ends without aborting the process', async () => {
     // The addon's calls fail once termination starts; rethrowing that to JavaScript threw again in C++ and
@@ -204,13 +216,7 @@ describe('the native addon outlives the worker', () => {
       }
       console.log('15 rounds');`;
     try {
-      const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let out = '';
-      child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-      child.stderr.on('data', (c: Buffer) => (out += c.toString()));
-      const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-      const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
-      clearTimeout(timer);
+      const { code, out } = await runModule(script, 120_000);
       expect(code, out).toBe(0);
       expect(out.trim()).toBe('15 rounds');
     } finally {
@@ -235,13 +241,7 @@ describe('the native addon outlives the worker', () => {
       const answer = (await engine.generate('dois', { maxNewTokens: 2 })).sequences.length;
       await engine.close();
       console.log(JSON.stringify({ afterCrash, answer, afterClose: mapped() }));`;
-    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (out += c.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
-    clearTimeout(timer);
+    const { code, out } = await runModule(script, 60_000);
     expect(code, out).toBe(0);
     expect(JSON.parse(out)).toEqual({ afterCrash: true, answer: 1, afterClose: true });
   });
