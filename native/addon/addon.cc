@@ -9,6 +9,7 @@
 #include "../kernels/cpu.h"
 #include "../kernels/threadpool.h"
 #include "args.h"
+#include "state.h"
 
 namespace aiayn_addon {
 namespace {
@@ -41,6 +42,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   if (const char* error = aiayn::threads_env_error()) {
     throw Napi::Error::New(env, std::string(error) + ", got '" + std::getenv("AIAYN_THREADS") + "'");
   }
+  env.SetInstanceData(new AddonState());
   exports.Set("info", Napi::Function::New(env, Info, "info"));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
   init_linear(env, exports);

@@ -6,19 +6,17 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 
 #include "../kernels/gemm.h"
 #include "args.h"
+#include "state.h"
 
 namespace aiayn_addon {
 namespace {
 
 std::atomic<int64_t> packed_bytes{0};
 std::atomic<int64_t> packed_count{0};
-
-struct AddonData {
-  Napi::FunctionReference packed_linear;
-};
 
 class PackedLinear : public Napi::ObjectWrap<PackedLinear> {
  public:
@@ -105,14 +103,12 @@ class PackedLinear : public Napi::ObjectWrap<PackedLinear> {
   int64_t external_ = 0;
 };
 
-PackedLinear* get_packed(const Napi::CallbackInfo& info, size_t i) {
-  Napi::Env env = info.Env();
-  const auto* data = env.GetInstanceData<AddonData>();
-  if (!info[i].IsObject() || !info[i].As<Napi::Object>().InstanceOf(data->packed_linear.Value())) {
-    throw Napi::TypeError::New(env, "weights must be a PackedLinear");
+PackedLinear* get_packed(Napi::Env env, Napi::Value value, const char* name) {
+  if (!value.IsObject() || !value.As<Napi::Object>().InstanceOf(addon_state(env).packed_linear.Value())) {
+    throw Napi::TypeError::New(env, std::string(name) + " must be a PackedLinear");
   }
-  PackedLinear* p = PackedLinear::Unwrap(info[i].As<Napi::Object>());
-  if (p->weights() == nullptr) throw Napi::Error::New(env, "weights were disposed");
+  PackedLinear* p = PackedLinear::Unwrap(value.As<Napi::Object>());
+  if (p->weights() == nullptr) throw Napi::Error::New(env, std::string(name) + " were disposed");
   return p;
 }
 
@@ -122,7 +118,7 @@ Napi::Value Linear(const Napi::CallbackInfo& info) {
   check_count(info, 6, "linear");
   Napi::Env env = info.Env();
   const int64_t M = get_int(info, 1, "M", 1);
-  const PackedLinear* p = get_packed(info, 2);
+  const PackedLinear* p = get_packed(env, info[2], "weights");
   const aiayn::PackedWeights& w = *p->weights();
   const auto act = static_cast<aiayn::Activation>(get_int(info, 3, "activation", 0, kActivationMax));
   const float* x = get_f32(info, 0, "x", M * w.K);
@@ -142,11 +138,14 @@ Napi::Value Linear(const Napi::CallbackInfo& info) {
 
 PackedTotals packed_totals() { return {packed_bytes.load(), packed_count.load()}; }
 
+LinearHandle unwrap_linear(Napi::Env env, Napi::Value value, const char* name) {
+  const PackedLinear* p = get_packed(env, value, name);
+  return {p->weights(), p->bias()};
+}
+
 void init_linear(Napi::Env env, Napi::Object exports) {
   Napi::Function ctor = PackedLinear::Define(env);
-  auto* data = new AddonData();
-  data->packed_linear = Napi::Persistent(ctor);
-  env.SetInstanceData(data);
+  addon_state(env).packed_linear = Napi::Persistent(ctor);
   exports.Set("PackedLinear", ctor);
   exports.Set("linear", Napi::Function::New(env, Linear, "linear"));
 }
