@@ -3,9 +3,12 @@
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
+/** Instruction-set levels, lowest first; each includes the ones before it. */
+export type Isa = 'scalar' | 'avx2' | 'avx512' | 'avx512_vnni' | 'avx512_bf16';
+
 export interface NativeInfo {
-  isa: 'scalar' | 'avx2' | 'avx512';
-  isaAvailable: Array<'scalar' | 'avx2' | 'avx512'>;
+  isa: Isa;
+  isaAvailable: Isa[];
   threads: number;
   defaultThreads: number;
   /** Bytes of packed linear weights alive in the process (every model, every worker thread). */

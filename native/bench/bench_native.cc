@@ -209,7 +209,7 @@ volatile float g_sink;
 // Reads p[0, n) (64-byte aligned) once, split over the pool in 16-float
 // aligned chunks.
 void parallel_read(const float* p, int64_t n, int chains) {
-  const bool z = aiayn::active_isa() == aiayn::Isa::avx512;
+  const bool z = aiayn::at_least(aiayn::active_isa(), aiayn::Isa::avx512);
   const int64_t tasks = std::max<int64_t>(1, std::min<int64_t>(aiayn::threads() * 4, n / 4096));
   std::vector<float> sums(static_cast<size_t>(aiayn::threads()));
   aiayn::parallel_for(tasks, [&](int64_t t, int thread) {
@@ -251,12 +251,13 @@ Limits measure_limits() {
     aiayn::set_threads(nt);
     if (isa != aiayn::Isa::scalar) {
       const int64_t iters = 100000, tasks = 32 * nt;  // ~1 ms per task
-      const double lanes = isa == aiayn::Isa::avx512 ? 16 : 8;
+      const bool z = aiayn::at_least(isa, aiayn::Isa::avx512);
+      const double lanes = z ? 16 : 8;
       std::vector<double> rates;
       for (int r = 0; r < opt.rounds(); ++r) {
         const double t0 = now();
         aiayn::parallel_for(tasks, [&](int64_t, int) {
-          g_sink = isa == aiayn::Isa::avx512 ? fma_chains_avx512(iters) : fma_chains_avx2(iters);
+          g_sink = z ? fma_chains_avx512(iters) : fma_chains_avx2(iters);
         });
         rates.push_back(2.0 * lanes * kChains * static_cast<double>(iters * tasks) / (now() - t0) * 1e-9);
       }

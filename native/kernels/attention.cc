@@ -78,11 +78,10 @@ const Kernels& kernels() {
                               attention_decode_row_avx512,
                               kAttnQBlockAvx512,
                               true};
-  switch (active_isa()) {
-    case Isa::avx512: return avx512;
-    case Isa::avx2: return avx2;
-    default: return scalar;
-  }
+  const Isa isa = active_isa();
+  if (at_least(isa, Isa::avx512)) return avx512;
+  if (at_least(isa, Isa::avx2)) return avx2;
+  return scalar;
 }
 
 int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }

@@ -29,8 +29,12 @@ Isa detect() {
   if (!avx2) return Isa::scalar;
   const bool f = b & (1u << 16), dq = b & (1u << 17), bw = b & (1u << 30), vl = b & (1u << 31);
   const bool zmm_state = (xcr0 & 0xE6) == 0xE6;  // + opmask, ZMM_Hi256, Hi16_ZMM
-  if (f && dq && bw && vl && zmm_state) return Isa::avx512;
-  return Isa::avx2;
+  if (!(f && dq && bw && vl && zmm_state)) return Isa::avx2;
+  const bool vnni = c & (1u << 11);
+  if (!vnni) return Isa::avx512;
+  if (!__get_cpuid_count(7, 1, &a, &b, &c, &d)) return Isa::avx512_vnni;
+  const bool bf16 = a & (1u << 5);
+  return bf16 ? Isa::avx512_bf16 : Isa::avx512_vnni;
 }
 
 struct Selection {
@@ -44,23 +48,18 @@ Selection select() {
   s.active = s.best;
   const char* env = std::getenv("AIAYN_ISA");
   if (env == nullptr || *env == '\0') return s;
-  Isa wanted;
-  if (std::strcmp(env, "scalar") == 0) {
-    wanted = Isa::scalar;
-  } else if (std::strcmp(env, "avx2") == 0) {
-    wanted = Isa::avx2;
-  } else if (std::strcmp(env, "avx512") == 0) {
-    wanted = Isa::avx512;
-  } else {
-    s.error = std::string("AIAYN_ISA must be one of scalar, avx2, avx512; got '") + env + "'";
+  int wanted = 0;
+  while (wanted <= static_cast<int>(kIsaMax) && std::strcmp(env, isa_name(static_cast<Isa>(wanted))) != 0) ++wanted;
+  if (wanted > static_cast<int>(kIsaMax)) {
+    s.error = std::string("AIAYN_ISA must be one of scalar, avx2, avx512, avx512_vnni, avx512_bf16; got '") + env + "'";
     return s;
   }
-  if (static_cast<int>(wanted) > static_cast<int>(s.best)) {
+  if (wanted > static_cast<int>(s.best)) {
     s.error = std::string("AIAYN_ISA=") + env + " is not supported by this CPU (best: " +
               isa_name(s.best) + ")";
     return s;
   }
-  s.active = wanted;
+  s.active = static_cast<Isa>(wanted);
   return s;
 }
 
@@ -73,6 +72,8 @@ const Selection& selection() {
 
 const char* isa_name(Isa isa) {
   switch (isa) {
+    case Isa::avx512_bf16: return "avx512_bf16";
+    case Isa::avx512_vnni: return "avx512_vnni";
     case Isa::avx512: return "avx512";
     case Isa::avx2: return "avx2";
     default: return "scalar";

@@ -56,27 +56,21 @@ using BlockFn = void (*)(const GemmBlock&);
 
 // Panels a task's range is a multiple of (the widest one-row tile).
 int64_t panel_group(Isa isa) {
-  switch (isa) {
-    case Isa::avx512: return kPanelGroupAvx512;
-    case Isa::avx2: return kPanelGroupAvx2;
-    default: return 1;
-  }
+  if (at_least(isa, Isa::avx512)) return kPanelGroupAvx512;
+  if (at_least(isa, Isa::avx2)) return kPanelGroupAvx2;
+  return 1;
 }
 
 int64_t panel_width(Isa isa) {
-  switch (isa) {
-    case Isa::avx512: return kNrAvx512;
-    case Isa::avx2: return kNrAvx2;
-    default: return kNrScalar;
-  }
+  if (at_least(isa, Isa::avx512)) return kNrAvx512;
+  if (at_least(isa, Isa::avx2)) return kNrAvx2;
+  return kNrScalar;
 }
 
 BlockFn block_fn(Isa isa) {
-  switch (isa) {
-    case Isa::avx512: return linear_block_avx512;
-    case Isa::avx2: return linear_block_avx2;
-    default: return linear_block_scalar;
-  }
+  if (at_least(isa, Isa::avx512)) return linear_block_avx512;
+  if (at_least(isa, Isa::avx2)) return linear_block_avx2;
+  return linear_block_scalar;
 }
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }

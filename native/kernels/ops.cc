@@ -37,17 +37,17 @@ struct OpsTable {
 };
 
 OpsTable select_table() {
-  switch (active_isa()) {
-    case Isa::avx512:
-      return {layernorm_rows_avx512, rmsnorm_rows_avx512, glu_rows_avx512, softmax_rows_avx512, log_softmax_rows_avx512,
-              argmax_rows_avx512, embedding_rows_avx512};
-    case Isa::avx2:
-      return {layernorm_rows_avx2, rmsnorm_rows_avx2, glu_rows_avx2, softmax_rows_avx2, log_softmax_rows_avx2, argmax_rows_avx2,
-              embedding_rows_avx2};
-    default:
-      return {layernorm_rows_scalar, rmsnorm_rows_scalar, glu_rows_scalar, softmax_rows_scalar, log_softmax_rows_scalar,
-              argmax_rows_scalar, embedding_rows_scalar};
+  const Isa isa = active_isa();
+  if (at_least(isa, Isa::avx512)) {
+    return {layernorm_rows_avx512, rmsnorm_rows_avx512, glu_rows_avx512, softmax_rows_avx512, log_softmax_rows_avx512,
+            argmax_rows_avx512, embedding_rows_avx512};
   }
+  if (at_least(isa, Isa::avx2)) {
+    return {layernorm_rows_avx2, rmsnorm_rows_avx2, glu_rows_avx2, softmax_rows_avx2, log_softmax_rows_avx2, argmax_rows_avx2,
+            embedding_rows_avx2};
+  }
+  return {layernorm_rows_scalar, rmsnorm_rows_scalar, glu_rows_scalar, softmax_rows_scalar, log_softmax_rows_scalar,
+          argmax_rows_scalar, embedding_rows_scalar};
 }
 
 const OpsTable& kernels() {

@@ -29,11 +29,10 @@ constexpr int64_t kTaskMin = 8 * 1024;
 using RowsFn = decltype(&topk_rows_scalar);
 
 RowsFn select_rows_fn() {
-  switch (active_isa()) {
-    case Isa::avx512: return topk_rows_avx512;
-    case Isa::avx2: return topk_rows_avx2;
-    default: return topk_rows_scalar;
-  }
+  const Isa isa = active_isa();
+  if (at_least(isa, Isa::avx512)) return topk_rows_avx512;
+  if (at_least(isa, Isa::avx2)) return topk_rows_avx2;
+  return topk_rows_scalar;
 }
 
 // Pair a ranks below pair b: a lower key, or the same key at a higher index.

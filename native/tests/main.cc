@@ -190,7 +190,7 @@ int main(int argc, char** argv) {
     return run_one(argv[2], argc == 4);
   }
   if (argc != 1) {
-    std::fprintf(stderr, "usage: kernel_tests [--isa scalar|avx2|avx512 [--guard]]\n");
+    std::fprintf(stderr, "usage: kernel_tests [--isa scalar|avx2|avx512|avx512_vnni|avx512_bf16 [--guard]]\n");
     return 2;
   }
   // The path of this binary (a shell resolving /proc/self/exe would find itself).
@@ -198,11 +198,11 @@ int main(int argc, char** argv) {
   const ssize_t len = readlink("/proc/self/exe", path, sizeof path - 1);
   const std::string self = len > 0 ? std::string(path, static_cast<size_t>(len)) : argv[0];
   const aiayn::Isa best = aiayn::best_isa();
-  const aiayn::Isa all[] = {aiayn::Isa::scalar, aiayn::Isa::avx2, aiayn::Isa::avx512};
   long long passed = 0, failed = 0;
   bool ok = true;
   std::string ran, skipped;
-  for (aiayn::Isa isa : all) {
+  for (int i = 0; i <= static_cast<int>(aiayn::kIsaMax); ++i) {
+    const aiayn::Isa isa = static_cast<aiayn::Isa>(i);
     const char* name = aiayn::isa_name(isa);
     if (static_cast<int>(isa) > static_cast<int>(best)) {
       std::printf("kernel_tests: SKIP isa %s (this CPU's best is %s)\n", name,
