@@ -24,11 +24,13 @@ export const CONFIGS = {
 export const modelDir = (name) => `${benchDir}models/${name}`;
 export const onnxDir = (name) => `${benchDir}onnx/${name}`;
 export const ONNX_FILES = ['encoder.onnx', 'decoder.onnx', 'decoder_with_past.onnx'];
-export const PYTHON = '/usr/bin/python3';
+// The dev-only venv (torch 2.13.0+cpu, onnx, onnxruntime): Debian's torch 1.13 ran its reference BLAS.
+export const PYTHON = `${root}.venv/bin/python`;
 export const peersDir = `${benchDir}peers/`;
 export const ortDir = `${peersDir}node_modules/onnxruntime-node`;
-// OpenBLAS unpacked by bench:prepare: Debian's torch otherwise runs the reference BLAS.
-export const openblasDir = `${peersDir}openblas/usr/lib/x86_64-linux-gnu/openblas-openmp`;
+export const DTYPES = ['fp32', 'bf16', 'int8'];
+/** Where the ONNX exports of `dtype` are: int8 is onnxruntime's quantize_dynamic of the fp32 ones; no bf16. */
+export const onnxFiles = (name, dtype) => ({ fp32: onnxDir(name), int8: `${onnxDir(name)}/int8` })[dtype];
 
 /** Identifies a model file, so exports made from an older one are not taken for its peers. */
 export function fingerprint(file) {
@@ -56,19 +58,16 @@ export function onnxProblem(name) {
   if (meta.model !== fingerprint(`${modelDir(name)}/model.safetensors`)) {
     return `bench/onnx/${name} was exported from another bench/models/${name} (run npm run bench:prepare)`;
   }
+  if (![...ONNX_FILES, 'quantization.json'].every((f) => existsSync(`${onnxFiles(name, 'int8')}/${f}`))) {
+    return `bench/onnx/${name} has no int8 exports (run npm run bench:prepare)`;
+  }
   return null;
 }
 
-/** Why the PyTorch peer cannot run, or null when it can. */
+/** Why the PyTorch peer (and the exports) cannot run, or null when they can. */
 export function torchProblem() {
-  const r = spawnSync(PYTHON, ['-c', 'import torch, onnx'], { encoding: 'utf8' });
-  if (r.error) return `${PYTHON} not found`;
-  if (r.status !== 0) return `${PYTHON} lacks torch or onnx (Debian: apt-get install python3-torch python3-onnx)`;
+  const r = spawnSync(PYTHON, ['-c', 'import torch, onnx, onnxruntime.quantization'], { encoding: 'utf8' });
+  if (r.error) return `${PYTHON} not found (the dev-only venv: torch 2.13.0+cpu, onnx, onnxruntime)`;
+  if (r.status !== 0) return `${PYTHON} lacks torch, onnx or onnxruntime`;
   return null;
-}
-
-/** The environment for PyTorch: OpenBLAS first on the library path when bench:prepare unpacked it. */
-export function torchEnv() {
-  if (!existsSync(`${openblasDir}/libblas.so.3`)) return process.env;
-  return { ...process.env, LD_LIBRARY_PATH: [openblasDir, process.env.LD_LIBRARY_PATH].filter(Boolean).join(':') };
 }

@@ -1,15 +1,18 @@
 // End-to-end benchmark: tokens/s of the encoder and of greedy generation for
 // two random models (bench/e2e-setup.mjs), aiayn native (and, on the small
 // model, the pure-TypeScript reference) next to onnxruntime-node on ONNX exports
-// of the same weights and PyTorch eager, 1 and 2 threads, medians of several
-// runs. Every engine runs in a child process of its own, so thread pools and
+// of the same weights and PyTorch eager, in fp32, bf16 and int8, 1 and 2
+// threads, medians of several runs; each engine's greedy ids in bf16 and int8
+// against its own fp32; issue #12's goals as a verdict table (bench/e2e-report.mjs).
+// Every engine runs in a child process of its own, so thread pools and
 // memory do not mix. Peers come from `npm run bench:prepare`; those missing are
-// named and left out. Prints a table and writes bench/results/e2e.json
-// (e2e-quick.json with --quick).
+// named and left out (and aiayn's dtypes its Transformer.load does not take).
+// Prints the tables and writes bench/results/e2e.json (e2e-quick.json with --quick).
 // Usage: npm run bench:e2e [-- --quick] [--config small|base] [--threads 1,2]
+//   [--dtype fp32,bf16,int8] [--workload 'encoder 16x64,greedy 1x32 +32']
 //   [--rounds N]: run every engine N times, interleaved; each cell keeps its best median
 //   [--max-wait S]: before each engine, wait up to S seconds for a quiet machine (default 120, 0 with --quick)
-import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { cpus, tmpdir } from 'node:os';
@@ -17,9 +20,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Transformer, generate, info, setThreads } from '../dist/index.js';
 import {
-  CONFIGS, ONNX_FILES, PYTHON, ensureModel, onnxDir, onnxProblem, openblasDir, ortDir, peersDir, root,
-  torchEnv, torchProblem,
+  CONFIGS, DTYPES, ONNX_FILES, PYTHON, ensureModel, onnxFiles, onnxProblem, ortDir, peersDir, root, torchProblem,
 } from './e2e-setup.mjs';
+import { accuracy, accuracyTable, agreement, dtypeTable, fp32Table, verdicts } from './e2e-report.mjs';
 import { cpuTicks, othersCores, waitForQuiet } from './machine.mjs';
 
 const WORKLOADS = [
@@ -28,22 +31,6 @@ const WORKLOADS = [
   { name: 'greedy 1x32 +32', kind: 'greedy', B: 1, S: 32, newTokens: 32 },
   { name: 'greedy 16x32 +32', kind: 'greedy', B: 16, S: 32, newTokens: 32 },
 ];
-// Tokens/s goals, 1 thread; `ort`: at least this multiple of ORT (cached for greedy);
-// `reference`: of the reference; 2 threads: encoder workloads at least 1.8x their 1-thread figure.
-const GOALS = {
-  base: {
-    'encoder 16x64': { tps: 5400, ort: 1.1 },
-    'greedy 1x32 +32': { tps: 200, ort: 1 },
-    'greedy 16x32 +32': { tps: 1500 },
-  },
-  small: {
-    'encoder 1x128': { tps: 42000, reference: 100 },
-    'encoder 16x64': { reference: 100 },
-    'greedy 1x32 +32': { tps: 3000 },
-    'greedy 16x32 +32': { tps: 12000 },
-  },
-};
-const SCALING_GOAL = 1.8;
 const CHECK = { B: 4, S: 32, newTokens: 32 }; // greedy ids every engine must agree on
 const RSS_WORKLOAD = WORKLOADS[3];
 
@@ -79,49 +66,79 @@ const fmtRuns = (row) => Object.entries(row).filter(([, v]) => Array.isArray(v))
 
 // --- children: one engine each, JSON on the last stdout line ---------------------------------
 
+/** Index of the largest of row[0..V). */
+function argmaxRow(row) {
+  let best = 0;
+  for (let v = 1; v < row.length; v++) if (row[v] > row[best]) best = v;
+  return best;
+}
+
+/** Loads `dtype`, or null while Transformer.load has no such option (it would load fp32 under another name). */
+function loadAs(dir, dtype) {
+  const model = Transformer.load(dir, dtype === 'fp32' ? {} : { dtype });
+  if ((model.dtype ?? 'fp32') === dtype) return model;
+  model.dispose();
+  return null;
+}
+
 async function aiaynChild(job) {
-  const model = Transformer.load(job.model);
-  const gen = (m, w) => generate(m, w.src, { maxNewTokens: w.newTokens, stopAtEos: false });
+  const gen = (m, w) => generate(m, w.src, { maxNewTokens: w.newTokens, stopAtEos: false }).map((g) => g.sequences[0].ids);
+  // Each step's argmax with the decoder fed `forced` [B][T] (teacher forcing): decode has no cache, an independent path.
+  const teacherForced = (m, w, forced) => {
+    const logits = m.decode(forced.map((row) => [m.config.bosId, ...row.slice(0, -1)]), m.encode(w.src)); // [B, T, V]
+    const [B, T, V] = logits.shape;
+    return Array.from({ length: B }, (_, b) => Array.from({ length: T }, (_, t) => argmaxRow(logits.data.subarray((b * T + t) * V, (b * T + t + 1) * V))));
+  };
+  const greedy = job.workloads.filter((w) => w.kind === 'greedy');
   setThreads(1);
-  const ids = gen(model, job.check).map((g) => g.sequences[0].ids);
-  // The last step's logits, teacher-forced on the greedy ids (decode has no cache: an independent path).
-  const { bosId } = model.config;
-  const logits = model.decode(ids.map((row) => [bosId, ...row.slice(0, -1)]), model.encode(job.check.src));
+  const fp32 = Transformer.load(job.model);
+  const ids = gen(fp32, job.check);
+  // The last step's logits, teacher-forced on the greedy ids.
+  const { bosId } = fp32.config;
+  const logits = fp32.decode(ids.map((row) => [bosId, ...row.slice(0, -1)]), fp32.encode(job.check.src));
   const [B, T, V] = logits.shape;
   const check = { ids, logits: Array.from({ length: B }, (_, b) => Array.from(logits.data.subarray((b * T + T - 1) * V, (b * T + T) * V))) };
+  const reference = Object.fromEntries(greedy.map((w) => [w.name, gen(fp32, w)]));
+  fp32.dispose();
+
   const results = [];
-  for (const threads of job.threads) {
-    setThreads(threads);
-    for (const w of job.workloads) {
-      const row = { workload: w.name, threads };
-      row.native = await median(w.kind === 'encoder' ? () => model.encode(w.src) : () => gen(model, w), job.runs);
-      results.push(row);
-      log(`aiayn ${threads}t ${w.name}: ${fmtRuns(row)}`);
+  const dtypeIds = {};
+  const missing = [];
+  for (const dtype of job.dtypes) {
+    setThreads(1);
+    const model = loadAs(job.model, dtype);
+    if (!model) {
+      missing.push(`aiayn ${dtype}: Transformer.load takes no dtype '${dtype}' yet`);
+      continue;
     }
+    dtypeIds[dtype] = Object.fromEntries(greedy.map((w) => [w.name, { ids: gen(model, w), forced: teacherForced(model, w, reference[w.name]) }]));
+    for (const threads of job.threads) {
+      setThreads(threads);
+      for (const w of job.workloads) {
+        const row = { workload: w.name, threads, dtype };
+        row.native = await median(w.kind === 'encoder' ? () => model.encode(w.src) : () => gen(model, w), job.runs);
+        results.push(row);
+        log(`aiayn ${dtype} ${threads}t ${w.name}: ${fmtRuns(row)}`);
+      }
+    }
+    model.dispose();
   }
-  model.dispose();
   if (job.reference.length > 0) {
     const ref = Transformer.load(job.model, { backend: 'reference' });
     for (const w of job.workloads.filter((x) => job.reference.includes(x.name))) {
       const [seconds, runs] = await median(w.kind === 'encoder' ? () => ref.encode(w.src) : () => gen(ref, w), job.referenceRuns);
-      const row = results.find((r) => r.workload === w.name && r.threads === 1) ?? results[results.push({ workload: w.name, threads: 1 }) - 1];
+      const row = results.find((r) => r.workload === w.name && r.threads === 1 && r.dtype === 'fp32') ?? results[results.push({ workload: w.name, threads: 1, dtype: 'fp32' }) - 1];
       row.reference = [seconds, runs];
       log(`aiayn reference ${w.name}: ${(seconds * 1e3).toFixed(1)} ms (${runs} runs)`);
     }
   }
   const about = info();
-  return { setup: `aiayn ${about.version}, ISA ${about.isa}`, results, check };
+  return { setup: `aiayn ${about.version}, ISA ${about.isa}`, results, check, ids: dtypeIds, missing };
 }
 
 function argmax(logits, B) {
   const V = logits.dims[1];
-  const ids = new BigInt64Array(B);
-  for (let b = 0; b < B; b++) {
-    let best = 0;
-    for (let v = 1; v < V; v++) if (logits.data[b * V + v] > logits.data[b * V + best]) best = v;
-    ids[b] = BigInt(best);
-  }
-  return ids;
+  return BigInt64Array.from({ length: B }, (_, b) => BigInt(argmaxRow(logits.data.subarray(b * V, (b + 1) * V))));
 }
 
 async function ortChild(job) {
@@ -133,14 +150,16 @@ async function ortChild(job) {
   const toRows = (steps, B) => Array.from({ length: B }, (_, b) => steps.map((s) => Number(s[b])));
 
   // transformers.js's way: the decoder once on BOS (no past) gives the caches, then one step at a time with past.
-  async function cached(s, w) {
+  // forced [B][T]: feed these ids instead of each step's argmax (teacher forcing); the argmaxes are returned.
+  async function cached(s, w, forced) {
     const B = w.src.length;
+    const next = (t, argmaxes) => (forced ? BigInt64Array.from(forced, (row) => BigInt(row[t])) : argmaxes);
     const { memory } = await s.encoder.run({ src_ids: ids(w.src) });
     let out = await s.decoder.run({ tgt_ids: ids(Array.from({ length: B }, () => [bosId])), memory });
     const cross = kv(out, 'present', 'past', 'cross');
     const steps = [argmax(out.logits, B)];
     for (let t = 1; t < w.newTokens; t++) {
-      const tgt = new ort.Tensor('int64', steps[t - 1], [B, 1]);
+      const tgt = new ort.Tensor('int64', next(t - 1, steps[t - 1]), [B, 1]);
       out = await s.withPast.run({ tgt_ids: tgt, ...kv(out, 'present', 'past', 'self'), ...cross });
       steps.push(argmax(out.logits, B));
     }
@@ -159,36 +178,55 @@ async function ortChild(job) {
     return { ids: rows.map((r) => r.slice(1)), logits };
   }
 
-  const results = [];
-  let check;
-  for (const threads of job.threads) {
+  async function sessions(dtype, threads) {
     // No spinning: between the short decoder steps spinning workers of three sessions took the 2 cores
     // from each other (2-thread greedy 1x32 small: ~105 ms spinning, ~60 ms not; the encoder the same).
     const options = {
       intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionMode: 'sequential',
       extra: { session: { 'intra_op.allow_spinning': '0' } },
     };
-    const [encoder, decoder, withPast] = await Promise.all(ONNX_FILES.map((f) => ort.InferenceSession.create(`${job.onnx}/${f}`, options)));
-    const s = { encoder, decoder, withPast };
-    // Logits as rows, for the check's JSON.
-    const plain = ({ ids, logits }) => ({ ids, logits: Array.from({ length: ids.length }, (_, b) => Array.from(logits.data.subarray(b * logits.dims[1], (b + 1) * logits.dims[1]))) });
-    check ??= { cached: plain(await cached(s, job.check)), noCache: plain(await noCache(s, job.check)) };
-    for (const w of job.workloads) {
-      const row = { workload: w.name, threads };
-      if (w.kind === 'encoder') {
-        const feeds = { src_ids: ids(w.src) };
-        row.encoder = await median(() => encoder.run(feeds), job.runs);
-      } else {
-        row.cached = await median(() => cached(s, w), job.runs);
-        row.noCache = await median(() => noCache(s, w), job.runs);
+    const [encoder, decoder, withPast] = await Promise.all(ONNX_FILES.map((f) => ort.InferenceSession.create(`${job.onnx[dtype]}/${f}`, options)));
+    return { encoder, decoder, withPast, release: () => Promise.all([encoder, decoder, withPast].map((x) => x.release())) };
+  }
+
+  const greedy = job.workloads.filter((w) => w.kind === 'greedy');
+  // Logits as rows, for the check's JSON.
+  const plain = ({ ids, logits }) => ({ ids, logits: Array.from({ length: ids.length }, (_, b) => Array.from(logits.data.subarray(b * logits.dims[1], (b + 1) * logits.dims[1]))) });
+  const fp32 = await sessions('fp32', 1);
+  const check = { cached: plain(await cached(fp32, job.check)), noCache: plain(await noCache(fp32, job.check)) };
+  const reference = {};
+  for (const w of greedy) reference[w.name] = (await cached(fp32, w)).ids;
+  await fp32.release();
+
+  const results = [];
+  const dtypeIds = {};
+  // onnxruntime has no bf16 for these CPU ops: fp32 and quantize_dynamic's int8.
+  for (const dtype of job.dtypes.filter((d) => job.onnx[d])) {
+    for (const threads of job.threads) {
+      const s = await sessions(dtype, threads);
+      if (!dtypeIds[dtype]) {
+        dtypeIds[dtype] = {};
+        for (const w of greedy) dtypeIds[dtype][w.name] = { ids: (await cached(s, w)).ids, forced: (await cached(s, w, reference[w.name])).ids };
       }
-      results.push(row);
-      log(`ort ${threads}t ${w.name}: ${fmtRuns(row)}`);
+      for (const w of job.workloads) {
+        const row = { workload: w.name, threads, dtype };
+        if (w.kind === 'encoder') {
+          const feeds = { src_ids: ids(w.src) };
+          row.encoder = await median(() => s.encoder.run(feeds), job.runs);
+        } else {
+          row.cached = await median(() => cached(s, w), job.runs);
+          if (dtype === 'fp32') row.noCache = await median(() => noCache(s, w), job.runs);
+        }
+        results.push(row);
+        log(`ort ${dtype} ${threads}t ${w.name}: ${fmtRuns(row)}`);
+      }
+      await s.release();
     }
-    await Promise.all([encoder, decoder, withPast].map((x) => x.release()));
   }
   const { version } = JSON.parse(readFileSync(`${ortDir}/package.json`, 'utf8'));
-  return { setup: `onnxruntime-node ${version} (CPU, graphOptimizationLevel all, interOp 1, no spinning)`, results, check };
+  const q = JSON.parse(readFileSync(`${job.onnx.int8}/quantization.json`, 'utf8'));
+  const int8 = `int8: onnxruntime ${q.onnxruntime} quantize_dynamic, ${q.weightType} weights${q.perChannel ? ' per channel' : ''}`;
+  return { setup: `onnxruntime-node ${version} (CPU, graphOptimizationLevel all, interOp 1, no spinning; ${int8})`, results, check, ids: dtypeIds };
 }
 
 /** Peak RSS of a process that loads the model and generates, against the fp32 weights + KV cache it needs. */
@@ -213,68 +251,20 @@ function rssChild(job) {
 
 // --- the parent --------------------------------------------------------------------------
 
-function runChild(command, args, env = process.env) {
-  const r = spawnSync(command, args, { cwd: root, env, encoding: 'utf8', maxBuffer: 256 << 20, stdio: ['ignore', 'pipe', 'inherit'] });
+function runChild(command, args) {
+  const r = spawnSync(command, args, { cwd: root, encoding: 'utf8', maxBuffer: 256 << 20, stdio: ['ignore', 'pipe', 'inherit'] });
   const last = r.stdout?.trim().split('\n').pop();
   if (r.status !== 0 || !last) throw new Error(`${command} ${args.join(' ')} failed (status ${r.status}${r.error ? `, ${r.error.message}` : ''})`);
   return JSON.parse(last);
 }
 
-/** A fast BLAS for torch: OpenBLAS from bench:prepare, or the system's libblas when it is an optimised one. */
-function torchBlasProblem() {
-  if (existsSync(`${openblasDir}/libblas.so.3`)) return null;
-  let system = '';
+/** Whether this CPU has AVX512-BF16 (the bf16 encoder goal holds only there). */
+function hasBf16() {
   try {
-    system = realpathSync('/usr/lib/x86_64-linux-gnu/libblas.so.3');
-  } catch {} // no system BLAS: torch brings none that is fast
-  if (/openblas|blis|mkl/.test(system)) return null;
-  return 'PyTorch would run on the reference BLAS (run npm run bench:prepare to unpack OpenBLAS)';
-}
-
-/** Greedy ids equal, and the last step's logits: max |difference| relative to max |logit|. */
-function agreement(native, other) {
-  const a = native.ids.flat();
-  const b = other.ids.flat();
-  const same = a.filter((id, i) => b[i] === id).length;
-  const r = native.ids.findIndex((row, i) => row.some((id, t) => other.ids[i][t] !== id));
-  if (r >= 0) return `${same}/${a.length} ids equal, row ${r} first differs at step ${native.ids[r].findIndex((id, t) => other.ids[r][t] !== id)}`;
-  let diff = 0;
-  let max = 0;
-  native.logits.forEach((row, i) => row.forEach((x, v) => {
-    diff = Math.max(diff, Math.abs(x - other.logits[i][v]));
-    max = Math.max(max, Math.abs(x));
-  }));
-  // Comparable because the ids, hence the prefixes, agree.
-  return `ids identical (${a.length}), last-step logits within ${(diff / max).toExponential(1)} x max |logit|`;
-}
-
-function goalCell(config, row, rows) {
-  const g = GOALS[config]?.[row.workload] ?? {};
-  const out = [];
-  const mark = (ok) => (ok ? '✓' : '✗');
-  if (row.threads === 1) {
-    if (g.tps) out.push(`≥${g.tps} ${mark(row.native >= g.tps)}`);
-    if (g.ort && row.ort) out.push(`${g.ort === 1 ? '>' : `≥${g.ort}x`} ORT ${mark(g.ort === 1 ? row.native > row.ort : row.native >= g.ort * row.ort)}`);
-    if (g.reference && row.reference) out.push(`≥${g.reference}x ref ${mark(row.native >= g.reference * row.reference)} (${(row.native / row.reference).toFixed(0)}x)`);
-  } else if (row.workload.startsWith('encoder')) {
-    const one = rows.find((r) => r.workload === row.workload && r.threads === 1);
-    if (one) out.push(`≥${SCALING_GOAL}x 1t ${mark(row.native >= SCALING_GOAL * one.native)} (${(row.native / one.native).toFixed(2)}x)`);
+    return /\bavx512_bf16\b/.test(readFileSync('/proc/cpuinfo', 'utf8'));
+  } catch {
+    return false; // no /proc: not Linux, the goal is not judged
   }
-  return out.join(', ');
-}
-
-function table(config, rows) {
-  const f = (x) => (x === undefined ? '-' : x.toFixed(0));
-  const lines = [
-    '| workload | threads | aiayn native | reference | ORT | ORT no cache | PyTorch | PyTorch no cache | aiayn / best peer | goal (1 thread unless said) |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---|',
-  ];
-  for (const r of rows) {
-    const peers = [r.ort, r.ortNoCache, r.torch, r.torchNoCache].filter((x) => x !== undefined);
-    const ratio = peers.length ? `${(r.native / Math.max(...peers)).toFixed(2)}x` : '-';
-    lines.push(`| ${r.workload} | ${r.threads} | ${f(r.native)} | ${f(r.reference)} | ${f(r.ort)} | ${f(r.ortNoCache)} | ${f(r.torch)} | ${f(r.torchNoCache)} | ${ratio} | ${goalCell(config, r, rows)} |`);
-  }
-  return lines.join('\n');
 }
 
 async function main() {
@@ -288,15 +278,20 @@ async function main() {
   if (!Number.isInteger(rounds) || rounds < 1) throw new RangeError(`--rounds must be an integer >= 1, got ${option('--rounds')}`);
   const threads = option('--threads', '1,2').split(',').map(Number);
   if (!threads.every((t) => Number.isInteger(t) && t >= 1)) throw new RangeError(`--threads must be a list like 1,2, got ${option('--threads')}`);
+  const dtypes = option('--dtype', DTYPES.join(',')).split(',');
+  for (const d of dtypes) if (!DTYPES.includes(d)) throw new RangeError(`--dtype must be a list of ${DTYPES.join(', ')}, got ${option('--dtype')}`);
+  const workloadNames = option('--workload', WORKLOADS.map((w) => w.name).join(',')).split(',');
+  for (const n of workloadNames) if (!WORKLOADS.some((w) => w.name === n)) throw new RangeError(`--workload must be a list of ${WORKLOADS.map((w) => `'${w.name}'`).join(', ')}, got '${n}'`);
+  const workloads = WORKLOADS.filter((w) => workloadNames.includes(w.name));
 
   const about = info();
-  const machine = { cpu: cpus()[0].model, cores: cpus().length, isa: about.isa, node: process.version, aiayn: about.version };
+  const machine = { cpu: cpus()[0].model, cores: cpus().length, isa: about.isa, avx512bf16: hasBf16(), node: process.version, aiayn: about.version };
   const started = new Date().toISOString();
   const missing = new Set();
   const ortMissing = existsSync(`${ortDir}/package.json`) ? null : 'onnxruntime-node is not in bench/peers (run npm run bench:prepare)';
-  const torchMissing = torchProblem() ?? torchBlasProblem();
+  const torchMissing = torchProblem();
   const scratch = mkdtempSync(join(tmpdir(), 'aiayn-e2e-'));
-  const output = { machine, date: started, quick, rounds, configs: {} };
+  const output = { machine, date: started, quick, rounds, dtypes, configs: {} };
 
   for (const name of names) {
     console.log(`\n== ${name}: ${JSON.stringify(CONFIGS[name].config)}`);
@@ -304,14 +299,15 @@ async function main() {
     const job = {
       config: name,
       model: ensureModel(name),
-      onnx: onnxDir(name),
+      onnx: { fp32: onnxFiles(name, 'fp32'), int8: onnxFiles(name, 'int8') },
+      dtypes,
       threads,
       // Full: at least 3 runs, more within 4 s (so at least 5 when a run takes under 0.8 s).
       runs: quick ? { budget: 0.3, minRuns: 3, maxRuns: 10 } : { budget: 4, minRuns: 3, maxRuns: 25 },
-      // The reference is single-threaded and slow: one or two runs, on the small model only.
-      reference: name !== 'small' ? [] : quick ? ['encoder 1x128', 'greedy 1x32 +32'] : WORKLOADS.map((w) => w.name),
+      // The reference is single-threaded and slow: one or two runs, on the small model only, with fp32.
+      reference: name !== 'small' || !dtypes.includes('fp32') ? [] : (quick ? ['encoder 1x128', 'greedy 1x32 +32'] : workloads.map((w) => w.name)).filter((n) => workloadNames.includes(n)),
       referenceRuns: { budget: quick ? 0 : 2, minRuns: 1, maxRuns: 2, warmup: false },
-      workloads: WORKLOADS.map((w, i) => ({ ...w, src: sources(config, w.B, w.S, 1000 + i) })),
+      workloads: WORKLOADS.map((w, i) => ({ ...w, src: sources(config, w.B, w.S, 1000 + i) })).filter((w) => workloadNames.includes(w.name)),
       check: { ...CHECK, src: sources(config, CHECK.B, CHECK.S, 999) },
       rss: { ...RSS_WORKLOAD, src: sources(config, RSS_WORKLOAD.B, RSS_WORKLOAD.S, 998) },
     };
@@ -325,59 +321,75 @@ async function main() {
     // PyTorch is a peer bench:prepare set up (exports made, so torch and onnx work): CI's quick run goes without it.
     const notPrepared = onnxProblem(name) && `not prepared for ${name} (run npm run bench:prepare)`;
     if (torchMissing || notPrepared) missing.add(`PyTorch: ${torchMissing || notPrepared}`);
-    else plan.torch = [PYTHON, ['tools/bench_peers.py', 'time', '--job', jobFile], torchEnv()];
+    else plan.torch = [PYTHON, ['tools/bench_peers.py', 'time', '--job', jobFile]];
     // Rounds interleave the engines; each cell keeps its best median, so a burst of someone else's work hits one round.
     const engines = {};
     for (let round = 0; round < rounds; round++) {
-      for (const [engine, [command, args, env]] of Object.entries(plan)) {
+      for (const [engine, [command, args]] of Object.entries(plan)) {
         const waited = waitForQuiet(maxWait);
         if (waited > 2) log(`waited ${waited.toFixed(0)} s for other processes to quieten`);
         const before = cpuTicks();
-        const r = runChild(command, args, env);
+        const r = runChild(command, args);
         const others = othersCores(before, cpuTicks());
         log(`${engine} round ${round + 1}: other processes kept ${others.toFixed(2)} cores busy`);
         const e = (engines[engine] ??= { ...r, others: [] });
         e.others.push(others);
         for (const row of r.results) {
-          const best = e.results.find((x) => x.workload === row.workload && x.threads === row.threads);
+          const best = e.results.find((x) => x.workload === row.workload && x.threads === row.threads && x.dtype === row.dtype);
           for (const [k, v] of Object.entries(row)) if (Array.isArray(v) && v[0] < best[k][0]) best[k] = v;
         }
       }
     }
+    for (const m of engines.aiayn.missing) missing.add(m);
     const rss = runChild(process.execPath, [self, '--child', 'rss', jobFile]);
 
-    // One row per workload and thread count, tokens/s.
-    const rows = threads.flatMap((t) => WORKLOADS.map((w) => ({ workload: w.name, threads: t, tokens: w.B * (w.newTokens ?? w.S) })));
+    // Tokens/s per workload, thread count and dtype; fp32 rows also the reference and the peers without a cache.
+    const tokens = Object.fromEntries(workloads.map((w) => [w.name, w.B * (w.newTokens ?? w.S)]));
+    const dtypeRows = threads.flatMap((t) => workloads.flatMap((w) => dtypes.map((dtype) => ({ workload: w.name, threads: t, dtype }))));
+    const rows = threads.flatMap((t) => workloads.map((w) => ({ workload: w.name, threads: t })));
     const columns = { aiayn: { native: 'native', reference: 'reference' }, ort: { encoder: 'ort', cached: 'ort', noCache: 'ortNoCache' }, torch: { encoder: 'torch', cached: 'torch', noCache: 'torchNoCache' } };
     for (const [engine, { results }] of Object.entries(engines)) {
       for (const r of results) {
-        const row = rows.find((x) => x.workload === r.workload && x.threads === r.threads);
-        for (const [key, column] of Object.entries(columns[engine])) if (r[key] && row) row[column] = row.tokens / r[key][0];
+        const tps = (key) => tokens[r.workload] / r[key][0];
+        const d = dtypeRows.find((x) => x.workload === r.workload && x.threads === r.threads && x.dtype === r.dtype);
+        const main = { aiayn: 'native', ort: r.encoder ? 'encoder' : 'cached', torch: r.encoder ? 'encoder' : 'cached' }[engine];
+        if (d && r[main]) d[engine] = tps(main);
+        const row = r.dtype === 'fp32' && rows.find((x) => x.workload === r.workload && x.threads === r.threads);
+        if (row) for (const [key, column] of Object.entries(columns[engine])) if (r[key]) row[column] = tps(key);
       }
     }
-    const native = engines.aiayn.check;
     const checks = {};
+    const native = engines.aiayn.check;
     if (engines.ort) Object.assign(checks, { 'ORT cached': agreement(native, engines.ort.check.cached), 'ORT no cache': agreement(native, engines.ort.check.noCache) });
     if (engines.torch) Object.assign(checks, { 'PyTorch cached': agreement(native, engines.torch.check.cached), 'PyTorch no cache': agreement(native, engines.torch.check.noCache) });
+    const greedyNames = workloads.filter((w) => w.kind === 'greedy').map((w) => w.name);
+    const accuracies = Object.fromEntries(Object.entries(engines).map(([e, { ids }]) =>
+      [e, Object.fromEntries(greedyNames.flatMap((w) => dtypes.map((d) => [`${w} ${d}`, accuracy(ids, d, w)])).filter(([, a]) => a))]));
 
     console.log(`\n${name}, tokens/s (greedy: new tokens, the encoder of the source included), medians; ${Object.values(engines).map((e) => e.setup).join('; ')}`);
-    if (engines.ort || engines.torch) {
-      console.log('ORT and PyTorch: encoder rows run the encoder; greedy rows use a KV cache (ORT: decoder then decoder_with_past, as transformers.js does); "no cache": the decoder over the whole prefix every step.');
+    if (dtypes.includes('fp32')) {
+      if (engines.ort || engines.torch) {
+        console.log('ORT and PyTorch: encoder rows run the encoder; greedy rows use a KV cache (ORT: decoder then decoder_with_past, as transformers.js does); "no cache": the decoder over the whole prefix every step.');
+      }
+      console.log(`\nfp32\n\n${fp32Table(name, rows)}`);
     }
-    console.log();
-    console.log(table(name, rows));
+    console.log(`\nevery dtype (greedy: with a KV cache; ORT has no bf16)\n\n${dtypeTable(dtypeRows)}`);
+    if (greedyNames.length && dtypes.some((d) => d !== 'fp32')) {
+      console.log(`\ngreedy ids equal to the same engine's fp32 ids on the workload's sources, free-running (teacher-forced on the fp32 ids)\n\n${accuracyTable(engines, greedyNames, dtypes)}`);
+    }
     console.log(`\nother processes kept ${Object.entries(engines).map(([k, e]) => `${e.others.map((x) => x.toFixed(2)).join('/')} cores busy while ${k} ran`).join(', ')} (of ${machine.cores}; per round)`);
-    console.log(`\ngreedy, ${CHECK.B} rows x ${CHECK.newTokens} new tokens, against aiayn native: ${Object.entries(checks).map(([k, v]) => `${k} ${v}`).join('; ') || 'no peers'}`);
+    console.log(`\nfp32 greedy, ${CHECK.B} rows x ${CHECK.newTokens} new tokens, against aiayn native: ${Object.entries(checks).map(([k, v]) => `${k} ${v}`).join('; ') || 'no peers'}`);
     const mb = (x) => `${(x / 2 ** 20).toFixed(0)} MiB`;
     console.log(`peak RSS loading ${name} and generating ${rss.workload}: ${mb(rss.peak)} = ${rss.ratio.toFixed(2)}x the fp32 weights (${mb(rss.weightBytes)}) + KV cache (${mb(rss.kvBytes)}); ${rss.ratioAboveBaseline.toFixed(2)}x above the ${mb(rss.baseline)} of Node with the addon${name === 'base' ? `; goal ≤ 1.3x ${rss.ratio <= 1.3 ? '✓' : '✗'}` : ''}`);
     const setups = Object.fromEntries(Object.entries(engines).map(([k, e]) => [k, e.setup]));
     const othersBusy = Object.fromEntries(Object.entries(engines).map(([k, e]) => [k, e.others]));
-    output.configs[name] = { config, setups, rows, agreement: checks, rss, othersBusy };
+    output.configs[name] = { config, setups, rows, dtypeRows, agreement: checks, accuracy: accuracies, rss, othersBusy };
   }
   rmSync(scratch, { recursive: true, force: true });
+  console.log(`\nissue #12's goals, 1 thread (figures, not tests)\n\n${verdicts(output.configs, { bf16Hardware: machine.avx512bf16 })}`);
   if (missing.size) console.log(`\nmissing:\n- ${[...missing].join('\n- ')}`);
   output.missing = [...missing];
-  console.log(`\nmachine: ${machine.cpu}, ${machine.cores} cores, ${machine.isa}, Node ${machine.node}; started ${started}`);
+  console.log(`\nmachine: ${machine.cpu}, ${machine.cores} cores, ${machine.isa}${machine.avx512bf16 ? ' (AVX512-BF16)' : ''}, Node ${machine.node}; started ${started}`);
   mkdirSync(new URL('results/', import.meta.url), { recursive: true });
   // The full run's file is committed; a quick run (CI) writes beside it.
   const file = quick ? 'e2e-quick.json' : 'e2e.json';

@@ -1,15 +1,14 @@
 // Prepares the end-to-end benchmark (bench/e2e.mjs): the two random models,
-// onnxruntime-node in bench/peers (kept out of aiayn's dependencies), OpenBLAS
-// for Debian's torch, and the ONNX exports of the same weights. Every step
-// says what is missing and the rest go on; e2e then runs without that peer.
+// onnxruntime-node in bench/peers (kept out of aiayn's dependencies), and the
+// ONNX exports of the same weights, fp32 and int8 (the venv's torch and
+// onnxruntime). Every step says what is missing and the rest go on; e2e then
+// runs without that peer.
 // Usage: npm run bench:prepare [-- --config small|base] [--force]
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import {
-  CONFIGS, ONNX_FILES, PYTHON, ensureModel, fingerprint, modelDir, onnxDir, onnxProblem, openblasDir, ortDir,
-  peersDir, root, torchEnv, torchProblem,
+  CONFIGS, ONNX_FILES, PYTHON, ensureModel, fingerprint, modelDir, onnxDir, onnxFiles, onnxProblem, ortDir, peersDir,
+  root, torchProblem,
 } from './e2e-setup.mjs';
 
 const argv = process.argv.slice(2);
@@ -50,17 +49,6 @@ const torchMissing = torchProblem();
 if (torchMissing) {
   missing.push(`PyTorch and the ONNX exports: ${torchMissing}`);
 } else {
-  if (existsSync(`${openblasDir}/libblas.so.3`)) {
-    console.log('OpenBLAS for torch: already in bench/peers/openblas');
-  } else {
-    // Debian's torch links libblas.so.3, by default the reference BLAS (~40x slower GEMMs).
-    console.log('OpenBLAS for torch: apt-get download libopenblas0-openmp, unpacked into bench/peers/openblas');
-    const tmp = mkdtempSync(join(tmpdir(), 'aiayn-openblas-'));
-    const ok = run('apt-get', ['download', 'libopenblas0-openmp'], { cwd: tmp }).status === 0 &&
-      run('dpkg', ['-x', join(tmp, readdirSync(tmp).find((f) => f.endsWith('.deb'))), `${peersDir}openblas`]).status === 0;
-    rmSync(tmp, { recursive: true, force: true });
-    if (!ok) missing.push('OpenBLAS (apt-get download libopenblas0-openmp failed): PyTorch will run on the default BLAS');
-  }
   for (const name of names) {
     if (!force && onnxProblem(name) === null) {
       console.log(`ONNX ${name}: bench/onnx/${name} is up to date`);
@@ -70,8 +58,8 @@ if (torchMissing) {
     const t0 = performance.now();
     const out = onnxDir(name);
     rmSync(out, { recursive: true, force: true });
-    const r = run(PYTHON, ['tools/bench_peers.py', 'export', '--model', modelDir(name), '--out', out], { cwd: root, env: torchEnv() });
-    if (r.status === 0 && ONNX_FILES.every((f) => existsSync(`${out}/${f}`))) {
+    const r = run(PYTHON, ['tools/bench_peers.py', 'export', '--model', modelDir(name), '--out', out, '--int8', onnxFiles(name, 'int8')], { cwd: root });
+    if (r.status === 0 && ['fp32', 'int8'].every((d) => ONNX_FILES.every((f) => existsSync(`${onnxFiles(name, d)}/${f}`)))) {
       writeFileSync(`${out}/meta.json`, JSON.stringify({ model: fingerprint(`${modelDir(name)}/model.safetensors`) }) + '\n');
       console.log(`ONNX ${name}: done (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
     } else {

@@ -1,14 +1,11 @@
 """The end-to-end benchmark's PyTorch and ONNX peers (bench/e2e.mjs).
 
-Dev-only. Run with the Python that has torch and onnx (Debian's python3-torch 1.13 and
-python3-onnx); `npm run bench:prepare` and `npm run bench:e2e` call it. Debian's torch
-calls the system's libblas.so.3, by default the reference BLAS (about 2.5 GFLOP/s here);
-the benchmark puts OpenBLAS's OpenMP build (unpacked by bench:prepare into
-bench/peers/openblas) first on LD_LIBRARY_PATH: some 40x faster, and it follows
-torch.set_num_threads (the pthread build keeps its own thread count).
+Dev-only. Run with the venv's Python (torch 2.13.0+cpu, onnx, onnxruntime);
+`npm run bench:prepare` and `npm run bench:e2e` call it.
 
-    /usr/bin/python3 tools/bench_peers.py export --model bench/models/base --out bench/onnx/base
-    /usr/bin/python3 tools/bench_peers.py time --model bench/models/base --job JOB.json
+    .venv/bin/python tools/bench_peers.py export --model bench/models/base --out bench/onnx/base \
+        --int8 bench/onnx/base/int8
+    .venv/bin/python tools/bench_peers.py time --job JOB.json
 
 The model is PyTorch's tutorial Seq2SeqTransformer (tools/pytorch_fixtures.py) with an
 aiayn model directory's weights (config.json + model.safetensors: the tutorial's
@@ -20,14 +17,17 @@ and the source of the three ONNX graphs:
                           present.{i}.self.{key,value} [B,H,T,Dh], present.{i}.cross.* [B,H,S,Dh]
   decoder_with_past.onnx  tgt_ids [B,1], past.{i}.self.* [B,H,P,Dh], past.{i}.cross.* ->
                           logits [B,V], present.{i}.self.* [B,H,P+1,Dh]
+`export` also writes onnxruntime's quantize_dynamic int8 of each graph.
 `time` reads a job file written by bench/e2e.mjs (workloads with their source ids,
-thread counts, a time budget, a check input) and prints one JSON line: tokens/s medians
-for the tutorial model (encoder; greedy decode recomputing the prefix, as the tutorial's
-greedy_decode) and for `Steps` (greedy with a KV cache), and the check input's greedy ids
-and last-step logits.
+dtypes, thread counts, a time budget, a check input) and prints one JSON line: seconds
+(medians) per dtype for the encoder and for `Steps` (greedy with a KV cache; in fp32
+also the tutorial's greedy_decode, recomputing the prefix), the check input's greedy ids
+and last-step logits (fp32), and each dtype's greedy ids on the greedy workloads, free
+and teacher-forced on the fp32 ids.
 """
 
 import argparse
+import copy
 import json
 import math
 import struct
@@ -42,6 +42,11 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from pytorch_fixtures import Seq2SeqTransformer, generate_square_subsequent_mask  # noqa: E402
+
+ONNX_FILES = ("encoder.onnx", "decoder.onnx", "decoder_with_past.onnx")
+# onnxruntime's quantize_dynamic, per output channel: per-tensor scales were faster at batch 1 and
+# slower at batch 16 here, and agreed less often with the fp32 greedy ids.
+ORT_PER_CHANNEL = True
 
 
 def read_safetensors(path):
@@ -73,6 +78,24 @@ def load_model(model_dir):
     return model, cfg
 
 
+def linear(weight, bias):
+    """An nn.Linear holding copies of weight [out, in] and bias [out]."""
+    out = nn.Linear(weight.shape[1], weight.shape[0])
+    out.weight.data.copy_(weight)
+    out.bias.data.copy_(bias)
+    return out
+
+
+class Projections(nn.Module):
+    """One nn.MultiheadAttention's projections: in_proj's rows [0, D) q, [D, 2D) k, [2D, 3D) v; out."""
+
+    def __init__(self, mha):
+        super().__init__()
+        D, w, b = mha.embed_dim, mha.in_proj_weight, mha.in_proj_bias
+        self.q, self.k, self.v = (linear(w[i * D : (i + 1) * D], b[i * D : (i + 1) * D]) for i in range(3))
+        self.out = linear(mha.out_proj.weight, mha.out_proj.bias)
+
+
 class Steps(nn.Module):
     """The tutorial model's forward written out with the cache exposed (post-LN, ReLU)."""
 
@@ -82,6 +105,13 @@ class Steps(nn.Module):
         self.H = cfg["heads"]
         self.Dh = cfg["dModel"] // cfg["heads"]
         self.eps = cfg["layerNormEps"]
+        enc, dec = model.transformer.encoder.layers, model.transformer.decoder.layers
+        # Every attention's q, k, v and out as Linear modules of their own, so that
+        # quantize_dynamic finds them (in_proj is a bare parameter, out_proj a
+        # NonDynamicallyQuantizableLinear): the same math, one weight per projection.
+        self.enc_self = nn.ModuleList(Projections(l.self_attn) for l in enc)
+        self.dec_self = nn.ModuleList(Projections(l.self_attn) for l in dec)
+        self.dec_cross = nn.ModuleList(Projections(l.multihead_attn) for l in dec)
 
     def embed(self, emb, ids, offset):  # ids [B,T] -> [B,T,D]
         pe = self.m.positional_encoding.pos_embedding  # [P,1,D]
@@ -91,17 +121,15 @@ class Steps(nn.Module):
     def heads(self, x):  # [B,T,D] -> [B,H,T,Dh]
         return x.reshape(x.shape[0], x.shape[1], self.H, self.Dh).transpose(1, 2)
 
-    def project(self, attn, x, part):  # rows [part*D, (part+1)*D) of in_proj: 0 q, 1 k, 2 v
-        D = x.shape[-1]
-        return self.heads(F.linear(x, attn.in_proj_weight[part * D : (part + 1) * D],
-                                   attn.in_proj_bias[part * D : (part + 1) * D]))
+    def project(self, attn, x, part):  # x [B,T,D] -> [B,H,T,Dh]; part "q", "k" or "v"
+        return self.heads(getattr(attn, part)(x))
 
     def attend(self, attn, q, k, v, mask=None):  # q [B,H,Tq,Dh], k/v [B,H,Tk,Dh] -> [B,Tq,D]
         s = torch.matmul(q, k.transpose(-1, -2)) * (1 / math.sqrt(self.Dh))
         if mask is not None:
             s = s.masked_fill(mask, float("-inf"))
         o = torch.matmul(torch.softmax(s, -1), v).transpose(1, 2)
-        return F.linear(o.reshape(o.shape[0], o.shape[1], -1), attn.out_proj.weight, attn.out_proj.bias)
+        return attn.out(o.reshape(o.shape[0], o.shape[1], -1))
 
     def norm(self, n, x):
         return F.layer_norm(x, n.normalized_shape, n.weight, n.bias, self.eps)
@@ -111,16 +139,14 @@ class Steps(nn.Module):
 
     def encode(self, src_ids):  # [B,S] -> memory [B,S,D]
         x = self.embed(self.m.src_tok_emb, src_ids, 0)
-        for layer in self.m.transformer.encoder.layers:
-            a = layer.self_attn
-            x = self.norm(layer.norm1, x + self.attend(a, self.project(a, x, 0), self.project(a, x, 1),
-                                                       self.project(a, x, 2)))
+        for layer, a in zip(self.m.transformer.encoder.layers, self.enc_self):
+            x = self.norm(layer.norm1, x + self.attend(a, self.project(a, x, "q"), self.project(a, x, "k"),
+                                                       self.project(a, x, "v")))
             x = self.norm(layer.norm2, x + self.ff(layer, x))
         return self.norm(self.m.transformer.encoder.norm, x)
 
     def cross_kv(self, memory):  # [(k, v)] per decoder layer, [B,H,S,Dh]
-        return [(self.project(l.multihead_attn, memory, 1), self.project(l.multihead_attn, memory, 2))
-                for l in self.m.transformer.decoder.layers]
+        return [(self.project(c, memory, "k"), self.project(c, memory, "v")) for c in self.dec_cross]
 
     def decode(self, tgt_ids, offset, append, cross):
         """tgt_ids [B,T] at positions offset.. -> last-position logits [B,V]. append(i, k, v)
@@ -132,11 +158,10 @@ class Steps(nn.Module):
             r = torch.arange(T)
             mask = r[None, :] > r[:, None]
         for i, layer in enumerate(self.m.transformer.decoder.layers):
-            a = layer.self_attn
-            k, v = append(i, self.project(a, x, 1), self.project(a, x, 2))
-            x = self.norm(layer.norm1, x + self.attend(a, self.project(a, x, 0), k, v, mask))
-            c = layer.multihead_attn
-            x = self.norm(layer.norm2, x + self.attend(c, self.project(c, x, 0), *cross[i]))
+            a, c = self.dec_self[i], self.dec_cross[i]
+            k, v = append(i, self.project(a, x, "k"), self.project(a, x, "v"))
+            x = self.norm(layer.norm1, x + self.attend(a, self.project(a, x, "q"), k, v, mask))
+            x = self.norm(layer.norm2, x + self.attend(c, self.project(c, x, "q"), *cross[i]))
             x = self.norm(layer.norm3, x + self.ff(layer, x))
         x = self.norm(self.m.transformer.decoder.norm, x[:, -1])
         return self.m.generator(x)
@@ -145,14 +170,15 @@ class Steps(nn.Module):
 # --- greedy decoding, EOS ignored -----------------------------------------------------------
 
 
-def greedy_cached(steps, cfg, src, new_tokens):
+def greedy_cached(steps, cfg, src, new_tokens, forced=None):
     """Encoder once, cross K/V once, then one position per step into preallocated caches.
-    Returns the new ids [B, new_tokens] and the last step's logits [B, V]."""
+    Returns the new ids [B, new_tokens] (each step's argmax) and the last step's logits [B, V].
+    forced [B, new_tokens]: feed these ids instead of the argmaxes (teacher forcing)."""
     B, L = src.shape[0], len(steps.m.transformer.decoder.layers)
     memory = steps.encode(src)
     cross = steps.cross_kv(memory)
     shape = (B, steps.H, new_tokens, steps.Dh)
-    cache = [(torch.empty(shape), torch.empty(shape)) for _ in range(L)]
+    cache = [(torch.empty(shape, dtype=memory.dtype), torch.empty(shape, dtype=memory.dtype)) for _ in range(L)]
 
     def append(i, k, v):
         ck, cv = cache[i]
@@ -164,8 +190,8 @@ def greedy_cached(steps, cfg, src, new_tokens):
     out = []
     for t in range(new_tokens):
         logits = steps.decode(ids, t, append, cross)
-        ids = logits.argmax(-1, keepdim=True)
-        out.append(ids)
+        out.append(logits.argmax(-1, keepdim=True))
+        ids = out[-1] if forced is None else forced[:, t : t + 1]
     return torch.cat(out, 1), logits
 
 
@@ -246,7 +272,7 @@ def export(args):
     tgt = torch.randint(4, cfg["tgtVocab"], (2, 3), generator=g)
     kv = {0: "B", 2: "T"}
     warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
-    common = dict(opset_version=17, do_constant_folding=True)
+    common = dict(opset_version=17, do_constant_folding=True, dynamo=False)
 
     with torch.no_grad():
         # The written-out math is the tutorial model's (greedy ids are compared in the bench).
@@ -273,10 +299,19 @@ def export(args):
                                         **{n: kv for n in present}},
                           **common)
     import onnx  # only export needs it
+    from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    for f in ("encoder.onnx", "decoder.onnx", "decoder_with_past.onnx"):
+    int8 = Path(args.int8)
+    int8.mkdir(parents=True, exist_ok=True)
+    for f in ONNX_FILES:
         onnx.checker.check_model(str(out / f))
         print(f"  {out / f}: {(out / f).stat().st_size / 2**20:.0f} MiB")
+        quantize_dynamic(out / f, int8 / f, weight_type=QuantType.QInt8, per_channel=ORT_PER_CHANNEL)
+        print(f"  {int8 / f}: {(int8 / f).stat().st_size / 2**20:.0f} MiB")
+    import onnxruntime
+
+    (int8 / "quantization.json").write_text(json.dumps(
+        {"onnxruntime": onnxruntime.__version__, "weightType": "QInt8", "perChannel": ORT_PER_CHANNEL}) + "\n")
 
 
 # --- time ----------------------------------------------------------------------------------
@@ -294,48 +329,72 @@ def median_seconds(fn, budget, min_runs, max_runs):
     return times[len(times) // 2], len(times)
 
 
-def blas():
-    """Which BLAS torch's matmuls reached: the libblas.so.3 this process mapped."""
-    maps = Path("/proc/self/maps").read_text()
-    path = next((Path(line.split()[-1]) for line in maps.splitlines() if line.endswith("/libblas.so.3")), None)
-    if path is None:
-        return "unknown"
-    root = Path(__file__).resolve().parent.parent
-    return str(path.relative_to(root) if root in path.parents else path)
+def variants(model, cfg, dtypes):
+    """(dtype, encode(src), steps) for each dtype, built one at a time: PyTorch's fastest way here."""
+    steps = Steps(model, cfg).eval()
+    for dtype in dtypes:
+        if dtype == "fp32":
+            # The tutorial's nn.TransformerEncoder (its fused fast path) encodes faster than Steps.
+            yield dtype, lambda src: model.encode(src, None), steps
+        elif dtype == "bf16":
+            # The model cast to bf16, not autocast: autocast casts every weight again at every call
+            # (small, greedy 1x32, 1 thread: 330 tokens/s autocast, 519 cast; the encoders alike).
+            cast = copy.deepcopy(steps).to(torch.bfloat16)
+            yield dtype, lambda src: cast.m.encode(src, None), cast
+            del cast
+        elif dtype == "int8":
+            # Every nn.Linear (Steps' q, k, v, out; feed-forward; output layer) with int8 weights,
+            # activations quantized per call; Steps' encoder, as the tutorial's attention has none.
+            q = torch.ao.quantization.quantize_dynamic(steps, {nn.Linear}, dtype=torch.qint8)
+            yield dtype, q.encode, q
+            del q
 
 
 def time_job(args):
     job = json.loads(Path(args.job).read_text())
     model, cfg = load_model(job["model"])
-    steps = Steps(model, cfg).eval()
     warnings.filterwarnings("ignore", message="The PyTorch API of nested tensors is in prototype")
-    results = []
+    warnings.filterwarnings("ignore", message=".*quantiz", category=DeprecationWarning)
+    warnings.filterwarnings("ignore", category=UserWarning, module="torch.ao")
+    results, ids = [], {}
+    greedy = [w for w in job["workloads"] if w["kind"] == "greedy"]
     with torch.inference_mode():
+        torch.set_num_threads(1)
+        steps = Steps(model, cfg).eval()
         check = torch.tensor(job["check"]["src"])
         n = job["check"]["newTokens"]
-        torch.set_num_threads(1)
-        ids = {k: {"ids": i.tolist(), "logits": l.tolist()}
-               for k, (i, l) in (("cached", greedy_cached(steps, cfg, check, n)),
-                                 ("noCache", greedy_no_cache(model, cfg, check, n)))}
+        checks = {k: {"ids": i.tolist(), "logits": l.tolist()}
+                  for k, (i, l) in (("cached", greedy_cached(steps, cfg, check, n)),
+                                    ("noCache", greedy_no_cache(model, cfg, check, n)))}
+        # Each dtype's greedy ids on the workloads, free and teacher-forced on fp32's.
+        fp32 = {w["name"]: greedy_cached(steps, cfg, torch.tensor(w["src"]), w["newTokens"])[0] for w in greedy}
+        del steps
         r = job["runs"]
         runs = dict(budget=r["budget"], min_runs=r["minRuns"], max_runs=r["maxRuns"])
-        for threads in job["threads"]:
-            torch.set_num_threads(threads)
-            for w in job["workloads"]:
-                src = torch.tensor(w["src"])
-                row = {"workload": w["name"], "threads": threads}
-                if w["kind"] == "encoder":
-                    row["encoder"] = median_seconds(lambda: model.encode(src, None), **runs)
-                else:
-                    k = w["newTokens"]
-                    row["cached"] = median_seconds(lambda: greedy_cached(steps, cfg, src, k), **runs)
-                    row["noCache"] = median_seconds(lambda: greedy_no_cache(model, cfg, src, k), **runs)
-                results.append(row)
-                print(f"  pytorch {threads}t {w['name']}: "
-                      + ", ".join(f"{k} {v[0] * 1e3:.1f} ms ({v[1]} runs)" for k, v in row.items()
-                                  if isinstance(v, tuple)), file=sys.stderr)
-    setup = f"PyTorch {torch.__version__} eager, BLAS {blas()}"
-    print(json.dumps({"setup": setup, "results": results, "check": ids}))
+        for dtype, encode, s in variants(model, cfg, job["dtypes"]):
+            torch.set_num_threads(1)
+            ids[dtype] = {w["name"]: {"ids": greedy_cached(s, cfg, torch.tensor(w["src"]), w["newTokens"])[0].tolist(),
+                                      "forced": greedy_cached(s, cfg, torch.tensor(w["src"]), w["newTokens"],
+                                                              fp32[w["name"]])[0].tolist()}
+                          for w in greedy}
+            for threads in job["threads"]:
+                torch.set_num_threads(threads)
+                for w in job["workloads"]:
+                    src = torch.tensor(w["src"])
+                    row = {"workload": w["name"], "threads": threads, "dtype": dtype}
+                    if w["kind"] == "encoder":
+                        row["encoder"] = median_seconds(lambda: encode(src), **runs)
+                    else:
+                        k = w["newTokens"]
+                        row["cached"] = median_seconds(lambda: greedy_cached(s, cfg, src, k), **runs)
+                        if dtype == "fp32":
+                            row["noCache"] = median_seconds(lambda: greedy_no_cache(model, cfg, src, k), **runs)
+                    results.append(row)
+                    print(f"  pytorch {dtype} {threads}t {w['name']}: "
+                          + ", ".join(f"{k} {v[0] * 1e3:.1f} ms ({v[1]} runs)" for k, v in row.items()
+                                      if isinstance(v, tuple)), file=sys.stderr)
+    setup = f"PyTorch {torch.__version__} eager (bf16: the model cast; int8: quantize_dynamic of every nn.Linear)"
+    print(json.dumps({"setup": setup, "results": results, "check": checks, "ids": ids}))
 
 
 def main():
@@ -344,6 +403,7 @@ def main():
     e = sub.add_parser("export", help="write encoder.onnx, decoder.onnx, decoder_with_past.onnx")
     e.add_argument("--model", required=True, help="aiayn model directory")
     e.add_argument("--out", required=True, help="output directory")
+    e.add_argument("--int8", required=True, help="output directory of onnxruntime's quantize_dynamic int8 graphs")
     t = sub.add_parser("time", help="time the workloads of a bench/e2e.mjs job file; JSON on stdout")
     t.add_argument("--job", required=True)
     args = p.parse_args()
