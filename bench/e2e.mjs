@@ -251,8 +251,8 @@ function rssChild(job) {
 
 // --- the parent --------------------------------------------------------------------------
 
-function runChild(command, args) {
-  const r = spawnSync(command, args, { cwd: root, encoding: 'utf8', maxBuffer: 256 << 20, stdio: ['ignore', 'pipe', 'inherit'] });
+function runChild(command, args, env = process.env) {
+  const r = spawnSync(command, args, { cwd: root, env, encoding: 'utf8', maxBuffer: 256 << 20, stdio: ['ignore', 'pipe', 'inherit'] });
   const last = r.stdout?.trim().split('\n').pop();
   if (r.status !== 0 || !last) throw new Error(`${command} ${args.join(' ')} failed (status ${r.status}${r.error ? `, ${r.error.message}` : ''})`);
   return JSON.parse(last);
@@ -303,7 +303,8 @@ async function main() {
       dtypes,
       threads,
       // Full: at least 3 runs, more within 4 s (so at least 5 when a run takes under 0.8 s).
-      runs: quick ? { budget: 0.3, minRuns: 3, maxRuns: 10 } : { budget: 4, minRuns: 3, maxRuns: 25 },
+      // Quick (CI): two runs, to stay within minutes with every dtype.
+      runs: quick ? { budget: 0.2, minRuns: 2, maxRuns: 10 } : { budget: 4, minRuns: 3, maxRuns: 25 },
       // The reference is single-threaded and slow: one or two runs, on the small model only, with fp32.
       reference: name !== 'small' || !dtypes.includes('fp32') ? [] : (quick ? ['encoder 1x128', 'greedy 1x32 +32'] : workloads.map((w) => w.name)).filter((n) => workloadNames.includes(n)),
       referenceRuns: { budget: quick ? 0 : 2, minRuns: 1, maxRuns: 2, warmup: false },
@@ -321,15 +322,17 @@ async function main() {
     // PyTorch is a peer bench:prepare set up (exports made, so torch and onnx work): CI's quick run goes without it.
     const notPrepared = onnxProblem(name) && `not prepared for ${name} (run npm run bench:prepare)`;
     if (torchMissing || notPrepared) missing.add(`PyTorch: ${torchMissing || notPrepared}`);
-    else plan.torch = [PYTHON, ['tools/bench_peers.py', 'time', '--job', jobFile]];
+    // OpenMP workers that sleep, as ORT's do not spin: spinning, 2 threads lost the second core to other
+    // processes on this shared machine (small, greedy 1x32, 2 threads: 2288 ms spinning, 158 ms passive).
+    else plan.torch = [PYTHON, ['tools/bench_peers.py', 'time', '--job', jobFile], { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' }];
     // Rounds interleave the engines; each cell keeps its best median, so a burst of someone else's work hits one round.
     const engines = {};
     for (let round = 0; round < rounds; round++) {
-      for (const [engine, [command, args]] of Object.entries(plan)) {
+      for (const [engine, [command, args, env]] of Object.entries(plan)) {
         const waited = waitForQuiet(maxWait);
         if (waited > 2) log(`waited ${waited.toFixed(0)} s for other processes to quieten`);
         const before = cpuTicks();
-        const r = runChild(command, args);
+        const r = runChild(command, args, env);
         const others = othersCores(before, cpuTicks());
         log(`${engine} round ${round + 1}: other processes kept ${others.toFixed(2)} cores busy`);
         const e = (engines[engine] ??= { ...r, others: [] });

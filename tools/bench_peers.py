@@ -30,6 +30,7 @@ import argparse
 import copy
 import json
 import math
+import os
 import struct
 import sys
 import time
@@ -393,7 +394,8 @@ def time_job(args):
                     print(f"  pytorch {dtype} {threads}t {w['name']}: "
                           + ", ".join(f"{k} {v[0] * 1e3:.1f} ms ({v[1]} runs)" for k, v in row.items()
                                       if isinstance(v, tuple)), file=sys.stderr)
-    setup = f"PyTorch {torch.__version__} eager (bf16: the model cast; int8: quantize_dynamic of every nn.Linear)"
+    setup = (f"PyTorch {torch.__version__} eager, OMP_WAIT_POLICY {os.environ.get('OMP_WAIT_POLICY', 'unset')} "
+             "(bf16: the model cast; int8: quantize_dynamic of every nn.Linear)")
     print(json.dumps({"setup": setup, "results": results, "check": checks, "ids": ids}))
 
 
