@@ -30,8 +30,22 @@
       "cflags_cc": ["<@(kernel_cflags)", "<@(avx512_cflags)"]
     },
     {
+      "target_name": "aiayn_kernels_avx512vnni",
+      "type": "static_library",
+      "sources": ["native/kernels/gemm_avx512vnni.cc"],
+      "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
+      "cflags_cc": ["<@(kernel_cflags)", "<@(avx512_cflags)", "-mavx512vnni"]
+    },
+    {
+      "target_name": "aiayn_kernels_avx512bf16",
+      "type": "static_library",
+      "sources": ["native/kernels/gemm_avx512bf16.cc"],
+      "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
+      "cflags_cc": ["<@(kernel_cflags)", "<@(avx512_cflags)", "-mavx512vnni", "-mavx512bf16"]
+    },
+    {
       "target_name": "aiayn",
-      "dependencies": ["aiayn_kernels_avx2", "aiayn_kernels_avx512"],
+      "dependencies": ["aiayn_kernels_avx2", "aiayn_kernels_avx512", "aiayn_kernels_avx512vnni", "aiayn_kernels_avx512bf16"],
       "sources": [
         "native/kernels/cpu.cc",
         "native/kernels/threadpool.cc",

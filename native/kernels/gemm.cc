@@ -1,9 +1,12 @@
 // Linear layer (gemm.h): weight packing, blocking, ISA dispatch and threading.
 // Compiled with baseline flags; the register tiles live in gemm_<isa>.cc.
 //
-// Packed weights: [ceil(N/nr)][K][nr] floats, zero-padded in N, 64-byte
+// Packed weights: fp32 [ceil(N/nr)][K][nr] floats, zero-padded in N, 64-byte
 // aligned; nr is the panel width of the ISA active at packing time (scalar 8,
 // avx2 16, avx512 64), recorded with the data so linear() can dispatch on it.
+// bf16 and int8: [ceil(N/16)][groups][16] 32-bit depth groups (gemm.h), the
+// same bytes for every ISA; the ISA at packing time picks the kernel table
+// (dt_kernels: BLIS's context, per ISA x dtype).
 //
 // Blocking (Goto/BLIS with the roles of the operands as in y = x . W^T):
 // - the depth is split into nk = ceil(K / kKcMax) blocks of equal size (the
@@ -15,6 +18,11 @@
 //   panel is streamed from memory once, front to back; threads split N.
 // - larger M: tasks are (row range, panel range) rectangles; with several
 //   threads there are enough of them for the dynamic scheduler to balance.
+//
+// bf16 / int8 calls first convert x (bf16 pairs, or int8 quantisation per
+// row) into a scratch buffer of the calling thread that grows and is reused,
+// split by rows over the pool, then run the same blocking over the converted
+// rows. int8 never splits the depth (its int32 sum is exact only whole).
 //
 // Batch invariance: y[r, n] is the same function of row r of x whatever M,
 // the other rows, the thread count or the task split. The depth blocks depend
@@ -28,11 +36,14 @@
 #include "gemm.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <new>
+#include <vector>
 
 #include "gemm_kernels.h"
+#include "quant.h"
 #include "threadpool.h"
 
 namespace aiayn {
@@ -75,15 +86,51 @@ BlockFn block_fn(Isa isa) {
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-}  // namespace
+const char* fp32_kernel_name(Isa isa) {
+  if (at_least(isa, Isa::avx512)) return "f32_gemm_6x64__avx512";
+  if (at_least(isa, Isa::avx2)) return "f32_gemm_6x16__avx2";
+  return "f32_gemm_1x8__scalar";
+}
 
-PackedWeights* linear_pack(const float* w, int64_t N, int64_t K) {
-  if (N < 1 || K < 1) return nullptr;
-  const Isa isa = active_isa();
-  const int64_t nr = panel_width(isa);
-  const int64_t panels = ceil_div(N, nr);
-  if (K > INT64_MAX / static_cast<int64_t>(sizeof(float)) / (panels * nr)) return nullptr;
-  const size_t bytes = static_cast<size_t>(panels * K * nr) * sizeof(float);
+// bf16 or int8.
+DtKernels dt_kernels(Isa isa, DType dtype) {
+  if (dtype == DType::bf16 && at_least(isa, Isa::avx512_bf16)) return dt_kernels_avx512bf16(dtype);
+  if (dtype == DType::int8 && at_least(isa, Isa::avx512_vnni)) return dt_kernels_avx512vnni(dtype);
+  if (at_least(isa, Isa::avx512)) return dt_kernels_avx512(dtype);
+  if (at_least(isa, Isa::avx2)) return dt_kernels_avx2(dtype);
+  return dt_kernels_scalar(dtype);
+}
+
+// Rows of x converted per call below this many elements stay on one task.
+constexpr int64_t kPrepParallelMin = 32 * 1024;
+
+// The calling thread's conversion buffer, grown on demand, 64-byte aligned.
+class Scratch {
+ public:
+  ~Scratch() { std::free(p_); }
+  uint8_t* get(size_t bytes) {
+    if (bytes > size_) {
+      std::free(p_);
+      p_ = nullptr;
+      size_ = 0;
+      void* mem = nullptr;
+      if (posix_memalign(&mem, 64, bytes) != 0) throw std::bad_alloc();
+      p_ = static_cast<uint8_t*>(mem);
+      size_ = bytes;
+    }
+    return p_;
+  }
+
+ private:
+  uint8_t* p_ = nullptr;
+  size_t size_ = 0;
+};
+
+// Allocates a PackedWeights with `data_bytes` of panels (+ the int8 scale and
+// qsum arrays of `cols` each); null without memory.
+PackedWeights* alloc_packed(int64_t data_bytes, int64_t cols, bool int8) {
+  const int64_t extra = int8 ? 2 * ceil_div(cols * 4, 64) * 64 : 0;
+  const size_t bytes = static_cast<size_t>(data_bytes + extra);
   void* mem = nullptr;
   if (posix_memalign(&mem, 64, bytes) != 0) return nullptr;
   auto* p = new (std::nothrow) PackedWeights;
@@ -91,7 +138,179 @@ PackedWeights* linear_pack(const float* w, int64_t N, int64_t K) {
     std::free(mem);
     return nullptr;
   }
-  float* dst = static_cast<float*>(mem);
+  p->data = mem;
+  p->bytes = bytes;
+  if (int8) {
+    p->scale = reinterpret_cast<float*>(static_cast<uint8_t*>(mem) + data_bytes);
+    p->qsum = reinterpret_cast<int32_t*>(static_cast<uint8_t*>(mem) + data_bytes + extra / 2);
+  }
+  return p;
+}
+
+// bf16 or int8 weights: the layout's sizes, or null when they overflow.
+PackedWeights* alloc_dt(int64_t N, int64_t K, DType dtype) {
+  if (N < 1 || K < 1 || (dtype == DType::int8 && K > kInt8MaxK)) return nullptr;
+  const int64_t kg = dtype == DType::bf16 ? 2 : 4;
+  const int64_t panels = ceil_div(N, kNrDt), groups = ceil_div(K, kg);
+  if (groups > INT64_MAX / 64 / panels) return nullptr;
+  PackedWeights* p = alloc_packed(panels * groups * 64, panels * kNrDt, dtype == DType::int8);
+  if (p == nullptr) return nullptr;
+  p->N = N;
+  p->K = K;
+  p->dtype = dtype;
+  p->isa = active_isa();
+  p->nr = kNrDt;
+  p->kg = kg;
+  return p;
+}
+
+// Runs fn(n) for every packed column n in [0, panels * kNrDt), split over the pool.
+template <typename F>
+void for_columns(int64_t cols, const F& fn) {
+  const int64_t ntasks = std::max<int64_t>(1, std::min(cols / kNrDt, static_cast<int64_t>(threads()) * kTasksPerThread));
+  parallel_for(ntasks, [&](int64_t task, int) {
+    for (int64_t n = cols * task / ntasks; n < cols * (task + 1) / ntasks; ++n) fn(n);
+  });
+}
+
+// bf16 element (n, k) of a dtype layout with `groups` depth groups.
+int64_t bf16_index(int64_t n, int64_t k, int64_t groups) {
+  return (((n / kNrDt) * groups + k / 2) * kNrDt + n % kNrDt) * 2 + k % 2;
+}
+
+int64_t int8_index(int64_t n, int64_t k, int64_t groups) {
+  return (((n / kNrDt) * groups + k / 4) * kNrDt + n % kNrDt) * 4 + k % 4;
+}
+
+// bf16 weights from fp32 (round) or from raw bits; `get(n, k)` gives the bits.
+template <typename Get>
+PackedWeights* pack_bf16(int64_t N, int64_t K, const Get& get) {
+  PackedWeights* p = alloc_dt(N, K, DType::bf16);
+  if (p == nullptr) return nullptr;
+  const int64_t groups = ceil_div(K, 2);
+  auto* dst = static_cast<uint16_t*>(p->data);
+  for_columns(ceil_div(N, kNrDt) * kNrDt, [&](int64_t n) {
+    for (int64_t k = 0; k < 2 * groups; ++k) dst[bf16_index(n, k, groups)] = n < N && k < K ? get(n, k) : 0;
+  });
+  return p;
+}
+
+PackedWeights* pack_int8(const float* w, int64_t N, int64_t K) {
+  PackedWeights* p = alloc_dt(N, K, DType::int8);
+  if (p == nullptr) return nullptr;
+  const int64_t groups = ceil_div(K, 4);
+  auto* dst = static_cast<int8_t*>(p->data);
+  const int64_t cols = ceil_div(N, kNrDt) * kNrDt;
+  std::vector<int8_t> rows(static_cast<size_t>(cols * K));
+  for_columns(cols, [&](int64_t n) {
+    int8_t* q = rows.data() + n * K;
+    if (n < N) {
+      const float s = quantize_q8(w + n * K, K, q);
+      p->scale[n] = std::isnan(s) ? NAN : s;
+    } else {
+      std::fill(q, q + K, int8_t{0});
+      p->scale[n] = 0.0f;
+    }
+    int32_t sum = 0;
+    for (int64_t k = 0; k < 4 * groups; ++k) {
+      const int8_t v = k < K ? q[k] : 0;
+      dst[int8_index(n, k, groups)] = v;
+      sum += v;
+    }
+    p->qsum[n] = 128 * sum;
+  });
+  return p;
+}
+
+void linear_dt(const float* x, int64_t M, int64_t ldx, const PackedWeights& w, const float* bias,
+               Activation act, const float* residual, float* y, int64_t ldy) {
+  const DtKernels kern = dt_kernels(w.isa, w.dtype);
+  const int64_t N = w.N, K = w.K;
+  const int64_t groups = ceil_div(K, w.kg);
+  const int64_t ldo = ceil_div(groups * kern.xbytes, 64) * 64;
+  thread_local Scratch scratch;
+  uint8_t* xq = scratch.get(static_cast<size_t>(M * ldo + M * 4));
+  float* xscale = reinterpret_cast<float*>(xq + M * ldo);
+  const int64_t prep_tasks = M * K >= kPrepParallelMin ? std::min<int64_t>(M, threads() * kTasksPerThread) : 1;
+  parallel_for(prep_tasks, [&](int64_t t, int) {
+    const int64_t r0 = M * t / prep_tasks, r1 = M * (t + 1) / prep_tasks;
+    if (r1 > r0) kern.prep(x + r0 * ldx, ldx, r1 - r0, K, xq + r0 * ldo, ldo, xscale + r0);
+  });
+
+  const int64_t mr = kern.mr, group = kern.group;
+  const int64_t panels = ceil_div(N, kNrDt);
+  const int64_t units = ceil_div(panels, group);
+  const int64_t mtiles = ceil_div(M, mr);
+  const int64_t nt = M * N * K >= kParallelMinMacs ? threads() : 1;
+  const bool small = M <= kSmallM;
+  // Depth blocks of at most kKcMax elements (bf16; whole groups), K alone decides.
+  const int64_t nk = w.dtype == DType::int8 ? 1 : ceil_div(K, kKcMax);
+  const int64_t kc = ceil_div(groups, nk);  // groups per depth block
+  int64_t nm, nn;
+  if (small) {
+    nm = 1;
+    nn = nt > 1 ? std::min(units, nt * kTasksPerThread) : 1;
+  } else {
+    const int64_t nc_units = std::max<int64_t>(1, kPanelBlockBytes / (kc * 64 * group));
+    nn = ceil_div(units, nc_units);
+    nm = ceil_div(mtiles, ceil_div(kMcMax, mr));
+    if (nt > 1 && nm * nn < nt * kTasksPerThread) nm = std::min(mtiles, ceil_div(nt * kTasksPerThread, nn));
+  }
+  const bool in_place = residual == y;
+  const auto* wdata = static_cast<const uint32_t*>(w.data);
+  parallel_for(nm * nn, [&](int64_t task, int) {
+    const int64_t im = task / nn, in = task % nn;
+    const int64_t r0 = std::min(M, mtiles * im / nm * mr);
+    const int64_t r1 = std::min(M, mtiles * (im + 1) / nm * mr);
+    const int64_t p0 = std::min(panels, units * in / nn * group);
+    const int64_t p1 = std::min(panels, units * (in + 1) / nn * group);
+    if (r0 >= r1 || p0 >= p1) return;
+    DtBlock blk;
+    blk.ldx = ldo;
+    blk.panel_stride = groups * kNrDt;
+    blk.m = r1 - r0;
+    blk.ldy = ldy;
+    blk.panel_outer = small;
+    blk.act = act;
+    blk.xscale = xscale + r0;
+    auto run = [&](int64_t q0, int64_t q1, int64_t ik) {
+      const int64_t g0 = ik * kc, g1 = std::min(groups, g0 + kc);
+      blk.x = xq + r0 * ldo + g0 * kern.xbytes;
+      blk.b = wdata + q0 * groups * kNrDt + g0 * kNrDt;
+      blk.kg = g1 - g0;
+      blk.n = std::min(N, q1 * kNrDt) - q0 * kNrDt;
+      blk.y = y + r0 * ldy + q0 * kNrDt;
+      blk.bias = bias ? bias + q0 * kNrDt : nullptr;
+      blk.residual = residual && !in_place ? residual + r0 * ldy + q0 * kNrDt : nullptr;
+      blk.wscale = w.scale ? w.scale + q0 * kNrDt : nullptr;
+      blk.wsum = w.qsum ? w.qsum + q0 * kNrDt : nullptr;
+      blk.accumulate = ik > 0 || in_place;
+      blk.finish = ik == nk - 1;
+      kern.block(blk);
+    };
+    if (small) {
+      for (int64_t q0 = p0; q0 < p1; q0 += group) {
+        for (int64_t ik = 0; ik < nk; ++ik) run(q0, std::min(p1, q0 + group), ik);
+      }
+    } else {
+      for (int64_t ik = 0; ik < nk; ++ik) run(p0, p1, ik);
+    }
+  });
+}
+
+}  // namespace
+
+PackedWeights* linear_pack(const float* w, int64_t N, int64_t K, DType dtype) {
+  if (N < 1 || K < 1) return nullptr;
+  if (dtype == DType::bf16) return pack_bf16(N, K, [&](int64_t n, int64_t k) { return bf16_bits(w[n * K + k]); });
+  if (dtype == DType::int8) return pack_int8(w, N, K);
+  const Isa isa = active_isa();
+  const int64_t nr = panel_width(isa);
+  const int64_t panels = ceil_div(N, nr);
+  if (K > INT64_MAX / static_cast<int64_t>(sizeof(float)) / (panels * nr)) return nullptr;
+  PackedWeights* p = alloc_packed(panels * K * nr * static_cast<int64_t>(sizeof(float)), 0, false);
+  if (p == nullptr) return nullptr;
+  float* dst = static_cast<float*>(p->data);
   // Transpose in depth chunks so both the rows of W and the panel stay cached;
   // panels are independent, so they are split over the pool.
   constexpr int64_t kChunk = 64;
@@ -117,17 +336,40 @@ PackedWeights* linear_pack(const float* w, int64_t N, int64_t K) {
   p->K = K;
   p->isa = isa;
   p->nr = nr;
-  p->data = dst;
-  p->bytes = bytes;
   return p;
+}
+
+PackedWeights* linear_pack_bf16(const uint16_t* w, int64_t N, int64_t K) {
+  if (N < 1 || K < 1) return nullptr;
+  return pack_bf16(N, K, [&](int64_t n, int64_t k) { return w[n * K + k]; });
 }
 
 void linear_unpack(const PackedWeights& p, float* w) {
   const int64_t N = p.N, K = p.K, nr = p.nr;
+  if (p.dtype == DType::bf16) {
+    const auto* src = static_cast<const uint16_t*>(p.data);
+    const int64_t groups = ceil_div(K, 2);
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t k = 0; k < K; ++k) w[n * K + k] = bf16_f32(src[bf16_index(n, k, groups)]);
+    return;
+  }
+  if (p.dtype == DType::int8) {
+    const auto* src = static_cast<const int8_t*>(p.data);
+    const int64_t groups = ceil_div(K, 4);
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t k = 0; k < K; ++k) w[n * K + k] = static_cast<float>(src[int8_index(n, k, groups)]) * p.scale[n];
+    return;
+  }
+  const auto* data = static_cast<const float*>(p.data);
   for (int64_t n = 0; n < N; ++n) {
-    const float* panel = p.data + (n / nr) * K * nr + n % nr;
+    const float* panel = data + (n / nr) * K * nr + n % nr;
     for (int64_t k = 0; k < K; ++k) w[n * K + k] = panel[k * nr];
   }
+}
+
+const char* linear_kernel_name(DType dtype) {
+  const Isa isa = active_isa();
+  return dtype == DType::fp32 ? fp32_kernel_name(isa) : dt_kernels(isa, dtype).name;
 }
 
 void linear_free(PackedWeights* p) {
@@ -139,7 +381,12 @@ void linear_free(PackedWeights* p) {
 void linear(const float* x, int64_t M, int64_t ldx, const PackedWeights& w, const float* bias,
             Activation act, const float* residual, float* y, int64_t ldy) {
   if (M <= 0) return;
+  if (w.dtype != DType::fp32) {
+    linear_dt(x, M, ldx, w, bias, act, residual, y, ldy);
+    return;
+  }
   const int64_t N = w.N, K = w.K, nr = w.nr;
+  const auto* wdata = static_cast<const float*>(w.data);
   const BlockFn fn = block_fn(w.isa);
   const int64_t mr = w.isa == Isa::scalar ? 1 : kMrSimd;
   const int64_t panels = ceil_div(N, nr);
@@ -187,7 +434,7 @@ void linear(const float* x, int64_t M, int64_t ldx, const PackedWeights& w, cons
     auto run = [&](int64_t q0, int64_t q1, int64_t ik, const float* next) {
       const int64_t k0 = ik * kc, k1 = std::min(K, k0 + kc);
       blk.x = x + r0 * ldx + k0;
-      blk.b = w.data + q0 * K * nr + k0 * nr;
+      blk.b = wdata + q0 * K * nr + k0 * nr;
       blk.next = next;
       blk.kc = k1 - k0;
       blk.n = std::min(N, q1 * nr) - q0 * nr;
@@ -204,8 +451,8 @@ void linear(const float* x, int64_t M, int64_t ldx, const PackedWeights& w, cons
       for (int64_t q0 = p0; q0 < p1; q0 += group) {
         const int64_t q1 = std::min(p1, q0 + group);
         for (int64_t ik = 0; ik < nk; ++ik) {
-          const float* next = ik + 1 < nk ? w.data + q0 * K * nr + (ik + 1) * kc * nr
-                              : q1 < p1   ? w.data + q1 * K * nr
+          const float* next = ik + 1 < nk ? wdata + q0 * K * nr + (ik + 1) * kc * nr
+                              : q1 < p1   ? wdata + q1 * K * nr
                                           : nullptr;
           run(q0, q1, ik, next);
         }

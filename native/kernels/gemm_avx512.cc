@@ -49,6 +49,14 @@
 // the activation (activate_ps from vecmath_avx512.h: ReLU, exact-erf GELU
 // with erf_ps (absolute error <= 1.2e-7), tanh GELU, SiLU), + residual.
 //
+//
+// bf16 and int8 without AVX512_BF16 / AVX512_VNNI (gemm_dt.h over the traits
+// at the bottom): bf16 widened by a 16-bit shift into fp32 FMAs, 6x32 tiles
+// (each panel row is two zmm after widening); int8 sign-extended to int16 and
+// multiplied with vpmaddwd (exact: vpmaddubsw would saturate), 6x32 tiles
+// with two int32 accumulators per panel row, each lane summing one k pair of
+// a column, added pairwise at the end.
+//
 // ODR: only intrinsics, declaration-only headers and the static-inline
 // vecmath and activation headers are included here, and every helper has internal linkage, so
 // no AVX-512 code can be shared with baseline TUs through the linker.
@@ -57,6 +65,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "gemm_dt_avx512.h"
 #include "gemm_kernels.h"
 #include "vecmath_avx512.h"
 
@@ -319,7 +328,70 @@ constexpr PanelFn kPanelAllRows[] = {
     panel_all_rows<5>, panel_all_rows<6>, panel_all_rows<7>,  panel_all_rows<8>,
     panel_all_rows<9>, panel_all_rows<10>, panel_all_rows<11>, panel_all_rows<12>};
 
+struct Bf16Wide512 : V512 {
+  static constexpr int64_t kXBytes = 4;
+  static constexpr int kMr = 6, kNp = 2, kNp1 = 4;
+  using Acc = __m512;
+  struct W {
+    __m512 even, odd;
+  };
+  using X = W;
+  static void zero(Acc& a) { a = _mm512_setzero_ps(); }
+  static W load_w(const uint32_t* b) {
+    const __m512i v = _mm512_load_si512(b);
+    return {_mm512_castsi512_ps(_mm512_slli_epi32(v, 16)),
+            _mm512_castsi512_ps(_mm512_and_si512(v, _mm512_set1_epi32(static_cast<int>(0xFFFF0000u))))};
+  }
+  static X load_x(const uint8_t* x) {
+    uint32_t pair;
+    std::memcpy(&pair, x, 4);
+    return {_mm512_set1_ps(bits_f32(pair << 16)), _mm512_set1_ps(bits_f32(pair & 0xFFFF0000u))};
+  }
+  static void madd(Acc& a, const X& x, const W& w) {
+    a = _mm512_fmadd_ps(x.even, w.even, a);
+    a = _mm512_fmadd_ps(x.odd, w.odd, a);
+  }
+  static F result(Acc a, const DtBlock&, int64_t, int64_t, Mask) { return a; }
+};
+
+struct Q8Wide512 : V512 {
+  static constexpr int64_t kXBytes = 8;  // 4 int16
+  static constexpr int kMr = 6, kNp = 2, kNp1 = 4;
+  // lo: columns 0..7, hi: 8..15; lane 2c + j sums depth pair j of column c.
+  struct Acc {
+    __m512i lo, hi;
+  };
+  using W = Acc;
+  using X = __m512i;
+  static void zero(Acc& a) { a.lo = a.hi = _mm512_setzero_si512(); }
+  static W load_w(const uint32_t* b) {
+    const __m512i v = _mm512_load_si512(b);
+    return {_mm512_cvtepi8_epi16(_mm512_castsi512_si256(v)), _mm512_cvtepi8_epi16(_mm512_extracti64x4_epi64(v, 1))};
+  }
+  static X load_x(const uint8_t* x) {
+    int64_t quad;
+    std::memcpy(&quad, x, 8);
+    return _mm512_set1_epi64(quad);
+  }
+  static void madd(Acc& a, X x, const W& w) {
+    a.lo = _mm512_add_epi32(a.lo, _mm512_madd_epi16(w.lo, x));
+    a.hi = _mm512_add_epi32(a.hi, _mm512_madd_epi16(w.hi, x));
+  }
+  static F result(const Acc& a, const DtBlock& blk, int64_t row, int64_t c0, Mask m) {
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+    const __m512i sum = _mm512_add_epi32(_mm512_permutex2var_epi32(a.lo, even, a.hi),
+                                         _mm512_permutex2var_epi32(a.lo, odd, a.hi));
+    return dequant(sum, blk, row, c0, m);
+  }
+};
+
 }  // namespace
+
+DtKernels dt_kernels_avx512(DType dtype) {
+  if (dtype == DType::bf16) return {"bf16_f32_gemm_6x32__avx512", prep_bf16_sw, dt_block<Bf16Wide512>, 4, 6, 4};
+  return {"qd8_f32_qc8w_gemm_6x32__avx512", prep_q8<Q8Format::s16>, dt_block<Q8Wide512>, 8, 6, 4};
+}
 
 static_assert(kSmallM <= 12, "the decode path has one panel_all_rows per row count up to 12");
 

@@ -64,4 +64,55 @@ void linear_block_scalar(const GemmBlock& blk);
 void linear_block_avx2(const GemmBlock& blk);
 void linear_block_avx512(const GemmBlock& blk);
 
+// bf16 and int8 (gemm_dt.h): one packed format per dtype for every ISA, panels
+// of kNrDt columns whose rows are 32-bit depth groups (2 bf16 or 4 int8 per
+// column): a panel row is 64 bytes.
+constexpr int64_t kNrDt = 16;
+
+// One block of a bf16 or int8 linear: y[0:m, 0:n] (+)= x[0:m, 0:kg groups] . B.
+// x holds the call's converted rows (xprep below), `xbytes` per depth group.
+struct DtBlock {
+  const uint8_t* x;       // row 0, first depth group of the block
+  int64_t ldx;            // bytes between rows
+  const uint32_t* b;      // first panel, first depth group of the block
+  int64_t panel_stride;   // uint32 between panels (groups * kNrDt)
+  int64_t m, n, kg;       // m >= 1, n >= 1, kg >= 1 depth groups
+  float* y;
+  int64_t ldy;
+  const float* bias;      // column 0 of the block, or null
+  const float* residual;  // same layout as y, or null
+  const float* xscale;    // int8: t_m of row 0 of the block
+  const float* wscale;    // int8: s_n of column 0
+  const int32_t* wsum;    // int8: 128 * sum_k q of column 0
+  bool accumulate;        // add to y (not the first depth block; bf16 only)
+  bool finish;            // apply bias, activation and residual
+  bool panel_outer;       // decode: every row over one group of panels at a time
+  Activation act;
+};
+
+// Converts rows [0, m) of x (row stride ldx floats, K columns) into the
+// kernel's operand format at out (row stride ldo bytes, zero-padded to whole
+// depth groups); int8 also writes t_m to scale[0, m).
+using DtPrepFn = void (*)(const float* x, int64_t ldx, int64_t m, int64_t K, uint8_t* out, int64_t ldo,
+                          float* scale);
+using DtBlockFn = void (*)(const DtBlock& blk);
+
+// The micro-kernel of one ISA x dtype and how gemm.cc blocks for it (BLIS's
+// context): mr rows per tile, `group` panels per unit of the N split.
+struct DtKernels {
+  const char* name;
+  DtPrepFn prep;
+  DtBlockFn block;
+  int64_t xbytes;  // bytes of converted x per row per depth group
+  int64_t mr;
+  int64_t group;
+};
+
+// dtype is DType::bf16 or DType::int8.
+DtKernels dt_kernels_scalar(DType dtype);
+DtKernels dt_kernels_avx2(DType dtype);
+DtKernels dt_kernels_avx512(DType dtype);
+DtKernels dt_kernels_avx512vnni(DType dtype);  // int8 only
+DtKernels dt_kernels_avx512bf16(DType dtype);  // bf16 only
+
 }  // namespace aiayn

@@ -111,6 +111,7 @@ constexpr int kActivations = 5;
 std::string fmt(const char* format, ...) __attribute__((format(printf, 1, 2)));
 
 void test_gemm();
+void test_gemm_dt();
 void test_attention();
 void test_ops();
 void test_topk();

@@ -138,6 +138,7 @@ int run_one(const char* isa, bool guard) {
     return 2;
   }
   kt::test_gemm();
+  kt::test_gemm_dt();
   kt::test_attention();
   kt::test_ops();
   kt::test_topk();
