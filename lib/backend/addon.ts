@@ -9,6 +9,8 @@ export type Isa = 'scalar' | 'avx2' | 'avx512' | 'avx512_vnni' | 'avx512_bf16';
 export interface NativeInfo {
   isa: Isa;
   isaAvailable: Isa[];
+  /** The GEMM micro-kernel linear layers of each weight dtype run on the active ISA (e.g. 'bf16_f32_gemm_6x64__avx512bf16'). */
+  gemm: { fp32: string; bf16: string; int8: string };
   threads: number;
   defaultThreads: number;
   /** Bytes of packed linear weights alive in the process (every model, every worker thread). */
@@ -17,8 +19,13 @@ export interface NativeInfo {
   packedWeights: number;
 }
 
+/** PackedLinear's weight dtype codes: 0 fp32, 1 bf16, 2 int8. */
+export type PackedDType = 0 | 1 | 2;
+
 export interface PackedLinearHandle {
+  /** Bytes held natively: the packed weights (int8: with their scales and sums) and the bias. */
   readonly bytes: number;
+  readonly dtype: PackedDType;
   readonly disposed: boolean;
   dispose(): void;
   unpack(weight: Float32Array, bias: Float32Array | null): void;
@@ -28,7 +35,13 @@ export interface PackedLinearHandle {
 export interface Addon {
   info(): NativeInfo;
   setThreads(n: number): void;
-  PackedLinear: new (weight: Float32Array, N: number, K: number, bias: Float32Array | null) => PackedLinearHandle;
+  /**
+   * Packs W [N, K] (nn.Linear layout). dtype 1 (bf16) also takes the raw bf16 bits of a checkpoint as a
+   * Uint16Array; int8 needs K <= 131072. unpack() gives the dequantised fp32 values.
+   */
+  PackedLinear: new (
+    weight: Float32Array | Uint16Array, N: number, K: number, bias: Float32Array | null, dtype?: PackedDType,
+  ) => PackedLinearHandle;
   linear(
     x: Float32Array, M: number, weights: PackedLinearHandle, activation: number,
     residual: Float32Array | null, y: Float32Array,

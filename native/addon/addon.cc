@@ -7,6 +7,7 @@
 #include <string>
 
 #include "../kernels/cpu.h"
+#include "../kernels/gemm.h"
 #include "../kernels/threadpool.h"
 #include "args.h"
 #include "state.h"
@@ -23,6 +24,12 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
     available.Set(static_cast<uint32_t>(i), aiayn::isa_name(static_cast<aiayn::Isa>(i)));
   }
   out.Set("isaAvailable", available);
+  // The GEMM micro-kernel each weight dtype runs on the active ISA.
+  Napi::Object gemm = Napi::Object::New(env);
+  gemm.Set("fp32", aiayn::linear_kernel_name(aiayn::DType::fp32));
+  gemm.Set("bf16", aiayn::linear_kernel_name(aiayn::DType::bf16));
+  gemm.Set("int8", aiayn::linear_kernel_name(aiayn::DType::int8));
+  out.Set("gemm", gemm);
   out.Set("threads", aiayn::threads());
   out.Set("defaultThreads", aiayn::default_threads());
   const PackedTotals packed = packed_totals();

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <new>
 #include <string>
 
 #include "../kernels/gemm.h"
@@ -25,18 +26,37 @@ class PackedLinear : public Napi::ObjectWrap<PackedLinear> {
                        {InstanceMethod<&PackedLinear::Dispose>("dispose"),
                         InstanceMethod<&PackedLinear::Unpack>("unpack"),
                         InstanceAccessor<&PackedLinear::Bytes>("bytes"),
+                        InstanceAccessor<&PackedLinear::DTypeCode>("dtype"),
                         InstanceAccessor<&PackedLinear::Disposed>("disposed")});
   }
 
-  // new PackedLinear(weight: Float32Array [N*K], N, K, bias: Float32Array [N] | null)
+  // new PackedLinear(weight: Float32Array [N*K] | Uint16Array [N*K] (raw bf16 bits, dtype 1 only),
+  //                  N, K, bias: Float32Array [N] | null, dtype?: 0 fp32 | 1 bf16 | 2 int8 (default 0))
   explicit PackedLinear(const Napi::CallbackInfo& info) : Napi::ObjectWrap<PackedLinear>(info) {
-    check_count(info, 4, "PackedLinear");
+    if (info.Length() != 4 && info.Length() != 5) {
+      throw Napi::TypeError::New(info.Env(), "PackedLinear expects 4 or 5 arguments, got " + std::to_string(info.Length()));
+    }
     const int64_t N = get_int(info, 1, "N", 1);
     const int64_t K = get_int(info, 2, "K", 1);
-    const float* w = get_f32(info, 0, "weight", N * K);
+    const auto dtype = static_cast<aiayn::DType>(info.Length() == 5 ? get_int(info, 4, "dtype", 0, aiayn::kDTypeMax) : 0);
     const float* bias = get_f32(info, 3, "bias", N, true);
-    packed_ = aiayn::linear_pack(w, N, K);
+    if (dtype == aiayn::DType::int8 && K > aiayn::kInt8MaxK) {
+      throw Napi::RangeError::New(info.Env(), "K must be at most " + std::to_string(aiayn::kInt8MaxK) +
+                                                  " for int8 weights (int32 sums), got " + std::to_string(K));
+    }
+    const bool bits = dtype == aiayn::DType::bf16 && info[0].IsTypedArray() &&
+                      info[0].As<Napi::TypedArray>().TypedArrayType() == napi_uint16_array;
+    if (bits) {
+      const uint16_t* w = typed_view<uint16_t, napi_uint16_array>(info, 0, "weight", N * K, false, "Uint16Array");
+      packed_ = aiayn::linear_pack_bf16(w, N, K);
+    } else {
+      const float* w = typed_view<float, napi_float32_array>(
+          info, 0, "weight", N * K, false,
+          dtype == aiayn::DType::bf16 ? "Float32Array or a Uint16Array of bf16 bits" : "Float32Array");
+      packed_ = aiayn::linear_pack(w, N, K, dtype);
+    }
     if (packed_ == nullptr) throw Napi::Error::New(info.Env(), "out of memory packing linear weights");
+    dtype_ = dtype;
     if (bias != nullptr) {
       bias_ = static_cast<float*>(std::malloc(sizeof(float) * N));
       if (bias_ == nullptr) {
@@ -77,7 +97,8 @@ class PackedLinear : public Napi::ObjectWrap<PackedLinear> {
   }
 
   // unpack(weight: Float32Array [N*K], bias: Float32Array [N] | null): the packed
-  // weights back in nn.Linear layout (so a model need not keep its own copy).
+  // weights back in nn.Linear layout (so a model need not keep its own copy),
+  // dequantised to fp32 (bf16 widened; int8 as q * s).
   Napi::Value Unpack(const Napi::CallbackInfo& info) {
     check_count(info, 2, "unpack");
     if (packed_ == nullptr) throw Napi::Error::New(info.Env(), "weights were disposed");
@@ -94,11 +115,17 @@ class PackedLinear : public Napi::ObjectWrap<PackedLinear> {
     return Napi::Number::New(info.Env(), static_cast<double>(external_));
   }
 
+  // 0 fp32, 1 bf16, 2 int8 (as given to the constructor); kept after dispose().
+  Napi::Value DTypeCode(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<int>(dtype_));
+  }
+
   Napi::Value Disposed(const Napi::CallbackInfo& info) {
     return Napi::Boolean::New(info.Env(), packed_ == nullptr);
   }
 
   aiayn::PackedWeights* packed_ = nullptr;
+  aiayn::DType dtype_ = aiayn::DType::fp32;
   float* bias_ = nullptr;
   int64_t external_ = 0;
 };
@@ -130,7 +157,11 @@ Napi::Value Linear(const Napi::CallbackInfo& info) {
       (residual != y || act != aiayn::Activation::none)) {
     throw Napi::RangeError::New(env, "residual may be y itself only without an activation");
   }
-  aiayn::linear(x, M, w.K, w, p->bias(), act, residual, y, w.N);
+  try {
+    aiayn::linear(x, M, w.K, w, p->bias(), act, residual, y, w.N);
+  } catch (const std::bad_alloc&) {
+    throw Napi::Error::New(env, "out of memory for the linear layer's scratch (converted x)");
+  }
   return info.Env().Undefined();
 }
 

@@ -395,7 +395,7 @@ GemmRow bench_gemm(const GemmShape& s, int64_t l3) {
     if (static_cast<int64_t>(pw->bytes) > l3) {
       // The bandwidth reference measured in the same rounds: DRAM bandwidth
       // on this shared machine drifts by tens of percent within minutes.
-      add_read_contenders(cs, pw->data, static_cast<int64_t>(pw->bytes / 4));
+      add_read_contenders(cs, static_cast<const float*>(pw->data), static_cast<int64_t>(pw->bytes / 4));
     }
     const std::vector<double> t = time_contenders(cs);
     for (size_t c = 0; c < slots.size(); ++c) *slots[c] = t[c];

@@ -49,7 +49,7 @@ inline __m512i bf16_round_epi32(__m512 v) {
   return _mm512_mask_and_epi32(r, den, hi, _mm512_set1_epi32(0x8000));
 }
 
-void prep_bf16_sw(const float* x, int64_t ldx, int64_t m, int64_t K, uint8_t* out, int64_t ldo, float*) {
+inline void prep_bf16_sw(const float* x, int64_t ldx, int64_t m, int64_t K, uint8_t* out, int64_t ldo, float*) {
   for (int64_t i = 0; i < m; ++i) {
     const float* xr = x + i * ldx;
     auto* o = reinterpret_cast<uint16_t*>(out + i * ldo);
@@ -66,7 +66,7 @@ enum class Q8Format { u8, s16 };
 // Per row: t = max|x| / 127 and q = clamp(rne(x * (127 / max|x|))), exactly
 // as quantize_q8 (quant.h), stored as `fmt` and zero-padded to 4 depth values.
 template <Q8Format fmt>
-void prep_q8(const float* x, int64_t ldx, int64_t m, int64_t K, uint8_t* out, int64_t ldo, float* scale) {
+inline void prep_q8(const float* x, int64_t ldx, int64_t m, int64_t K, uint8_t* out, int64_t ldo, float* scale) {
   const int64_t padded = (K + 3) / 4 * 4;
   for (int64_t i = 0; i < m; ++i) {
     const float* xr = x + i * ldx;
