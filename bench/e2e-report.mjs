@@ -82,17 +82,16 @@ export function dtypeTable(rows) {
 }
 
 /**
- * Each engine's greedy ids in `dtype` against its own fp32 on the same sources:
- * free-running (once a step differs, the prefixes do), and teacher-forced on the fp32 ids.
- * ids: { [dtype]: { [workload]: { ids: [B][T], forced: [B][T] } } }.
+ * An engine's greedy ids in `dtype` against its own fp32 on the same sources: free-running
+ * (once a step differs, the prefixes do), and teacher-forced on the fp32 ids.
+ * engine.reference: { [workload]: fp32 ids [B][T] }; engine.ids: { [dtype]: { [workload]: { ids, forced } } }.
  */
-export function accuracy(ids, dtype, workload) {
-  const own = ids?.[dtype]?.[workload];
-  const fp32 = ids?.fp32?.[workload];
+export function accuracy(engine, dtype, workload) {
+  const own = engine?.ids?.[dtype]?.[workload];
+  const fp32 = engine?.reference?.[workload]?.flat();
   if (!own || !fp32) return undefined;
-  const equal = (rows) => rows.flat().filter((id, i) => id === fp32.ids.flat()[i]).length;
-  const n = fp32.ids.flat().length;
-  return { free: equal(own.ids) / n, forced: equal(own.forced) / n, n };
+  const equal = (rows) => rows.flat().filter((id, i) => id === fp32[i]).length;
+  return { free: equal(own.ids) / fp32.length, forced: equal(own.forced) / fp32.length, n: fp32.length };
 }
 
 /** Per greedy workload and dtype: ids equal to the engine's own fp32, free-running (teacher-forced). */
@@ -101,7 +100,7 @@ export function accuracyTable(engines, workloads, dtypes) {
   const lines = ['| workload | dtype | ids | aiayn | ORT | PyTorch |', '|---|---|---:|---:|---:|---:|'];
   for (const w of workloads) {
     for (const d of dtypes.filter((x) => x !== 'fp32')) {
-      const cells = ['aiayn', 'ort', 'torch'].map((e) => accuracy(engines[e]?.ids, d, w));
+      const cells = ['aiayn', 'ort', 'torch'].map((e) => accuracy(engines[e], d, w));
       const n = cells.find(Boolean)?.n;
       lines.push(`| ${w} | ${d} | ${n ?? '-'} | ${cells.map(pct).join(' | ')} |`);
     }
@@ -131,8 +130,10 @@ export function verdicts(configs, { bf16Hardware }) {
     const row = (d) => configs[g.config]?.dtypeRows.find((r) => r.workload === g.workload && r.threads === 1 && r.dtype === d);
     const a = row(g.dtype)?.aiayn;
     const b = row(dtype)?.[engine];
-    if (a === undefined || b === undefined) {
-      lines.push(`| ${text} | - | not measured (${a === undefined ? `aiayn ${g.dtype}` : `${names[engine]} ${dtype}`} missing from this run) |`);
+    if (!configs[g.config] || !row(g.dtype)) {
+      lines.push(`| ${text} | - | not run (--config, --workload, --dtype) |`);
+    } else if (a === undefined || b === undefined) {
+      lines.push(`| ${text} | - | not measured (${a === undefined ? `aiayn ${g.dtype}` : `${names[engine]} ${dtype}`} missing) |`);
     } else if (g.needsBf16 && !bf16Hardware) {
       lines.push(`| ${text} | ${(a / b).toFixed(2)}x | n/a: this CPU has no AVX512-BF16 |`);
     } else {

@@ -133,7 +133,7 @@ async function aiaynChild(job) {
     }
   }
   const about = info();
-  return { setup: `aiayn ${about.version}, ISA ${about.isa}`, results, check, ids: dtypeIds, missing };
+  return { setup: `aiayn ${about.version}, ISA ${about.isa}`, results, check, reference, ids: dtypeIds, missing };
 }
 
 function argmax(logits, B) {
@@ -226,7 +226,7 @@ async function ortChild(job) {
   const { version } = JSON.parse(readFileSync(`${ortDir}/package.json`, 'utf8'));
   const q = JSON.parse(readFileSync(`${job.onnx.int8}/quantization.json`, 'utf8'));
   const int8 = `int8: onnxruntime ${q.onnxruntime} quantize_dynamic, ${q.weightType} weights${q.perChannel ? ' per channel' : ''}`;
-  return { setup: `onnxruntime-node ${version} (CPU, graphOptimizationLevel all, interOp 1, no spinning; ${int8})`, results, check, ids: dtypeIds };
+  return { setup: `onnxruntime-node ${version} (CPU, graphOptimizationLevel all, interOp 1, no spinning; ${int8})`, results, check, reference, ids: dtypeIds };
 }
 
 /** Peak RSS of a process that loads the model and generates, against the fp32 weights + KV cache it needs. */
@@ -366,8 +366,8 @@ async function main() {
     if (engines.ort) Object.assign(checks, { 'ORT cached': agreement(native, engines.ort.check.cached), 'ORT no cache': agreement(native, engines.ort.check.noCache) });
     if (engines.torch) Object.assign(checks, { 'PyTorch cached': agreement(native, engines.torch.check.cached), 'PyTorch no cache': agreement(native, engines.torch.check.noCache) });
     const greedyNames = workloads.filter((w) => w.kind === 'greedy').map((w) => w.name);
-    const accuracies = Object.fromEntries(Object.entries(engines).map(([e, { ids }]) =>
-      [e, Object.fromEntries(greedyNames.flatMap((w) => dtypes.map((d) => [`${w} ${d}`, accuracy(ids, d, w)])).filter(([, a]) => a))]));
+    const accuracies = Object.fromEntries(Object.entries(engines).map(([e, engine]) =>
+      [e, Object.fromEntries(greedyNames.flatMap((w) => dtypes.filter((d) => d !== 'fp32').map((d) => [`${w} ${d}`, accuracy(engine, d, w)])).filter(([, a]) => a))]));
 
     console.log(`\n${name}, tokens/s (greedy: new tokens, the encoder of the source included), medians; ${Object.values(engines).map((e) => e.setup).join('; ')}`);
     if (dtypes.includes('fp32')) {
