@@ -73,12 +73,17 @@ function argmaxRow(row) {
   return best;
 }
 
-/** Loads `dtype`, or null while Transformer.load has no such option (it would load fp32 under another name). */
+/** [model in `dtype`, null] or [null, why not]: a Transformer.load without the option loads fp32 under another name. */
 function loadAs(dir, dtype) {
-  const model = Transformer.load(dir, dtype === 'fp32' ? {} : { dtype });
-  if ((model.dtype ?? 'fp32') === dtype) return model;
+  let model;
+  try {
+    model = Transformer.load(dir, dtype === 'fp32' ? {} : { dtype });
+  } catch (e) {
+    return [null, e.message];
+  }
+  if ((model.dtype ?? 'fp32') === dtype) return [model, null];
   model.dispose();
-  return null;
+  return [null, `Transformer.load takes no dtype '${dtype}' yet`];
 }
 
 async function aiaynChild(job) {
@@ -106,9 +111,9 @@ async function aiaynChild(job) {
   const missing = [];
   for (const dtype of job.dtypes) {
     setThreads(1);
-    const model = loadAs(job.model, dtype);
+    const [model, why] = loadAs(job.model, dtype);
     if (!model) {
-      missing.push(`aiayn ${dtype}: Transformer.load takes no dtype '${dtype}' yet`);
+      missing.push(`aiayn ${dtype}: ${why}`);
       continue;
     }
     dtypeIds[dtype] = Object.fromEntries(greedy.map((w) => [w.name, { ids: gen(model, w), forced: teacherForced(model, w, reference[w.name]) }]));
