@@ -29,6 +29,7 @@ and teacher-forced on the fp32 ids.
 import argparse
 import copy
 import json
+import logging
 import math
 import os
 import struct
@@ -275,6 +276,8 @@ def export(args):
     tgt = torch.randint(4, cfg["tgtVocab"], (2, 3), generator=g)
     kv = {0: "B", 2: "T"}
     warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+    # The TorchScript exporter on purpose: its dynamic_axes give the graphs their dynamic batch and lengths.
+    warnings.filterwarnings("ignore", category=DeprecationWarning, message=".*legacy TorchScript-based ONNX export")
     common = dict(opset_version=17, do_constant_folding=True, dynamo=False)
 
     with torch.no_grad():
@@ -303,6 +306,8 @@ def export(args):
                           **common)
     import onnx  # only export needs it
     from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    logging.getLogger().setLevel(logging.ERROR)  # quantize_dynamic's advice to pre-process (for static quantization)
 
     int8 = Path(args.int8)
     int8.mkdir(parents=True, exist_ok=True)
