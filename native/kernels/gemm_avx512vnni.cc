@@ -30,7 +30,9 @@ struct Q8Vnni : V512 {
     std::memcpy(&quad, x, 4);
     return _mm512_set1_epi32(quad);
   }
-  static void madd(Acc& a, X x, W w) { a = _mm512_dpbusd_epi32(a, x, w); }
+  // asm: GCC 12 keeps _mm512_dpbusd_epi32's accumulators in memory across
+  // the depth loop (a store and two register moves per instruction).
+  static void madd(Acc& a, X x, W w) { asm("vpdpbusd %2, %1, %0" : "+v"(a) : "v"(x), "v"(w)); }
   static F result(Acc a, const DtBlock& blk, int64_t row, int64_t c0, Mask m) {
     return dequant(_mm512_sub_epi32(a, _mm512_maskz_loadu_epi32(m, blk.wsum + c0)), blk, row, c0, m);
   }

@@ -19,8 +19,10 @@
 // depend on the tile it lands in. Prefill (row tiles outside panels) runs
 // kMr x kNp tiles over the panel block gemm.cc keeps in L2; decode
 // (panel_outer) runs every row tile over one group of kNp panels before the
-// next group, so each weight is streamed from memory once; one row takes
-// 1 x kNp1 tiles (enough independent chains for the latency). Edges use
+// next group, so each weight is streamed from memory once; up to 2 kMr rows
+// take one tall tile (rows x kNp / 2 panels: every row in a single pass, which
+// keeps DRAM streaming, see gemm_avx512.cc); one row takes 1 x kNp1 tiles
+// (enough independent chains for the latency). Edges use
 // smaller instantiations (rows) and masked loads/stores (columns).
 #pragma once
 
@@ -31,8 +33,10 @@
 namespace aiayn {
 namespace {
 
+// flatten: every traits call inlined, so the accumulators stay in registers
+// (a call taking Acc& would keep them in memory across the depth loop).
 template <class T, int MR, int NP>
-void dt_tile(const DtBlock& blk, int64_t i0, int64_t p0) {
+__attribute__((flatten)) void dt_tile(const DtBlock& blk, int64_t i0, int64_t p0) {
   const uint8_t* xr[MR];
   #pragma GCC unroll 12
   for (int r = 0; r < MR; ++r) xr[r] = blk.x + (i0 + r) * blk.ldx;
@@ -96,9 +100,28 @@ void dt_rows_upto(const DtBlock& blk, int64_t i0, int64_t p0, int64_t rows, int6
   }
 }
 
+// Decode with kMr < rows <= 2 kMr (tall tiles, T::kNp >= 2): rows <= MR rows
+// x up to kNp / 2 panels, every row in one pass over the weights.
+template <class T, int MR>
+void dt_tall_upto(const DtBlock& blk, int64_t p0, int64_t rows, int64_t np) {
+  if constexpr (MR > T::kMr + 1) {
+    if (rows < MR) return dt_tall_upto<T, MR - 1>(blk, p0, rows, np);
+  }
+  dt_tile_upto<T, MR, T::kNp / 2>(blk, 0, p0, np);
+}
+
 template <class T>
 void dt_block(const DtBlock& blk) {
   const int64_t panels = (blk.n + kNrDt - 1) / kNrDt;
+  if constexpr (T::kNp >= 2) {
+    if (blk.panel_outer && blk.m > T::kMr && blk.m <= 2 * T::kMr) {
+      constexpr int64_t step = T::kNp / 2;
+      for (int64_t p0 = 0; p0 < panels; p0 += step) {
+        dt_tall_upto<T, 2 * T::kMr>(blk, p0, blk.m, panels - p0 < step ? panels - p0 : step);
+      }
+      return;
+    }
+  }
   // A tile's panel count: kNp1 for a single row, else kNp.
   auto width = [](int64_t rows) -> int64_t { return rows == 1 ? T::kNp1 : T::kNp; };
   if (blk.panel_outer) {
