@@ -12,6 +12,14 @@
 //              format_tag::any) and dnnl_sgemm (plain row-major W, no packing),
 //              and OpenBLAS cblas_sgemm. The ratio is against the faster oneDNN
 //              variant. W GB/s counts N*K*4 bytes per call (weights read once).
+//   dtypes     aiayn::linear with fp32, bf16 and int8 weights (one packed copy
+//              each) vs oneDNN's bf16 matmul (bf16 x bf16 -> f32) and int8
+//              matmul (u8 x s8 -> f32, per-channel output scales), weights
+//              reordered once; oneDNN gets x already converted (bf16 / u8)
+//              while aiayn's time includes rounding / quantising x. Speed as
+//              % of the dtype's peak: 12 independent chains of vdpbf16ps zmm
+//              (GFLOP/s, 64 per instruction) and vpdpbusd zmm (GOP/s, 128),
+//              measured in the same run; W GB/s counts the packed bytes.
 //   attention  prefill: aiayn::attention vs the unfused composition per head
 //              (scores GEMM with the scale folded in, masked row softmax with
 //              aiayn::softmax, P.V GEMM), heads split over aiayn's pool with
@@ -27,7 +35,7 @@
 // Thread counts are set per run: aiayn::set_threads, omp_set_num_threads
 // (Debian's oneDNN uses OpenMP) and openblas_set_num_threads.
 //
-// Usage: bench_native [--quick] [--only linear|prefill|decode] [--json PATH]
+// Usage: bench_native [--quick] [--only linear|dtypes|prefill|decode] [--json PATH]
 //   (default PATH: bench/results/native.json, or native-quick.json with --quick so
 //   that a quick run never replaces the committed figures; --only writes no JSON)
 #include <immintrin.h>
@@ -41,6 +49,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <memory>
 #include <random>
 #include <string>
 #include <thread>
@@ -72,7 +81,7 @@ constexpr int kThreadCounts[] = {1, 2};
 
 struct Options {
   bool quick = false;
-  std::string only;  // linear | prefill | decode: run one section (no JSON)
+  std::string only;  // linear | dtypes | prefill | decode: run one section (no JSON)
   std::string json;  // default: bench/results/native.json, native-quick.json with --quick (kept out of git)
   double batch_seconds() const { return quick ? 0.005 : 0.02; }
   int rounds() const { return quick ? 3 : 7; }
@@ -163,6 +172,35 @@ __attribute__((target("avx2,fma"))) float fma_chains_avx2(int64_t iters) {
   return lanes[0] + lanes[7];
 }
 
+// The bf16 and int8 dot-product peaks, as fma_chains: 12 independent chains.
+__attribute__((target("avx512f,avx512bf16"))) float dpbf16_chains(int64_t iters) {
+  __m512 acc[kChains];
+#pragma GCC unroll 16
+  for (int c = 0; c < kChains; ++c) acc[c] = _mm512_set1_ps(static_cast<float>(c));
+  const __m512bh a = reinterpret_cast<__m512bh>(_mm512_set1_epi32(0x3F803F80)), b = a;
+  for (int64_t i = 0; i < iters; ++i) {
+#pragma GCC unroll 16
+    for (int c = 0; c < kChains; ++c) asm volatile("vdpbf16ps %2, %1, %0" : "+v"(acc[c]) : "v"(a), "v"(b));
+  }
+#pragma GCC unroll 16
+  for (int c = 1; c < kChains; ++c) acc[0] = _mm512_add_ps(acc[0], acc[c]);
+  return _mm512_reduce_add_ps(acc[0]);
+}
+
+__attribute__((target("avx512f,avx512vnni"))) float dpbusd_chains(int64_t iters) {
+  __m512i acc[kChains];
+#pragma GCC unroll 16
+  for (int c = 0; c < kChains; ++c) acc[c] = _mm512_set1_epi32(c);
+  const __m512i a = _mm512_set1_epi32(0x01010101), b = a;
+  for (int64_t i = 0; i < iters; ++i) {
+#pragma GCC unroll 16
+    for (int c = 0; c < kChains; ++c) asm volatile("vpdpbusd %2, %1, %0" : "+v"(acc[c]) : "v"(a), "v"(b));
+  }
+#pragma GCC unroll 16
+  for (int c = 1; c < kChains; ++c) acc[0] = _mm512_add_epi32(acc[0], acc[c]);
+  return static_cast<float>(_mm512_reduce_add_epi32(acc[0]));
+}
+
 // Read kernels: `chains` independent sums (1 or 4). Which one streams DRAM
 // faster depends on the machine (here one chain, consuming more slowly, read
 // DRAM ~15 % faster than four), so every reference takes the faster.
@@ -228,7 +266,22 @@ void add_read_contenders(std::vector<Contender>& cs, const float* p, int64_t n) 
 struct Limits {
   double peak[2] = {kNaN, kNaN};  // GFLOP/s, 1 and 2 threads
   double bw[2] = {kNaN, kNaN};    // DRAM read GB/s
+  double bf16[2] = {kNaN, kNaN};  // vdpbf16ps GFLOP/s (when the CPU has AVX512_BF16)
+  double int8[2] = {kNaN, kNaN};  // vpdpbusd GOP/s (AVX512_VNNI)
 };
+
+// Median rate (ops / s * 1e-9) of `chains(iters)` run as 32 tasks per thread,
+// each doing `ops_per_iter` operations per iteration.
+double chain_rate(int nt, float (*chains)(int64_t), double ops_per_iter) {
+  const int64_t iters = 100000, tasks = 32 * nt;  // ~1 ms per task
+  std::vector<double> rates;
+  for (int r = 0; r < opt.rounds(); ++r) {
+    const double t0 = now();
+    aiayn::parallel_for(tasks, [&](int64_t, int) { g_sink = chains(iters); });
+    rates.push_back(ops_per_iter * static_cast<double>(iters * tasks) / (now() - t0) * 1e-9);
+  }
+  return median(rates);
+}
 
 float* alloc_floats(int64_t n) {
   void* p = nullptr;
@@ -263,6 +316,9 @@ Limits measure_limits() {
       }
       lim.peak[i] = median(rates);
     }
+    // Each instruction: 16 lanes x 2 bf16 products (x 2 flops), or 16 x 4 u8.s8 (x 2 ops).
+    if (aiayn::at_least(isa, aiayn::Isa::avx512_bf16)) lim.bf16[i] = chain_rate(nt, dpbf16_chains, 64.0 * kChains);
+    if (aiayn::at_least(isa, aiayn::Isa::avx512_vnni)) lim.int8[i] = chain_rate(nt, dpbusd_chains, 128.0 * kChains);
     std::vector<double> rates[2];
     parallel_read(buf, n, 1);
     for (int r = 0; r < opt.rounds(); ++r) {
@@ -464,6 +520,196 @@ void print_gemm_table(const std::vector<GemmRow>& rows, const Limits& lim, int64
   for (const GemmRow& r : rows) {
     std::printf("  (%lld,%lld,%lld) %.2fx\n", static_cast<long long>(r.s.M), static_cast<long long>(r.s.N),
                 static_cast<long long>(r.s.K), r.t[0].aiayn / r.t[1].aiayn);
+  }
+}
+
+// ---- linear with bf16 / int8 weights ---------------------------------------
+
+constexpr int kDtContenders = 5;  // aiayn fp32, bf16, int8; oneDNN bf16, int8
+const char* const kDtNames[kDtContenders] = {"aiayn_fp32", "aiayn_bf16", "aiayn_int8", "onednn_bf16", "onednn_int8"};
+
+struct DtRow {
+  GemmShape s;
+  double t[2][kDtContenders];  // seconds per call, NaN when not run
+  double read[2][3];           // reading each aiayn packed copy once (weights > L3)
+  size_t bytes[3];             // packed bytes per dtype
+};
+
+#ifdef AIAYN_HAVE_DNNL
+// oneDNN matmul y = x . W^T in bf16 (x, W bf16; y f32) or int8 (x u8, W s8,
+// y f32 with per-channel output scales), weights reordered once into the
+// layout the primitive picks. x is given already converted.
+struct DnnlLowp {
+  dnnl::engine eng{dnnl::engine::kind::cpu, 0};
+  dnnl::stream strm{eng};
+  dnnl::matmul prim;
+  dnnl::memory src, wei, dst;
+  std::string impl;
+
+  DnnlLowp(bool int8, const void* x, const void* w, float* y, int64_t M, int64_t N, int64_t K) {
+    using dt = dnnl::memory::data_type;
+    using tag = dnnl::memory::format_tag;
+    const dt xt = int8 ? dt::u8 : dt::bf16, wt = int8 ? dt::s8 : dt::bf16;
+    const dnnl::memory::desc src_md({M, K}, xt, tag::ab), dst_md({M, N}, dt::f32, tag::ab);
+    const dnnl::memory::desc any_md({K, N}, wt, tag::any), user_md({K, N}, wt, tag::ba);
+    dnnl::primitive_attr attr;
+#if DNNL_VERSION_MAJOR >= 3
+    if (int8) attr.set_scales_mask(DNNL_ARG_WEIGHTS, 1 << 1);
+    dnnl::matmul::primitive_desc pd(eng, src_md, any_md, dst_md, attr);
+#else
+    if (int8) attr.set_output_scales(1 << 1, std::vector<float>(static_cast<size_t>(N), 1e-4f));
+    dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(src_md, any_md, dst_md), attr, eng);
+#endif
+    impl = pd.impl_info_str();
+    prim = dnnl::matmul(pd);
+    src = dnnl::memory(src_md, eng, const_cast<void*>(x));
+    dst = dnnl::memory(dst_md, eng, y);
+    dnnl::memory user(user_md, eng, const_cast<void*>(w));
+    wei = dnnl::memory(pd.weights_desc(), eng);
+    dnnl::reorder(user, wei).execute(strm, user, wei);
+    strm.wait();
+#if DNNL_VERSION_MAJOR >= 3
+    if (int8) {
+      scales = dnnl::memory({{N}, dt::f32, tag::a}, eng);
+      std::fill_n(static_cast<float*>(scales.get_data_handle()), N, 1e-4f);
+    }
+#endif
+  }
+  void run() {
+#if DNNL_VERSION_MAJOR >= 3
+    if (scales) {
+      prim.execute(strm, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, dst},
+                          {DNNL_ARG_ATTR_SCALES | DNNL_ARG_WEIGHTS, scales}});
+      strm.wait();
+      return;
+    }
+#endif
+    prim.execute(strm, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, dst}});
+    strm.wait();
+  }
+  dnnl::memory scales;
+};
+#endif
+
+std::string g_dnnl_lowp_impl;
+
+DtRow bench_dtypes(const GemmShape& s, int64_t l3) {
+  DtRow row{s, {}, {}, {}};
+  for (auto& t : row.t) std::fill(t, t + kDtContenders, kNaN);
+  for (auto& r : row.read) std::fill(r, r + 3, kNaN);
+  std::vector<float> w(static_cast<size_t>(s.N * s.K)), x(static_cast<size_t>(s.M * s.K));
+  std::vector<float> y(static_cast<size_t>(s.M * s.N)), y_ref(y.size());
+  fill_random(w.data(), static_cast<int64_t>(w.size()), 1);
+  fill_random(x.data(), static_cast<int64_t>(x.size()), 2);
+  const aiayn::DType dtypes[3] = {aiayn::DType::fp32, aiayn::DType::bf16, aiayn::DType::int8};
+  aiayn::PackedWeights* pw[3];
+  for (int d = 0; d < 3; ++d) {
+    pw[d] = aiayn::linear_pack(w.data(), s.N, s.K, dtypes[d]);
+    if (pw[d] == nullptr) {
+      std::fprintf(stderr, "out of memory\n");
+      std::exit(1);
+    }
+    row.bytes[d] = pw[d]->bytes;
+  }
+#ifdef AIAYN_HAVE_DNNL
+  // oneDNN's operands, converted once: bf16 by truncation and u8 / s8 by a
+  // plain scale (the speed, not the numerics, is compared here).
+  std::vector<uint16_t> xb(x.size()), wb(w.size());
+  std::vector<uint8_t> xu(x.size());
+  std::vector<int8_t> ws(w.size());
+  for (size_t i = 0; i < x.size(); ++i) {
+    uint32_t u;
+    std::memcpy(&u, &x[i], 4);
+    xb[i] = static_cast<uint16_t>(u >> 16);
+    xu[i] = static_cast<uint8_t>(128 + std::lrint(x[i] * 127));
+  }
+  for (size_t i = 0; i < w.size(); ++i) {
+    uint32_t u;
+    std::memcpy(&u, &w[i], 4);
+    wb[i] = static_cast<uint16_t>(u >> 16);
+    ws[i] = static_cast<int8_t>(std::lrint(w[i] * 127));
+  }
+#endif
+  for (int i = 0; i < 2; ++i) {
+    set_all_threads(kThreadCounts[i]);
+    std::vector<Contender> cs;
+    std::vector<double*> slots;
+    for (int d = 0; d < 3; ++d) {
+      aiayn::PackedWeights* p = pw[d];
+      cs.push_back({[&, p] { aiayn::linear(x.data(), s.M, s.K, *p, nullptr, aiayn::Activation::none, nullptr,
+                                           y.data(), s.N); }});
+      slots.push_back(&row.t[i][d]);
+    }
+#ifdef AIAYN_HAVE_DNNL
+    const bool has_bf16 = aiayn::at_least(aiayn::best_isa(), aiayn::Isa::avx512_bf16);
+    std::unique_ptr<DnnlLowp> mb, mi;
+    if (has_bf16) {
+      mb = std::make_unique<DnnlLowp>(false, xb.data(), wb.data(), y_ref.data(), s.M, s.N, s.K);
+      cs.push_back({[&] { mb->run(); }});
+      slots.push_back(&row.t[i][3]);
+    }
+    mi = std::make_unique<DnnlLowp>(true, xu.data(), ws.data(), y_ref.data(), s.M, s.N, s.K);
+    cs.push_back({[&] { mi->run(); }});
+    slots.push_back(&row.t[i][4]);
+    for (const DnnlLowp* m : {mb.get(), mi.get()}) {
+      if (m && g_dnnl_lowp_impl.find(m->impl) == std::string::npos) {
+        g_dnnl_lowp_impl += (g_dnnl_lowp_impl.empty() ? "" : ", ") + m->impl;
+      }
+    }
+#endif
+    const size_t first_read = cs.size();
+    const bool big = static_cast<int64_t>(pw[0]->bytes) > l3;  // (the int8 copy may still half fit)
+    if (big) {
+      for (int d = 0; d < 3; ++d) add_read_contenders(cs, static_cast<const float*>(pw[d]->data),
+                                                      static_cast<int64_t>(pw[d]->bytes / 4));
+    }
+    const std::vector<double> t = time_contenders(cs);
+    for (size_t c = 0; c < slots.size(); ++c) *slots[c] = t[c];
+    if (big) {
+      for (int d = 0; d < 3; ++d) row.read[i][d] = std::min(t[first_read + 2 * d], t[first_read + 2 * d + 1]);
+    }
+  }
+  for (auto* p : pw) aiayn::linear_free(p);
+  return row;
+}
+
+void print_dtype_table(const std::vector<DtRow>& rows, const Limits& lim, int64_t l3) {
+  std::printf("\nlinear by weight dtype: GFLOP/s (int8: GOP/s); %%pk = of the dtype's peak (fp32 FMA,\n"
+              "vdpbf16ps, vpdpbusd); /f32 = speed-up over aiayn fp32; /dnn = aiayn / oneDNN same dtype;\n"
+              "GB/s = packed weight bytes per call (M <= 8); %%rd = of reading the same bytes once (fp32 copy > L3)\n");
+  for (int i = 0; i < 2; ++i) {
+    std::printf("\n%d thread%s (peak fp32 %.1f, bf16 %.1f GFLOP/s, int8 %.1f GOP/s; DRAM %.1f GB/s)\n",
+                kThreadCounts[i], i ? "s" : "", lim.peak[i], lim.bf16[i], lim.int8[i], lim.bw[i]);
+    std::printf("%5s %6s %5s | %6s %5s | %6s %5s %5s %5s | %6s %5s %5s %5s | %6s %6s | %6s %6s %6s | %5s %5s %5s\n",
+                "M", "N", "K", "fp32", "%pk", "bf16", "%pk", "/f32", "/dnn", "int8", "%pk", "/f32", "/dnn", "dnnbf",
+                "dnni8", "GB/s32", "GB/s16", "GB/s8", "%rd32", "%rd16", "%rd8");
+    for (const DtRow& r : rows) {
+      const double* t = r.t[i];
+      const double peaks[3] = {lim.peak[i], lim.bf16[i], lim.int8[i]};
+      std::printf("%5lld %6lld %5lld |", static_cast<long long>(r.s.M), static_cast<long long>(r.s.N),
+                  static_cast<long long>(r.s.K));
+      for (int d = 0; d < 3; ++d) {
+        print_num(gflops(r.s, t[d]), " %*.1f", 6);
+        print_num(100.0 * gflops(r.s, t[d]) / peaks[d], " %*.1f", 5);
+        if (d > 0) {
+          print_num(t[0] / t[d], " %*.2f", 5);
+          print_num(t[2 + d] / t[d], " %*.2f", 5);
+        }
+        std::printf(" |");
+      }
+      print_num(gflops(r.s, t[3]), " %*.1f", 6);
+      print_num(gflops(r.s, t[4]), " %*.1f", 6);
+      std::printf(" |");
+      for (int d = 0; d < 3; ++d) {
+        if (r.s.M <= 8) print_num(static_cast<double>(r.bytes[d]) / t[d] * 1e-9, " %*.1f", 6);
+        else std::printf(" %6s", "");
+      }
+      std::printf(" |");
+      for (int d = 0; d < 3; ++d) {
+        if (r.s.M <= 8 && static_cast<int64_t>(r.bytes[0]) > l3) print_num(100.0 * r.read[i][d] / t[d], " %*.1f", 5);
+      }
+      std::printf("\n");
+    }
   }
 }
 
@@ -735,7 +981,8 @@ void json_num(FILE* f, const char* key, double v, bool comma = true) {
   }
 }
 
-void write_json(const Limits& lim, const std::vector<GemmRow>& gemm, const std::vector<PrefillRow>& pre,
+void write_json(const Limits& lim, const std::vector<GemmRow>& gemm, const std::vector<DtRow>& dts,
+                const std::vector<PrefillRow>& pre,
                 const std::vector<DecodeRow>& dec, const std::string& dnnl_version, const std::string& openblas) {
   const size_t slash = opt.json.find_last_of('/');
   if (slash != std::string::npos) mkdir(opt.json.substr(0, slash).c_str(), 0755);  // bench/results is git-ignored
@@ -751,7 +998,11 @@ void write_json(const Limits& lim, const std::vector<GemmRow>& gemm, const std::
   json_num(f, "peak_gflops_1t", lim.peak[0]);
   json_num(f, "peak_gflops_2t", lim.peak[1]);
   json_num(f, "dram_read_gbs_1t", lim.bw[0]);
-  json_num(f, "dram_read_gbs_2t", lim.bw[1], false);
+  json_num(f, "dram_read_gbs_2t", lim.bw[1]);
+  json_num(f, "bf16_peak_gflops_1t", lim.bf16[0]);
+  json_num(f, "bf16_peak_gflops_2t", lim.bf16[1]);
+  json_num(f, "int8_peak_gops_1t", lim.int8[0]);
+  json_num(f, "int8_peak_gops_2t", lim.int8[1], false);
   std::fprintf(f, "},\n  \"linear\": [\n");
   for (size_t r = 0; r < gemm.size(); ++r) {
     const GemmRow& g = gemm[r];
@@ -769,6 +1020,22 @@ void write_json(const Limits& lim, const std::vector<GemmRow>& gemm, const std::
       }
     }
     std::fprintf(f, "}%s\n", r + 1 < gemm.size() ? "," : "");
+  }
+  std::fprintf(f, "  ],\n  \"linear_dtypes\": [\n");
+  for (size_t r = 0; r < dts.size(); ++r) {
+    const DtRow& g = dts[r];
+    std::fprintf(f, "    {\"M\": %lld, \"N\": %lld, \"K\": %lld, \"bytes_fp32\": %zu, \"bytes_bf16\": %zu, \"bytes_int8\": %zu",
+                 static_cast<long long>(g.s.M), static_cast<long long>(g.s.N), static_cast<long long>(g.s.K), g.bytes[0],
+                 g.bytes[1], g.bytes[2]);
+    for (int i = 0; i < 2; ++i) {
+      for (int c = 0; c < kDtContenders; ++c) {
+        char key[64];
+        std::snprintf(key, sizeof key, "%s_us_%dt", kDtNames[c], kThreadCounts[i]);
+        std::fprintf(f, ", ");
+        json_num(f, key, g.t[i][c] * 1e6, false);
+      }
+    }
+    std::fprintf(f, "}%s\n", r + 1 < dts.size() ? "," : "");
   }
   std::fprintf(f, "  ],\n  \"attention_prefill\": [\n");
   for (size_t r = 0; r < pre.size(); ++r) {
@@ -820,7 +1087,7 @@ int main(int argc, char** argv) {
     } else if (std::strcmp(argv[i], "--json") == 0 && i + 1 < argc) {
       opt.json = argv[++i];
     } else {
-      std::fprintf(stderr, "usage: bench_native [--quick] [--only linear|prefill|decode] [--json PATH]\n");
+      std::fprintf(stderr, "usage: bench_native [--quick] [--only linear|dtypes|prefill|decode] [--json PATH]\n");
       return 2;
     }
   }
@@ -846,6 +1113,8 @@ int main(int argc, char** argv) {
   const Limits lim = measure_limits();
   std::printf("measured: FMA peak %.1f / %.1f GFLOP/s, DRAM read %.1f / %.1f GB/s (1 / 2 threads)\n", lim.peak[0],
               lim.peak[1], lim.bw[0], lim.bw[1]);
+  std::printf("measured: vdpbf16ps %.1f / %.1f GFLOP/s, vpdpbusd %.1f / %.1f GOP/s (1 / 2 threads)\n", lim.bf16[0],
+              lim.bf16[1], lim.int8[0], lim.int8[1]);
 
   const GemmShape shapes[] = {{1, 512, 512},   {1, 2048, 512},  {1, 32000, 512},   {2, 2048, 512},
                               {4, 2048, 512},  {8, 2048, 512},  {4, 32000, 512},   {8, 32000, 512},
@@ -858,11 +1127,20 @@ int main(int argc, char** argv) {
     std::printf("\noneDNN matmul implementation: %s\n", g_dnnl_impl.empty() ? "n/a" : g_dnnl_impl.c_str());
     print_gemm_table(gemm, lim, l3_bytes());
   }
+  // The base model's shapes (D 512, F 2048, V 58101): decode M = 1, 8, prefill M = 1024.
+  const GemmShape dt_shapes[] = {{1, 2048, 512}, {1, 512, 2048}, {1, 58101, 512}, {8, 2048, 512}, {8, 512, 2048},
+                                 {8, 58101, 512}, {1024, 512, 512}, {1024, 2048, 512}, {1024, 512, 2048}};
+  std::vector<DtRow> dts;
+  if (section("dtypes")) {
+    for (const GemmShape& s : dt_shapes) dts.push_back(bench_dtypes(s, l3_bytes()));
+    std::printf("\noneDNN bf16/int8 matmul implementation: %s\n", g_dnnl_lowp_impl.empty() ? "n/a" : g_dnnl_lowp_impl.c_str());
+    print_dtype_table(dts, lim, l3_bytes());
+  }
   std::vector<PrefillRow> pre;
   if (section("prefill")) pre = bench_prefill({128, 512, 2048});
   std::vector<DecodeRow> dec;
   if (section("decode")) dec = bench_decode({1, 16}, {32, 128, 512, 2048});
   print_attention(pre, dec, lim);
-  if (opt.only.empty()) write_json(lim, gemm, pre, dec, dnnl_ver, openblas);
+  if (opt.only.empty()) write_json(lim, gemm, dts, pre, dec, dnnl_ver, openblas);
   return 0;
 }
