@@ -53,7 +53,7 @@
 // bf16 and int8 without AVX512_BF16 / AVX512_VNNI (gemm_dt.h over the traits
 // at the bottom): bf16 widened by a 16-bit shift into fp32 FMAs, 6x32 tiles
 // (each panel row is two zmm after widening); int8 sign-extended to int16 and
-// multiplied with vpmaddwd (exact: vpmaddubsw would saturate), 6x32 tiles
+// multiplied with vpmaddwd (exact: vpmaddubsw would saturate), 4x32 tiles
 // with two int32 accumulators per panel row, each lane summing one k pair of
 // a column, added pairwise at the end.
 //
@@ -356,7 +356,8 @@ struct Bf16Wide512 : V512 {
 
 struct Q8Wide512 : V512 {
   static constexpr int64_t kXBytes = 8;  // 4 int16
-  static constexpr int kMr = 6, kNp = 2, kNp1 = 4;
+  // 4 rows: 16 accumulators + 4 weight vectors + the products in flight (6 rows spilled).
+  static constexpr int kMr = 4, kNp = 2, kNp1 = 4;
   // lo: columns 0..7, hi: 8..15; lane 2c + j sums depth pair j of column c.
   struct Acc {
     __m512i lo, hi;
@@ -390,7 +391,7 @@ struct Q8Wide512 : V512 {
 
 DtKernels dt_kernels_avx512(DType dtype) {
   if (dtype == DType::bf16) return {"bf16_f32_gemm_6x32__avx512", prep_bf16_sw, dt_block<Bf16Wide512>, 4, 6, 4};
-  return {"qd8_f32_qc8w_gemm_6x32__avx512", prep_q8<Q8Format::s16>, dt_block<Q8Wide512>, 8, 6, 4};
+  return {"qd8_f32_qc8w_gemm_4x32__avx512", prep_q8<Q8Format::s16>, dt_block<Q8Wide512>, 8, 4, 4};
 }
 
 static_assert(kSmallM <= 12, "the decode path has one panel_all_rows per row count up to 12");
