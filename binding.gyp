@@ -57,10 +57,12 @@
         "native/kernels/ops_scalar.cc",
         "native/kernels/topk.cc",
         "native/kernels/topk_scalar.cc",
+        "native/kernels/decoder_step.cc",
         "native/addon/addon.cc",
         "native/addon/linear.cc",
         "native/addon/attention.cc",
-        "native/addon/ops.cc"
+        "native/addon/ops.cc",
+        "native/addon/decoder_step.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "NAPI_CPP_EXCEPTIONS", "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"],

@@ -27,7 +27,7 @@ describe('dispose()', () => {
     const before = info();
     const model = Transformer.load('models/pt-numbers');
     const loaded = info();
-    expect(loaded.packedWeights - before.packedWeights).toBe(23); // 2 × 4 encoder + 2 × 7 decoder linears + the generator
+    expect(loaded.packedWeights - before.packedWeights).toBe(25); // 2 × 4 encoder + 2 × 8 decoder linears (self-attention packs Wq and [Wk; Wv] apart) + the generator
     expect(loaded.packedBytes - before.packedBytes).toBeGreaterThan(2 * MiB);
     model.dispose();
     expect(info()).toMatchObject({ packedWeights: before.packedWeights, packedBytes: before.packedBytes });

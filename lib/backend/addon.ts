@@ -31,6 +31,30 @@ export interface PackedLinearHandle {
   unpack(weight: Float32Array, bias: Float32Array | null): void;
 }
 
+/** The fields of `new DecoderStepPlan(spec)`: a norm is [gamma, beta | null]. */
+export interface DecoderStepSpecHandle {
+  D: number; H: number; Dh: number; F: number; V: number;
+  normFirst: boolean; gated: boolean; activation: number; eps: number; attentionScale: number;
+  embedding: Float32Array; embeddingScale: number; positions: Float32Array | null;
+  positionBias: Float32Array | null; L: number;
+  embeddingNorm: [Float32Array, Float32Array | null] | null; finalNorm: [Float32Array, Float32Array | null] | null;
+  generator: PackedLinearHandle;
+  layers: Array<{
+    selfQ: PackedLinearHandle; selfKV: PackedLinearHandle; selfOut: PackedLinearHandle;
+    crossQ: PackedLinearHandle; crossOut: PackedLinearHandle; ff1: PackedLinearHandle; ff2: PackedLinearHandle;
+    norm1: [Float32Array, Float32Array | null]; norm2: [Float32Array, Float32Array | null]; norm3: [Float32Array, Float32Array | null];
+  }>;
+}
+
+export interface DecoderStepPlanHandle {
+  readonly disposed: boolean;
+  step(
+    tokens: Int32Array, positions: Int32Array, positionIds: Int32Array | null, srcLengths: Int32Array,
+    R: number, Tcap: number, Scap: number, self: readonly Float32Array[], cross: readonly Float32Array[], logits: Float32Array,
+  ): void;
+  dispose(): void;
+}
+
 /** The raw binding. Arguments are validated in TypeScript first; the addon re-checks bounds. */
 export interface Addon {
   info(): NativeInfo;
@@ -65,6 +89,7 @@ export interface Addon {
   logSoftmax(x: Float32Array, rows: number, N: number, y: Float32Array): void;
   argmax(x: Float32Array, rows: number, N: number, out: Int32Array): void;
   topK(x: Float32Array, rows: number, N: number, k: number, logSoftmax: boolean, values: Float32Array, indices: Int32Array): void;
+  DecoderStepPlan: new (spec: DecoderStepSpecHandle) => DecoderStepPlanHandle;
   embedding(
     ids: Int32Array, B: number, T: number, table: Float32Array, V: number, D: number, scale: number,
     positions: Float32Array | null, P: number, positionOffset: number, y: Float32Array,

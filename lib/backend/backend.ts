@@ -142,6 +142,77 @@ export interface EmbeddingOptions {
   out?: Tensor;
 }
 
+/** A norm's parameters: LayerNorm (gamma and beta, [D] each) or RMSNorm (gamma only). */
+export interface NormParams {
+  gamma: Tensor;
+  beta?: Tensor;
+}
+
+/** One decoder layer's weights for a fused step (A = H·Dh). */
+export interface DecoderLayerParams {
+  selfQ: LinearWeights; // [A, D]
+  selfKV: LinearWeights; // [2A, D]: [Wk; Wv]
+  selfOut: LinearWeights; // [D, A]
+  crossQ: LinearWeights; // [A, D]
+  crossOut: LinearWeights; // [D, A]
+  ff1: LinearWeights; // [F, D], gated [2F, D]
+  ff2: LinearWeights; // [D, F]
+  norm1: NormParams;
+  norm2: NormParams;
+  norm3: NormParams;
+}
+
+/**
+ * A decoder step as lib/model/transformer.ts step() composes it from the ops:
+ * embedding (x embeddingScale, + positions), embeddingNorm, the layers
+ * (pre-LN when normFirst, else post-LN; causal self-attention over each row's
+ * cache with positionBias, cross-attention over its source), finalNorm, and
+ * the generator. Every tensor is referenced, not copied, by the plan.
+ */
+export interface DecoderStepSpec {
+  heads: number;
+  headDim: number;
+  normFirst: boolean;
+  /** The feed-forward activation; gated: ff1 gives [x W1a, x W1b] and the hidden layer is glu(·, activation). */
+  activation: Activation;
+  gated: boolean;
+  /** Of every norm. */
+  eps: number;
+  /** Multiplies q·k in both attentions. */
+  attentionScale: number;
+  embedding: Tensor; // [V, D]
+  embeddingScale: number;
+  positions?: Tensor; // [P, D]
+  positionBias?: Tensor; // [H, 2L - 1], self-attention's
+  embeddingNorm?: NormParams;
+  finalNorm?: NormParams;
+  generator: LinearWeights; // [V, D]
+  layers: readonly DecoderLayerParams[];
+}
+
+/** One step's rows (R of them) and the decode state's buffers. */
+export interface DecoderStepInputs {
+  tokens: Int32Array; // [R], each in [0, V)
+  /** Each row's cache length before the step: its new keys and values go there. */
+  positions: Int32Array; // [R]
+  /** The position row each token's embedding adds (negative: none); default `positions`. Needs spec.positions. */
+  positionIds?: Int32Array; // [R]
+  srcLengths: Int32Array; // [R], each in [0, Scap]
+  self: readonly Float32Array[]; // per layer [Bcap, Tcap, 2, H, Dh] (Bcap >= R), written at each row's position
+  cross: readonly Float32Array[]; // per layer [Bcap, Scap, 2, H, Dh]
+  Tcap: number;
+  Scap: number;
+  out: Tensor; // [R, V]: the logits
+}
+
+/** A fused decoder step prepared once for a model's weights. */
+export interface DecoderStepPlan {
+  readonly disposed: boolean;
+  /** Runs the step: writes each row's new keys and values into `self` and the logits into `out` (returned). */
+  step(inputs: DecoderStepInputs): Tensor;
+  dispose(): void;
+}
+
 /**
  * The seam between the model and the math. Every op has the same name here,
  * in native/kernels/ and in reference.ts. Tensors are float32, row-major and
@@ -206,4 +277,11 @@ export interface Backend {
    * (or + positions[positionIds[b, t]], none where that id is negative).
    */
   embedding(ids: Int32Array, shape: readonly [number, number], table: Tensor, options?: EmbeddingOptions): Tensor;
+
+  /**
+   * Optional: a whole decoder step in one call, over weights this backend
+   * packed. The model uses it when present and composes the ops above
+   * otherwise; the results are those of that composition.
+   */
+  decoderStepPlan?(spec: DecoderStepSpec): DecoderStepPlan;
 }

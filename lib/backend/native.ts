@@ -6,6 +6,8 @@ import type {
   Activation,
   AttentionOptions,
   Backend,
+  DecoderStepPlan,
+  DecoderStepSpec,
   EmbeddingOptions,
   GluOptions,
   LayerNormOptions,
@@ -16,6 +18,7 @@ import type {
   TopKOptions,
 } from './backend.js';
 import { loadAddon, type PackedLinearHandle } from './addon.js';
+import { nativeDecoderStepPlan } from './native-step.js';
 import {
   checkAttention,
   checkEmbedding,
@@ -63,11 +66,11 @@ class NativeLinearWeights implements LinearWeights {
   }
 }
 
-function checkWeights(weights: unknown): NativeLinearWeights {
+function checkWeights(weights: unknown, name = 'weights'): NativeLinearWeights {
   if (!(weights instanceof NativeLinearWeights)) {
-    throw new TypeError(`weights must come from the native backend's linearPack, got ${describe(weights)}`);
+    throw new TypeError(`${name} must come from the native backend's linearPack, got ${describe(weights)}`);
   }
-  if (weights.disposed) throw new Error('weights were disposed');
+  if (weights.disposed) throw new Error(`${name} were disposed`);
   return weights;
 }
 
@@ -163,5 +166,9 @@ export const native: Backend = {
       a.offsets, a.positionIds,
     );
     return a.out;
+  },
+
+  decoderStepPlan(spec: DecoderStepSpec): DecoderStepPlan {
+    return nativeDecoderStepPlan(spec, (w, name) => checkWeights(w, name).handle);
   },
 };

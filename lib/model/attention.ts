@@ -1,8 +1,11 @@
 // Multi-head attention (paper §3.2.2): per-head projections of Q, K and V, fused
-// scaled-dot-product attention, and the output projection. Self-attention
-// projects Q, K and V in one GEMM ([Wq; Wk; Wv], N = 3D); cross-attention
-// projects Q from the decoder, and K, V in one GEMM from the encoder output,
-// once per request. Attention reads the slots of these fused outputs in place.
+// scaled-dot-product attention, and the output projection. The encoder's
+// self-attention projects Q, K and V in one GEMM ([Wq; Wk; Wv], N = 3D); the
+// decoder's attentions project Q in one GEMM and K, V in another ([Wk; Wv]):
+// cross-attention's K, V from the encoder output once per request, and
+// self-attention's K, V of a decode step straight into the cache rows they
+// belong to (the fused step), where Q goes elsewhere. Attention reads the
+// slots of these fused outputs in place.
 import { Tensor } from '../tensor.js';
 import type { AttentionOptions, Backend, LinearWeights } from '../backend/backend.js';
 import type { TransformerConfig } from './config.js';
@@ -26,9 +29,9 @@ function rowBlock(w: Tensor, b: Tensor | undefined, from: number, n: number): [T
 export class MultiHeadAttention {
   readonly heads: number;
   readonly headDim: number;
-  /** self: [Wq; Wk; Wv] [3A, D]; cross: Wq [A, D] (A = H·Dh). */
+  /** 'qkv': [Wq; Wk; Wv] [3A, D]; 'q+kv': Wq [A, D] (A = H·Dh). */
   readonly inProj: LinearWeights;
-  /** cross only: [Wk; Wv] [2A, D]. */
+  /** 'q+kv' only: [Wk; Wv] [2A, D]. */
   readonly kvProj: LinearWeights | undefined;
   readonly outProj: LinearWeights;
   readonly #backend: Backend;
@@ -36,9 +39,13 @@ export class MultiHeadAttention {
   /** 1 where the config folds no 1/sqrt(Dh) into q·k (T5); otherwise the kernels' default. */
   readonly #scale: number | undefined;
 
-  /** Takes `${prefix}.in_proj_weight` [3A, D] (rows Wq, Wk, Wv), its bias and `${prefix}.out_proj.*` (biases as the config says). */
+  /**
+   * Takes `${prefix}.in_proj_weight` [3A, D] (rows Wq, Wk, Wv), its bias and
+   * `${prefix}.out_proj.*` (biases as the config says); packs the input
+   * projection whole ('qkv') or as Wq and [Wk; Wv] ('q+kv').
+   */
   constructor(
-    backend: Backend, ws: Workspace, weights: WeightSource, prefix: string, c: TransformerConfig, kind: 'self' | 'cross',
+    backend: Backend, ws: Workspace, weights: WeightSource, prefix: string, c: TransformerConfig, packing: 'qkv' | 'q+kv',
   ) {
     this.#backend = backend;
     this.#ws = ws;
@@ -48,7 +55,7 @@ export class MultiHeadAttention {
     const A = c.heads * c.headDim;
     const w = weights.takeTransient(`${prefix}.in_proj_weight`);
     const b = c.bias ? weights.take(`${prefix}.in_proj_bias`) : undefined;
-    if (kind === 'self') {
+    if (packing === 'qkv') {
       this.inProj = backend.linearPack(w, b);
     } else {
       this.inProj = backend.linearPack(...rowBlock(w, b, 0, A));
@@ -60,7 +67,7 @@ export class MultiHeadAttention {
     );
   }
 
-  /** Self-attention's q, k, v of x [B, T, D]: [B, T, 3, H, Dh] in the workspace (slots QKV_SLOTS). */
+  /** 'qkv': q, k, v of x [B, T, D]: [B, T, 3, H, Dh] in the workspace (slots QKV_SLOTS). */
   projectSelf(x: Tensor): Tensor {
     const [B, T] = x.shape;
     const [H, Dh] = [this.heads, this.headDim];
@@ -69,7 +76,7 @@ export class MultiHeadAttention {
     return qkv;
   }
 
-  /** Cross-attention's queries of x [B, T, D]: [B, T, H, Dh] in the workspace. */
+  /** 'q+kv': the queries of x [B, T, D]: [B, T, H, Dh] in the workspace. */
   projectQuery(x: Tensor): Tensor {
     const [B, T] = x.shape;
     const [H, Dh] = [this.heads, this.headDim];
@@ -78,12 +85,21 @@ export class MultiHeadAttention {
     return q;
   }
 
-  /** Cross-attention's keys and values of the encoder output [B, S, D]: [B, S, 2, H, Dh] in the workspace (slots KV_SLOTS). */
+  /** 'q+kv', cross-attention: the keys and values of the encoder output [B, S, D]: [B, S, 2, H, Dh] in the workspace (slots KV_SLOTS). */
   projectMemory(memory: Tensor): Tensor {
-    const [B, S] = memory.shape;
+    return this.#projectKV(memory, 'attn.kv');
+  }
+
+  /** 'q+kv', self-attention: the keys and values of x [B, T, D]: [B, T, 2, H, Dh] in the workspace (slots KV_SLOTS). */
+  projectKeysValues(x: Tensor): Tensor {
+    return this.#projectKV(x, 'attn.selfkv');
+  }
+
+  #projectKV(x: Tensor, key: string): Tensor {
+    const [B, T] = x.shape;
     const [H, Dh] = [this.heads, this.headDim];
-    const kv = this.#ws.take('attn.kv', [B, S, 2, H, Dh]); // [B, S, 2, H, Dh]
-    this.#backend.linear(memory, this.kvProj!, { out: kv.reshape([B, S, 2 * H * Dh]) });
+    const kv = this.#ws.take(key, [B, T, 2, H, Dh]); // [B, T, 2, H, Dh]
+    this.#backend.linear(x, this.kvProj!, { out: kv.reshape([B, T, 2 * H * Dh]) });
     return kv;
   }
 

@@ -20,9 +20,16 @@ export function decodeStateBytes(config: Readonly<TransformerConfig>, rows: numb
 
 /** The buffers of one decoder layer. */
 interface LayerState {
-  k: Float32Array; // [Bcap, Tcap, H, Dh]
-  v: Float32Array; // [Bcap, Tcap, H, Dh]
+  self: Float32Array; // [Bcap, Tcap, 2, H, Dh]: keys (slot 0) and values (slot 1) of each position
   cross: Float32Array; // [Bcap, Scap, 2, H, Dh]
+}
+
+/** What a fused decoder step reads and writes (Backend.decoderStepPlan): each layer's buffers and their capacities. */
+export interface StepBuffers {
+  self: readonly Float32Array[]; // per layer [Bcap, Tcap, 2, H, Dh]
+  cross: readonly Float32Array[]; // per layer [Bcap, Scap, 2, H, Dh]
+  Tcap: number;
+  Scap: number;
 }
 
 export class DecodeState {
@@ -45,6 +52,7 @@ export class DecodeState {
   #scratch = new Float32Array(0);
   /** Per-row cache lengths after a step's append (attention reads a view of it). */
   #lengthsBuffer = new Int32Array(0);
+  #stepBuffers: StepBuffers = { self: [], cross: [], Tcap: 0, Scap: 0 };
 
   constructor(config: Readonly<TransformerConfig>) {
     this.#config = config;
@@ -52,8 +60,7 @@ export class DecodeState {
     this.#H = config.heads;
     this.#maxPositions = config.maxPositions;
     this.#layers = Array.from({ length: config.decoderLayers }, () => ({
-      k: new Float32Array(0),
-      v: new Float32Array(0),
+      self: new Float32Array(0),
       cross: new Float32Array(0),
     }));
   }
@@ -75,7 +82,7 @@ export class DecodeState {
 
   /** Bytes of the buffers held. */
   get bytes(): number {
-    return this.#layers.reduce((n, l) => n + l.k.byteLength + l.v.byteLength + l.cross.byteLength, 0);
+    return this.#layers.reduce((n, l) => n + l.self.byteLength + l.cross.byteLength, 0);
   }
 
   /** Bytes the buffers would hold after reserve(rows, positions, srcPositions): growth doubles, so it may be more than asked. */
@@ -184,6 +191,11 @@ export class DecodeState {
     return this.#positions.subarray(0, this.#rows);
   }
 
+  /** Per live row, the valid positions of its cross keys/values. */
+  get srcLengths(): Int32Array {
+    return this.#srcLengths.subarray(0, this.#rows);
+  }
+
   /** Advances every live row by one position, after a step. */
   advance(): void {
     for (let r = 0; r < this.#rows; r++) this.#positions[r]++;
@@ -200,31 +212,30 @@ export class DecodeState {
   /** Layer l's self-attention cache as the decoder layer appends to it: one new position per live row. */
   self(l: number): SelfAttentionKV {
     return {
-      append: (qkv: Tensor): SelfKV => {
-        const layer = this.#layers[l];
-        const [B, Tn, , H, Dh] = qkv.shape; // [B, 1, 3, H, Dh]
+      append: (kv: Tensor): SelfKV => {
+        const cache = this.#layers[l].self;
+        const [B, Tn, , H, Dh] = kv.shape; // [B, 1, 2, H, Dh]
         if (B !== this.#rows || Tn !== 1) {
-          throw new RangeError(`a decode step appends [${this.#rows}, 1, 3, H, Dh], got [${B}, ${Tn}, ...]`);
+          throw new RangeError(`a decode step appends [${this.#rows}, 1, 2, H, Dh], got [${B}, ${Tn}, ...]`);
         }
-        const D = H * Dh;
+        const row = 2 * H * Dh; // one position's keys and values
         const lengths = this.#lengthsBuffer.subarray(0, B);
         let T = 0;
         for (let r = 0; r < B; r++) {
           const p = this.#positions[r];
-          const dst = (r * this.#Tcap + p) * D;
-          layer.k.set(qkv.data.subarray((r * 3 + 1) * D, (r * 3 + 2) * D), dst);
-          layer.v.set(qkv.data.subarray((r * 3 + 2) * D, (r * 3 + 3) * D), dst);
+          cache.set(kv.data.subarray(r * row, (r + 1) * row), (r * this.#Tcap + p) * row);
           lengths[r] = p + 1;
           T = Math.max(T, p + 1);
         }
-        const size = B * this.#Tcap * D;
-        const shape = [B, this.#Tcap, H, Dh];
-        return {
-          k: new Tensor(layer.k.subarray(0, size), shape), v: new Tensor(layer.v.subarray(0, size), shape),
-          length: T, lengths, queryOffsets: this.#positions.subarray(0, B),
-        };
+        const view = new Tensor(cache.subarray(0, B * this.#Tcap * row), [B, this.#Tcap, 2, H, Dh]);
+        return { kv: view, length: T, lengths, queryOffsets: this.#positions.subarray(0, B) };
       },
     };
+  }
+
+  /** Every layer's buffers, for a fused step over the live rows (valid until the next reserve). */
+  get stepBuffers(): StepBuffers {
+    return this.#stepBuffers;
   }
 
   /**
@@ -241,8 +252,9 @@ export class DecodeState {
 
   /** Drops every buffer and row (its model was disposed): the state holds no memory afterwards. */
   release(): void {
-    for (const layer of this.#layers) layer.k = layer.v = layer.cross = new Float32Array(0);
+    for (const layer of this.#layers) layer.self = layer.cross = new Float32Array(0);
     this.#rows = this.#Bcap = this.#Tcap = this.#Scap = 0;
+    this.#stepBuffers = { self: [], cross: [], Tcap: 0, Scap: 0 };
     this.#positions = new Int32Array(0);
     this.#srcLengths = new Int32Array(0);
     this.#groups = new Int32Array(0);
@@ -254,45 +266,43 @@ export class DecodeState {
     return checkInt(name, r, 0, this.#rows - 1);
   }
 
-  /** Floats of row r's valid contents over all layers: self k and v, and cross with `cross`. */
+  /** Floats of row r's valid contents over all layers: self keys and values, and cross with `cross`. */
   #rowFloats(r: number, cross: boolean): number {
     return this.#layers.length * (2 * this.#positions[r] + (cross ? 2 * this.#srcLengths[r] : 0)) * this.#D;
   }
 
   #saveRow(r: number, at: number, cross: boolean): void {
     const D = this.#D;
-    const T = this.#positions[r] * D;
+    const T = this.#positions[r] * 2 * D;
     const S = cross ? this.#srcLengths[r] * 2 * D : 0;
     for (const layer of this.#layers) {
-      const self = r * this.#Tcap * D;
-      this.#scratch.set(layer.k.subarray(self, self + T), at);
-      this.#scratch.set(layer.v.subarray(self, self + T), at + T);
+      const self = r * this.#Tcap * 2 * D;
+      this.#scratch.set(layer.self.subarray(self, self + T), at);
       const from = r * this.#Scap * 2 * D;
-      if (cross) this.#scratch.set(layer.cross.subarray(from, from + S), at + 2 * T);
-      at += 2 * T + S;
+      if (cross) this.#scratch.set(layer.cross.subarray(from, from + S), at + T);
+      at += T + S;
     }
   }
 
   /** Row d from a row saved at `at` (with its cross keys/values when `saved`; written when `copyCross`). */
   #restoreRow(at: number, position: number, srcLength: number, d: number, saved: boolean, copyCross: boolean): void {
     const D = this.#D;
-    const T = position * D;
+    const T = position * 2 * D;
     const S = saved ? srcLength * 2 * D : 0;
     for (const layer of this.#layers) {
-      layer.k.set(this.#scratch.subarray(at, at + T), d * this.#Tcap * D);
-      layer.v.set(this.#scratch.subarray(at + T, at + 2 * T), d * this.#Tcap * D);
-      if (copyCross) layer.cross.set(this.#scratch.subarray(at + 2 * T, at + 2 * T + S), d * this.#Scap * 2 * D);
-      at += 2 * T + S;
+      layer.self.set(this.#scratch.subarray(at, at + T), d * this.#Tcap * 2 * D);
+      if (copyCross) layer.cross.set(this.#scratch.subarray(at + T, at + T + S), d * this.#Scap * 2 * D);
+      at += T + S;
     }
   }
 
   #copyRow(s: number, d: number, copyCross: boolean): void {
     const D = this.#D;
-    const T = this.#positions[s] * D;
+    const T = this.#positions[s] * 2 * D;
     const S = this.#srcLengths[s] * 2 * D;
+    const row = this.#Tcap * 2 * D;
     for (const layer of this.#layers) {
-      layer.k.copyWithin(d * this.#Tcap * D, s * this.#Tcap * D, s * this.#Tcap * D + T);
-      layer.v.copyWithin(d * this.#Tcap * D, s * this.#Tcap * D, s * this.#Tcap * D + T);
+      layer.self.copyWithin(d * row, s * row, s * row + T);
       if (copyCross) layer.cross.copyWithin(d * this.#Scap * 2 * D, s * this.#Scap * 2 * D, s * this.#Scap * 2 * D + S);
     }
   }
@@ -313,18 +323,15 @@ export class DecodeState {
     if (Bcap === this.#Bcap && Tcap === this.#Tcap && Scap === this.#Scap) return;
     const D = this.#D;
     for (const layer of this.#layers) {
-      const k = new Float32Array(Bcap * Tcap * D);
-      const v = new Float32Array(Bcap * Tcap * D);
+      const self = new Float32Array(Bcap * Tcap * 2 * D);
       const cross = new Float32Array(Bcap * Scap * 2 * D);
       for (let r = 0; r < this.#rows; r++) {
-        const T0 = this.#positions[r] * D;
-        k.set(layer.k.subarray(r * this.#Tcap * D, r * this.#Tcap * D + T0), r * Tcap * D);
-        v.set(layer.v.subarray(r * this.#Tcap * D, r * this.#Tcap * D + T0), r * Tcap * D);
+        const T0 = this.#positions[r] * 2 * D;
+        self.set(layer.self.subarray(r * this.#Tcap * 2 * D, r * this.#Tcap * 2 * D + T0), r * Tcap * 2 * D);
         const S0 = this.#srcLengths[r] * 2 * D;
         cross.set(layer.cross.subarray(r * this.#Scap * 2 * D, r * this.#Scap * 2 * D + S0), r * Scap * 2 * D);
       }
-      layer.k = k;
-      layer.v = v;
+      layer.self = self;
       layer.cross = cross;
     }
     if (Bcap !== this.#Bcap) {
@@ -340,5 +347,6 @@ export class DecodeState {
     this.#Bcap = Bcap;
     this.#Tcap = Tcap;
     this.#Scap = Scap;
+    this.#stepBuffers = { self: this.#layers.map((l) => l.self), cross: this.#layers.map((l) => l.cross), Tcap, Scap };
   }
 }

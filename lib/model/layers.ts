@@ -3,7 +3,7 @@
 // nn.Transformer's default) or before it (pre-LN, `normFirst`). With relative
 // positions (T5) self-attention adds the stack's position bias to its scores.
 import type { Tensor } from '../tensor.js';
-import type { Backend } from '../backend/backend.js';
+import type { Backend, DecoderLayerParams } from '../backend/backend.js';
 import type { TransformerConfig } from './config.js';
 import { KV_SLOTS, MultiHeadAttention, QKV_SLOTS } from './attention.js';
 import { FeedForward } from './feedforward.js';
@@ -19,7 +19,7 @@ export class EncoderLayer {
   readonly #normFirst: boolean;
 
   constructor(backend: Backend, ws: Workspace, weights: WeightSource, prefix: string, c: TransformerConfig) {
-    this.selfAttn = new MultiHeadAttention(backend, ws, weights, `${prefix}.self_attn`, c, 'self');
+    this.selfAttn = new MultiHeadAttention(backend, ws, weights, `${prefix}.self_attn`, c, 'qkv');
     this.ff = new FeedForward(backend, ws, weights, prefix, c);
     this.#norm1 = new Norm(backend, ws, weights, `${prefix}.norm1`, c);
     this.#norm2 = new Norm(backend, ws, weights, `${prefix}.norm2`, c);
@@ -55,31 +55,28 @@ export class EncoderLayer {
 }
 
 /**
- * What a decoder layer's self-attention attends over: k and v [B, Tcap, H, Dh]
- * (or slots `kSlot`/`vSlot` of a fused [B, Tcap, 3, H, Dh]) whose first
- * `length` positions are in use, the newest last; `lengths`, when given, is
- * each row's own count (rows at different positions).
+ * What a decoder layer's self-attention attends over: kv [B, Tcap, 2, H, Dh]
+ * (slots KV_SLOTS) whose first `length` positions are in use, the newest
+ * last; `lengths`, when given, is each row's own count (rows at different
+ * positions).
  */
 export interface SelfKV {
-  k: Tensor;
-  v: Tensor;
+  kv: Tensor;
   length: number;
   lengths?: Int32Array;
   /** With `lengths`: each row's position of its first new query (for relative positions). */
   queryOffsets?: Int32Array;
-  kSlot?: number;
-  vSlot?: number;
 }
 
 /** Where a decoder layer's self-attention keys and values go: a cache, or just this pass. */
 export interface SelfAttentionKV {
-  /** Takes the fused projection [B, Tn, 3, H, Dh] of the newest Tn positions (slots QKV_SLOTS). */
-  append(qkv: Tensor): SelfKV;
+  /** Takes the keys and values [B, Tn, 2, H, Dh] of the newest Tn positions (slots KV_SLOTS). */
+  append(kv: Tensor): SelfKV;
 }
 
-/** Teacher forcing: the whole target in one pass, attended in place in its fused projection. */
+/** Teacher forcing: the whole target in one pass, attended in place in its projection. */
 export const THIS_PASS: SelfAttentionKV = {
-  append: (qkv) => ({ k: qkv, v: qkv, length: qkv.shape[1], kSlot: QKV_SLOTS.kSlot, vSlot: QKV_SLOTS.vSlot }),
+  append: (kv) => ({ kv, length: kv.shape[1] }),
 };
 
 /** Keys and values of cross-attention, projected from the encoder output once per request. */
@@ -98,8 +95,8 @@ export class DecoderLayer {
   readonly #normFirst: boolean;
 
   constructor(backend: Backend, ws: Workspace, weights: WeightSource, prefix: string, c: TransformerConfig) {
-    this.selfAttn = new MultiHeadAttention(backend, ws, weights, `${prefix}.self_attn`, c, 'self');
-    this.crossAttn = new MultiHeadAttention(backend, ws, weights, `${prefix}.multihead_attn`, c, 'cross');
+    this.selfAttn = new MultiHeadAttention(backend, ws, weights, `${prefix}.self_attn`, c, 'q+kv');
+    this.crossAttn = new MultiHeadAttention(backend, ws, weights, `${prefix}.multihead_attn`, c, 'q+kv');
     this.ff = new FeedForward(backend, ws, weights, prefix, c);
     this.#norm1 = new Norm(backend, ws, weights, `${prefix}.norm1`, c);
     this.#norm2 = new Norm(backend, ws, weights, `${prefix}.norm2`, c);
@@ -120,14 +117,13 @@ export class DecoderLayer {
    */
   forward(y: Tensor, cross: CrossAttentionKV, self: SelfAttentionKV, tgtLengths?: Int32Array, positionBias?: Tensor): Tensor {
     const selfAttend = (x: Tensor, residual?: Tensor) => {
-      const qkv = this.selfAttn.projectSelf(x); // [B, T, 3, H, Dh]
-      const kv = self.append(qkv);
+      const q = this.selfAttn.projectQuery(x); // [B, T, H, Dh]
+      const kv = self.append(this.selfAttn.projectKeysValues(x)); // from [B, T, 2, H, Dh]
       const mask = {
-        causal: true, kvLength: kv.length, kvLengths: kv.lengths ?? tgtLengths,
-        qSlot: QKV_SLOTS.qSlot, kSlot: kv.kSlot, vSlot: kv.vSlot,
+        causal: true, kvLength: kv.length, kvLengths: kv.lengths ?? tgtLengths, ...KV_SLOTS,
         positionBias, queryOffsets: positionBias && kv.queryOffsets,
       };
-      return this.selfAttn.attend(qkv, kv.k, kv.v, mask, residual);
+      return this.selfAttn.attend(q, kv.kv, kv.kv, mask, residual);
     };
     const crossAttend = (x: Tensor, residual?: Tensor) => {
       const mask = { kvLengths: cross.srcLengths, ...KV_SLOTS };
@@ -143,6 +139,16 @@ export class DecoderLayer {
       this.#norm3.addNorm(this.ff.forward(y), y);
     }
     return y;
+  }
+
+  /** The weights a fused decoder step takes (Backend.decoderStepPlan). */
+  stepParams(): DecoderLayerParams {
+    return {
+      selfQ: this.selfAttn.inProj, selfKV: this.selfAttn.kvProj!, selfOut: this.selfAttn.outProj,
+      crossQ: this.crossAttn.inProj, crossOut: this.crossAttn.outProj,
+      ff1: this.ff.linear1, ff2: this.ff.linear2,
+      norm1: this.#norm1.params, norm2: this.#norm2.params, norm3: this.#norm3.params,
+    };
   }
 
   state(prefix: string, into: WeightMap): void {

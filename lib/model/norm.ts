@@ -1,7 +1,7 @@
 // The norm of one sub-layer, stack or embedding: LayerNorm, or T5's RMSNorm
 // (no mean subtraction, no bias). Post-LN fuses the residual add into it.
 import type { Tensor } from '../tensor.js';
-import type { Backend } from '../backend/backend.js';
+import type { Backend, NormParams } from '../backend/backend.js';
 import type { TransformerConfig } from './config.js';
 import type { WeightMap, WeightSource } from './weights.js';
 import type { Workspace } from './workspace.js';
@@ -19,6 +19,11 @@ export class Norm {
     this.#gamma = weights.take(`${prefix}.weight`);
     this.#beta = c.norm === 'layernorm' ? weights.take(`${prefix}.bias`) : undefined;
     this.#eps = c.layerNormEps;
+  }
+
+  /** gamma, and beta for a LayerNorm. */
+  get params(): NormParams {
+    return this.#beta === undefined ? { gamma: this.#gamma } : { gamma: this.#gamma, beta: this.#beta };
   }
 
   /** Norm(x) into `out`: by default the workspace, for a result consumed before the next norm. */

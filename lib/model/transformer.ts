@@ -1,7 +1,7 @@
 // The encoder-decoder Transformer of "Attention Is All You Need", written once
 // against `Backend`, so it runs on the native kernels and on the reference.
 import { Tensor, checkInt, describe, formatShape } from '../tensor.js';
-import type { Backend, LinearWeights } from '../backend/backend.js';
+import type { Backend, DecoderStepPlan, LinearWeights } from '../backend/backend.js';
 import { getBackend, type BackendName } from '../runtime.js';
 import { readModelDir, safetensorsSource, writeModelDir } from '../io/model-dir.js';
 import { CharTokenizer } from '../tokenizer/char.js';
@@ -35,6 +35,11 @@ export interface TransformerOptions {
   tokenizer?: Tokenizer;
   /** The model's generation defaults (a snapshot's generation_config.json), under each call's options. */
   generation?: GenerationOptions;
+  /**
+   * Run each decoder step in one backend call where the backend offers it
+   * (native), instead of op by op; the results are the same. Default true.
+   */
+  fusedStep?: boolean;
 }
 
 /** A padded batch: ids [B, T] with `pad`, and each row's length. */
@@ -136,6 +141,10 @@ export class Transformer {
   #kept: DecodeState | undefined;
   /** skipPadPositions: the position ids of a decoder step, reused. */
   #stepIds = new Int32Array(0);
+  /** Whether steps run fused (the backend offers it and options.fusedStep allows it). */
+  readonly #fused: boolean;
+  /** The fused decoder step, made at the first step. */
+  #plan: DecoderStepPlan | undefined;
   #disposed = false;
 
   /**
@@ -151,6 +160,10 @@ export class Transformer {
     if (options.tokenizer !== undefined) checkTokenizer(options.tokenizer, c);
     this.tokenizer = options.tokenizer;
     this.generation = Object.freeze({ ...options.generation });
+    if (options.fusedStep !== undefined && typeof options.fusedStep !== 'boolean') {
+      throw new TypeError(`options.fusedStep must be a boolean, got ${describe(options.fusedStep)}`);
+    }
+    this.#fused = options.fusedStep !== false && this.backend.decoderStepPlan !== undefined;
     const w = (name: string) => weights.take(name);
     this.#srcEmbedding = w('src_tok_emb.embedding.weight');
     this.#tgtEmbedding = c.shareEmbeddings ? this.#srcEmbedding : w('tgt_tok_emb.embedding.weight');
@@ -341,6 +354,17 @@ export class Transformer {
       if (id < 0 || id >= c.tgtVocab) throw new RangeError(`tokens[${r}] must be an id in [0, ${c.tgtVocab - 1}], got ${id}`);
     }
     state.prepareStep();
+    if (this.#fused) {
+      this.#plan ??= this.#createPlan();
+      const logits = this.#ws.take('logits', [R, c.tgtVocab]);
+      const positionIds = this.#tgtPositions && c.skipPadPositions ? this.#stepPositionIds(tokens, state.positions) : undefined;
+      this.#plan.step({
+        tokens, positions: state.positions, ...(positionIds && { positionIds }), srcLengths: state.srcLengths,
+        ...state.stepBuffers, out: logits,
+      });
+      state.advance();
+      return logits;
+    }
     const at = c.skipPadPositions ? { positionIds: this.#stepPositionIds(tokens, state.positions) } : { positionOffsets: state.positions };
     const y = this.backend.embedding(tokens, [R, 1], this.#tgtEmbedding, {
       scale: this.#embeddingScale,
@@ -366,6 +390,7 @@ export class Transformer {
     this.#ws.clear();
     this.#kept?.release();
     this.#kept = undefined;
+    this.#plan?.dispose();
     for (const layer of [...this.#encoder, ...this.#decoder]) layer.dispose();
     this.#generator.dispose();
   }
@@ -406,6 +431,22 @@ export class Transformer {
     const out = this.#stepIds.subarray(0, tokens.length);
     for (let r = 0; r < tokens.length; r++) out[r] = tokens[r] === this.config.padId ? -1 : positions[r];
     return out;
+  }
+
+  /** The backend's fused decoder step over this model's weights. */
+  #createPlan(): DecoderStepPlan {
+    const c = this.config;
+    return this.backend.decoderStepPlan!({
+      heads: c.heads, headDim: c.headDim, normFirst: c.normFirst, activation: c.activation, gated: c.gatedFeedForward,
+      eps: c.layerNormEps, attentionScale: c.scaleAttention ? 1 / Math.sqrt(c.headDim) : 1,
+      embedding: this.#tgtEmbedding, embeddingScale: this.#embeddingScale,
+      ...(this.#tgtPositions && { positions: this.#tgtPositions }),
+      ...(this.#decoderBias && { positionBias: this.#decoderBias }),
+      ...(this.#tgtEmbeddingNorm && { embeddingNorm: this.#tgtEmbeddingNorm.params }),
+      ...(this.#decoderNorm && { finalNorm: this.#decoderNorm.params }),
+      generator: this.#generator,
+      layers: this.#decoder.map((layer) => layer.stepParams()),
+    });
   }
 
   get #embeddingScale(): number {

@@ -4,7 +4,9 @@
 // alive at the same time never share memory; layers run one at a time and reuse
 // the same keys. The keys and when each is free again:
 //   stream.src, stream.tgt  the residual stream of encode (in generate) / decode: a whole call
-//   attn.qkv                self-attention's fused projection: until its attend() returns
+//   attn.qkv                the encoder self-attention's fused projection: until its attend() returns
+//   attn.selfkv             the decoder self-attention's keys/values: until attended (decode) or copied
+//                           into the decode state (an op-by-op step)
 //   attn.q, attn.context    cross-attention queries / attention output: within attend()
 //   attn.kv                 cross-attention keys/values of the memory: one decoder layer (decode), or until
 //                           copied into the decode state (addRows)

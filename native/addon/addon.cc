@@ -55,6 +55,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   init_linear(env, exports);
   init_attention(env, exports);
   init_ops(env, exports);
+  init_decoder_step(env, exports);
   return exports;
 }
 

@@ -116,5 +116,6 @@ PackedTotals packed_totals();
 void init_linear(Napi::Env env, Napi::Object exports);
 void init_attention(Napi::Env env, Napi::Object exports);
 void init_ops(Napi::Env env, Napi::Object exports);
+void init_decoder_step(Napi::Env env, Napi::Object exports);
 
 }  // namespace aiayn_addon

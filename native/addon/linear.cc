@@ -77,6 +77,7 @@ class PackedLinear : public Napi::ObjectWrap<PackedLinear> {
   // Null once disposed.
   const aiayn::PackedWeights* weights() const { return packed_; }
   const float* bias() const { return bias_; }
+  LinearSlots slots() const { return {&packed_, &bias_}; }
 
  private:
   void Release(Napi::Env env) {
@@ -169,9 +170,8 @@ Napi::Value Linear(const Napi::CallbackInfo& info) {
 
 PackedTotals packed_totals() { return {packed_bytes.load(), packed_count.load()}; }
 
-LinearHandle unwrap_linear(Napi::Env env, Napi::Value value, const char* name) {
-  const PackedLinear* p = get_packed(env, value, name);
-  return {p->weights(), p->bias()};
+LinearSlots linear_slots(Napi::Env env, Napi::Value value, const char* name) {
+  return get_packed(env, value, name)->slots();
 }
 
 void init_linear(Napi::Env env, Napi::Object exports) {

@@ -18,14 +18,16 @@ struct AddonState {
 
 inline AddonState& addon_state(Napi::Env env) { return *env.GetInstanceData<AddonState>(); }
 
-// The packed weights and bias (or null) behind a PackedLinear object.
-struct LinearHandle {
-  const aiayn::PackedWeights* weights;
-  const float* bias;
+// Where a PackedLinear object keeps its packed weights and bias (null when it
+// has none). Read them at each use: dispose() sets both to null. The slots
+// live as long as the object, so hold a reference to it.
+struct LinearSlots {
+  aiayn::PackedWeights* const* weights;
+  float* const* bias;
 };
 
 // `value` as a live PackedLinear (linear.cc): TypeError naming `name` if it is
 // not one, Error if it was disposed.
-LinearHandle unwrap_linear(Napi::Env env, Napi::Value value, const char* name);
+LinearSlots linear_slots(Napi::Env env, Napi::Value value, const char* name);
 
 }  // namespace aiayn_addon
