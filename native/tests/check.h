@@ -116,5 +116,6 @@ void test_attention();
 void test_ops();
 void test_topk();
 void test_threadpool();
+void test_decoder_step();
 
 }  // namespace kt

@@ -143,6 +143,7 @@ int run_one(const char* isa, bool guard) {
   kt::test_ops();
   kt::test_topk();
   kt::test_threadpool();
+  kt::test_decoder_step();
   const kt::Results& r = kt::results();
   // The parent reads this line.
   std::printf("isa %s%s: %lld passed, %lld failed\n", isa, guard ? " (guard pages)" : "",
