@@ -3,12 +3,16 @@
 // LayerNorm/RMSNorm, plain or gated feed-forward, each activation, absolute
 // positions by offset or by id, relative position bias, embedding and final
 // norms or none), 1 and 3 rows at one position or at different ones, each
-// over a cache already holding its earlier positions. Checked: the logits,
-// and the keys and values written at each row's position (and nothing else
-// of the cache). Tolerance: the step chains ~10 fp32 ops per layer, each
-// within a few hundred u of its inputs' magnitudes (see the kernels' own
-// tests); 2^-12 of the largest |value| stays far below the O(1) error of a
-// wrong index, row or slot.
+// over a cache already holding its earlier positions, with fp32, bf16 and
+// int8 weights (the reference multiplies the unpacked weights, so only the
+// per-call rounding of activations differs). Checked: the logits, and the
+// keys and values written at each row's position (and nothing else of the
+// cache). Tolerances, of the largest |value|: fp32 2^-12 (the step chains ~10
+// fp32 ops per layer, each within a few hundred u of its inputs' magnitudes,
+// see the kernels' own tests); bf16 2^-5 and int8 2^-3 (activations rounded
+// to 8 significant bits, or to 1/254 of their row's largest |value|, at every
+// linear layer of 2 layers of 12 features: measured up to 0.013 and 0.031).
+// All below the O(1) error of a wrong index, row or slot.
 #include <algorithm>
 #include <vector>
 
@@ -36,6 +40,7 @@ struct RefLayer {
 };
 
 struct Config {
+  aiayn::DType dtype;
   bool norm_first, rms, gated, bias, positions, by_id, relative, embedding_norm, final_norm;
   int act;
   int64_t R;
@@ -46,13 +51,15 @@ constexpr int64_t D = 12, H = 3, Dh = 4, A = H * Dh, F = 10, V = 11, P = 9, L = 
 constexpr int64_t Tcap = 8, Scap = 5;
 constexpr float kEps = 1e-5f;
 
-RefLinear make_linear(Rng& rng, int64_t N, int64_t K, bool bias) {
+// Packed as `dtype`; w holds the values the kernel multiplies (unpacked).
+RefLinear make_linear(Rng& rng, int64_t N, int64_t K, bool bias, aiayn::DType dtype) {
   RefLinear l;
   l.N = N;
   l.K = K;
   l.w = rng.floats(N * K, -0.5f, 0.5f);
   if (bias) l.b = rng.floats(N, -0.2f, 0.2f);
-  l.packed = aiayn::linear_pack(l.w.data(), N, K);
+  l.packed = aiayn::linear_pack(l.w.data(), N, K, dtype);
+  aiayn::linear_unpack(*l.packed, l.w.data());
   return l;
 }
 
@@ -115,12 +122,15 @@ std::vector<double> attend_ref(const std::vector<double>& q, const std::vector<d
 }
 
 void check_step(const Config& cfg, int threads, Rng& rng) {
-  Case c(fmt("decoder_step %s %s %s act=%s bias=%d positions=%d by_id=%d relative=%d norms=%d%d R=%lld %s threads=%d",
+  Case c(fmt("decoder_step %s %s %s %s act=%s bias=%d positions=%d by_id=%d relative=%d norms=%d%d R=%lld %s threads=%d",
+             cfg.dtype == aiayn::DType::fp32 ? "fp32" : cfg.dtype == aiayn::DType::bf16 ? "bf16" : "int8",
              cfg.norm_first ? "pre-LN" : "post-LN", cfg.rms ? "rmsnorm" : "layernorm", cfg.gated ? "gated" : "plain",
              activation_name(cfg.act), cfg.bias, cfg.positions, cfg.by_id, cfg.relative, cfg.embedding_norm,
              cfg.final_norm, static_cast<long long>(cfg.R), cfg.one_position ? "one position" : "positions apart",
              threads));
   const int64_t R = cfg.R;
+  const double tol = cfg.dtype == aiayn::DType::fp32 ? 1.0 / 4096 : cfg.dtype == aiayn::DType::bf16 ? 1.0 / 32 : 1.0 / 8;
+  const auto make_linear = [&](Rng& g, int64_t N, int64_t K, bool b) { return kt::make_linear(g, N, K, b, cfg.dtype); };
   std::vector<RefLayer> layers(kLayers);
   for (auto& l : layers) {
     l.self_q = make_linear(rng, A, D, cfg.bias);
@@ -258,7 +268,7 @@ void check_step(const Config& cfg, int threads, Rng& rng) {
     const std::vector<double> want = linear_ref(generator, y, 0);
     double scale = 1;
     for (const double v : want) scale = std::max(scale, std::fabs(v));
-    for (int64_t v = 0; v < V; ++v) c.close("logits", r * V + v, logits[r * V + v], want[v], scale / 4096);
+    for (int64_t v = 0; v < V; ++v) c.close("logits", r * V + v, logits[r * V + v], want[v], scale * tol);
   }
   for (int64_t l = 0; l < kLayers; ++l) {
     for (int64_t r = 0; r < R; ++r) {
@@ -266,7 +276,7 @@ void check_step(const Config& cfg, int threads, Rng& rng) {
         for (int64_t i = 0; i < 2 * A; ++i) {
           const int64_t at = (r * Tcap + t) * 2 * A + i;
           if (t == pos[r]) {
-            c.close("self cache", at, self[l][at], written[l][r * 2 * A + i], std::max(1.0, scale_kv) / 4096);
+            c.close("self cache", at, self[l][at], written[l][r * 2 * A + i], std::max(1.0, scale_kv) * tol);
           } else {
             c.close("self cache (untouched)", at, self[l][at], self0[l][at], 0);
           }
@@ -287,22 +297,17 @@ void check_step(const Config& cfg, int threads, Rng& rng) {
 void test_decoder_step() {
   Rng rng(23);
   const int acts[] = {1, 2, 3, 4};  // relu, gelu, gelu_tanh, silu
+  const aiayn::DType dtypes[] = {aiayn::DType::fp32, aiayn::DType::bf16, aiayn::DType::int8};
   int n = 0;
-  for (const bool norm_first : {false, true}) {
-    for (const bool rms : {false, true}) {
-      for (const bool gated : {false, true}) {
-        for (const int64_t R : {1, 3}) {
-          for (const bool one_position : {true, false}) {
-            if (R == 1 && !one_position) continue;
-            // The rest cycles, so that every value of each is met across the cases.
-            const Config cfg{norm_first, rms, gated, n % 2 == 0, n % 3 != 0, n % 2 == 1, n % 4 == 1,
-                             n % 3 == 2, n % 2 == 0, acts[n % 4], R, one_position};
-            for (const int threads : {1, 2}) check_step(cfg, threads, rng);
-            ++n;
-          }
-        }
-      }
-    }
+  for (int i = 0; i < 3 * 2 * 2 * 2 * 2 * 2; ++i) {
+    const bool norm_first = i & 1, rms = i & 2, gated = i & 4, one_position = i & 16;
+    const int64_t R = i & 8 ? 3 : 1;
+    if (R == 1 && !one_position) continue;
+    // The rest cycles, so that every value of each is met across the cases.
+    const Config cfg{dtypes[i / 32], norm_first, rms, gated, n % 2 == 0, n % 3 != 0, n % 2 == 1, n % 4 == 1,
+                     n % 3 == 2, n % 2 == 0, acts[n % 4], R, one_position};
+    for (const int threads : {1, 2}) check_step(cfg, threads, rng);
+    ++n;
   }
 }
 
