@@ -53,7 +53,7 @@ export function ensureModel(name) {
 /** Why the ONNX exports of `name` cannot be used, or null when they can. */
 export function onnxProblem(name) {
   const dir = onnxDir(name);
-  if (!existsSync(`${dir}/meta.json`)) return `no ONNX exports in bench/onnx/${name} (run npm run bench:prepare)`;
+  if (!existsSync(`${dir}/meta.json`)) return `no ONNX exports in bench/onnx/${name} (npm run bench:prepare makes them with the dev-only venv's Python)`;
   const meta = JSON.parse(readFileSync(`${dir}/meta.json`, 'utf8'));
   if (meta.model !== fingerprint(`${modelDir(name)}/model.safetensors`)) {
     return `bench/onnx/${name} was exported from another bench/models/${name} (run npm run bench:prepare)`;
