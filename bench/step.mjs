@@ -2,7 +2,9 @@
 // process: greedy generation on bench:e2e's models and workloads (greedy
 // tokens/s: new tokens over the whole call, the encoder included), the two
 // variants alternating run by run, medians. Also checks that both generate the
-// same ids. With --baseline, a third variant: another aiayn build (e.g. a
+// same ids. Tokens/s by wall time and by the process's CPU time (user + sys:
+// on a shared machine the wall time includes waiting for a core, the CPU time
+// does not; with 1 thread no pool worker spins). With --baseline, a third variant: another aiayn build (e.g. a
 // checkout of an older commit, built) loaded into the same process.
 // Prints a table and writes bench/results/step.json.
 // Usage: npm run bench:step [-- --config small,base] [--threads 1] [--runs N] [--baseline path/to/dist/index.js]
@@ -64,20 +66,25 @@ for (const name of names) {
       const ids = variants.map(([key, m]) => JSON.stringify(gens[key](m).map((g) => g.sequences[0].ids))); // also the warm-up
       const same = ids.every((x) => x === ids[0]);
       const times = Object.fromEntries(variants.map(([key]) => [key, []]));
+      const cpuTimes = Object.fromEntries(variants.map(([key]) => [key, []]));
       for (let i = 0; i < runs; i++) {
         const order = i % 2 === 0 ? variants : [...variants].reverse();
         for (const [key, m] of order) {
+          const c0 = process.cpuUsage();
           const t0 = performance.now();
           gens[key](m);
           times[key].push((performance.now() - t0) / 1000);
+          const c = process.cpuUsage(c0);
+          cpuTimes[key].push((c.user + c.system) / 1e6);
         }
       }
       const tokens = w.B * w.newTokens;
-      const tps = Object.fromEntries(Object.entries(times).map(([key, xs]) => [key, tokens / median(xs)]));
-      const row = { config: name, workload: w.name, threads: t, runs, sameIds: same, tps, ratio: tps.fused / tps.ops };
-      if (baseline) row.ratioBaseline = tps.fused / tps.baseline;
+      const rate = (all) => Object.fromEntries(Object.entries(all).map(([key, xs]) => [key, tokens / median(xs)]));
+      const tps = rate(times);
+      const cpuTps = rate(cpuTimes);
+      const row = { config: name, workload: w.name, threads: t, runs, sameIds: same, tps, cpuTps };
       rows.push(row);
-      const line = Object.entries(tps).map(([key, v]) => `${key} ${v.toFixed(0)}`).join(', ');
+      const line = Object.entries(tps).map(([key, v]) => `${key} ${v.toFixed(0)} (CPU time ${cpuTps[key].toFixed(0)})`).join(', ');
       process.stderr.write(`  ${name} ${w.name} ${t}t: ${line} tokens/s${same ? '' : ' IDS DIFFER'}\n`);
     }
   }
@@ -85,14 +92,16 @@ for (const name of names) {
 }
 
 const about = info();
-console.log(`\nGreedy tokens/s, fused step vs op by op, medians of ${runs} alternating runs; aiayn ${about.version}, ISA ${about.isa}`);
-const b = baseline ? [' baseline |', ' fused / baseline |'] : ['', ''];
-console.log(`| model | workload | threads | fused | op by op |${b[0]} fused / op by op |${b[1]} same ids |`);
-console.log(`|---|---|---:|---:|---:|${baseline ? '---:|---:|' : ''}---:|---|`);
+const keys = ['fused', 'ops', ...(baseline ? ['baseline'] : [])];
+const label = { fused: 'fused', ops: 'op by op', baseline: 'baseline' };
+console.log(`\nGreedy tokens/s by wall time (by CPU time), medians of ${runs} alternating runs; aiayn ${about.version}, ISA ${about.isa}`);
+const ratios = [['fused', 'ops'], ...(baseline ? [['fused', 'baseline']] : [])];
+console.log(`| model | workload | threads | ${keys.map((k) => label[k]).join(' | ')} | ${ratios.map(([a, b]) => `${label[a]} / ${label[b]}`).join(' | ')} | same ids |`);
+console.log(`|---|---|---:|${keys.map(() => '---:|').join('')}${ratios.map(() => '---:|').join('')}---|`);
+const cell = (r, k) => `${r.tps[k].toFixed(0)} (${r.cpuTps[k].toFixed(0)})`;
+const ratio = (r, a, b) => `${(r.tps[a] / r.tps[b]).toFixed(2)}x (${(r.cpuTps[a] / r.cpuTps[b]).toFixed(2)}x)`;
 for (const r of rows) {
-  const extra = baseline ? ` ${r.tps.baseline.toFixed(0)} | ` : ' ';
-  const extraRatio = baseline ? ` ${r.ratioBaseline.toFixed(2)}x |` : '';
-  console.log(`| ${r.config} | ${r.workload} | ${r.threads} | ${r.tps.fused.toFixed(0)} | ${r.tps.ops.toFixed(0)} |${extra}${r.ratio.toFixed(2)}x |${extraRatio} ${r.sameIds ? 'yes' : 'NO'} |`);
+  console.log(`| ${r.config} | ${r.workload} | ${r.threads} | ${keys.map((k) => cell(r, k)).join(' | ')} | ${ratios.map(([a, b]) => ratio(r, a, b)).join(' | ')} | ${r.sameIds ? 'yes' : 'NO'} |`);
 }
 mkdirSync(`${root}bench/results`, { recursive: true });
 writeFileSync(`${root}bench/results/step.json`, `${JSON.stringify({ isa: about.isa, version: about.version, rows }, null, 2)}\n`);
