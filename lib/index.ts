@@ -13,12 +13,15 @@ export type {
   GluOptions,
   LayerNormOptions,
   LinearOptions,
+  LinearPackOptions,
   LinearWeights,
   NormParams,
   RmsNormOptions,
   RowOptions,
   TopKOptions,
+  WeightDType,
 } from './backend/backend.js';
+export { bf16Round, quantizeRows, type Int8Rows } from './backend/dtypes.js';
 export { native } from './backend/native.js';
 export { reference } from './backend/reference.js';
 export { getBackend, info, setThreads, type BackendName, type Info } from './runtime.js';

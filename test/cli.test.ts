@@ -84,8 +84,16 @@ describe('aiayn CLI', () => {
   it('bench prints native and reference tokens/s', () => {
     const r = aiayn(['bench', '--model', modelDir, '--batch', '2', '--src-len', '8', '--new-tokens', '4']);
     expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/\| workload \| native fp32 tokens\/s \| reference fp32 tokens\/s \| reference fp32 \/ native fp32 \|/);
     expect(r.stdout).toMatch(/\| encoder 2x8 \| \d+ \| \d+ \| [\d.]+x \|/);
-    expect(r.stdout).toMatch(/\| greedy 2x4 new \| \d+ \|/);
+    expect(r.stdout).toMatch(/\| greedy 2x4 new \| \d+ \| \d+ \| [\d.]+x \|/);
+  });
+
+  it('bench measures every --dtype side by side', () => {
+    const r = aiayn(['bench', '--model', modelDir, '--batch', '2', '--src-len', '8', '--new-tokens', '4', '--no-reference', '--dtype', 'fp32,bf16,int8']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/\| workload \| native fp32 tokens\/s \| native bf16 tokens\/s \| native int8 tokens\/s \| native bf16 \/ native fp32 \| native int8 \/ native fp32 \|/);
+    expect(r.stdout).toMatch(/\| greedy 2x4 new( \| \d+){3}( \| [\d.]+x){2} \|/);
   });
 
   it('usage errors exit 2 with one line on stderr', () => {
@@ -93,6 +101,9 @@ describe('aiayn CLI', () => {
       [['generate', 'abc'], /required option '--model <dir>' not specified/],
       [['generate', '--model', modelDir, '--max-new-tokens', '0', 'x'], /--max-new-tokens must be a positive integer, got '0'/],
       [['generate', '--model', modelDir, '--backend', 'gpu', 'x'], /--backend.*gpu.*native, reference/],
+      [['generate', '--model', modelDir, '--dtype', 'fp16', 'x'], /--dtype.*fp16.*fp32, bf16, int8/],
+      [['bench', '--model', modelDir, '--dtype', 'fp32,fp8'], /--dtype must list dtypes among fp32, bf16, int8, got 'fp32,fp8'/],
+      [['bench', '--model', modelDir, '--dtype', 'int8,int8'], /--dtype lists a dtype twice: 'int8,int8'/],
       [['generate', '--model', modelDir], /no input/, '\n\n'],
       [['generate', '--model', modelDir, '--top-p', '2', 'x'], /--top-p must be in \(0, 1\], got 2/],
       [['generate', '--model', modelDir, '--temperature', 'hot', 'x'], /--temperature must be a number, got 'hot'/],

@@ -12,6 +12,24 @@ import type { Tensor } from '../tensor.js';
 export type Activation = 'none' | 'relu' | 'gelu' | 'gelu_tanh' | 'silu';
 
 /**
+ * How a linear layer's weights are stored and multiplied:
+ * - 'fp32': as given;
+ * - 'bf16': weights and activations rounded to bfloat16 (nearest even), products
+ *   summed in fp32 (AVX512-BF16 `vdpbf16ps` where the CPU has it, widened to
+ *   fp32 elsewhere: the same results, half the weight memory);
+ * - 'int8': weights quantized per output row, activations per row at each call,
+ *   both symmetric over [-127, 127]; exact integer dot products scaled once
+ *   (VNNI `vpdpbusd` where the CPU has it): a quarter of the weight memory.
+ * The exact arithmetic is in lib/backend/dtypes.ts.
+ */
+export type WeightDType = 'fp32' | 'bf16' | 'int8';
+
+export interface LinearPackOptions {
+  /** Default 'fp32'. 'int8' needs finite weights. */
+  dtype?: WeightDType;
+}
+
+/**
  * Weights of a linear layer (nn.Linear layout [out, in], plus an optional bias)
  * prepared once for a backend. The native backend packs them into its panel
  * format; call `dispose()` to free that memory before the handle is collected.
@@ -20,6 +38,7 @@ export interface LinearWeights {
   readonly outFeatures: number;
   readonly inFeatures: number;
   readonly hasBias: boolean;
+  readonly dtype: WeightDType;
   readonly disposed: boolean;
   dispose(): void;
 }
@@ -222,12 +241,16 @@ export interface DecoderStepPlan {
 export interface Backend {
   readonly name: 'native' | 'reference';
 
-  /** Prepares weight [N, K] (nn.Linear layout) and optional bias [N]. The inputs can be dropped afterwards. */
-  linearPack(weight: Tensor, bias?: Tensor): LinearWeights;
+  /**
+   * Prepares weight [N, K] (nn.Linear layout) and optional bias [N] (kept in
+   * fp32 whatever the dtype). The inputs can be dropped afterwards.
+   */
+  linearPack(weight: Tensor, bias?: Tensor, options?: LinearPackOptions): LinearWeights;
 
   /**
    * The weights prepared by `linearPack`, back in nn.Linear layout: new tensors
-   * equal to the ones packed. Lets a model drop its own copy and still save.
+   * equal to the ones packed (for 'bf16' and 'int8', the values the layer
+   * multiplies with: rounded, or q · scale). Lets a model drop its own copy and still save.
    */
   linearUnpack(weights: LinearWeights): { weight: Tensor; bias?: Tensor };
 

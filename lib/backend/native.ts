@@ -12,10 +12,12 @@ import type {
   GluOptions,
   LayerNormOptions,
   LinearOptions,
+  LinearPackOptions,
   LinearWeights,
   RmsNormOptions,
   RowOptions,
   TopKOptions,
+  WeightDType,
 } from './backend.js';
 import { loadAddon, type PackedLinearHandle } from './addon.js';
 import { nativeDecoderStepPlan } from './native-step.js';
@@ -35,17 +37,22 @@ import {
 /** The codes of aiayn::Activation (native/kernels/activation.h). */
 const ACTIVATION_CODE: Record<Activation, number> = { none: 0, relu: 1, gelu: 2, gelu_tanh: 3, silu: 4 };
 
+/** The codes of aiayn::DType (native/kernels/gemm.h). */
+const DTYPE_CODE: Record<WeightDType, number> = { fp32: 0, bf16: 1, int8: 2 };
+
 class NativeLinearWeights implements LinearWeights {
   readonly handle: PackedLinearHandle;
   readonly outFeatures: number;
   readonly inFeatures: number;
   readonly hasBias: boolean;
+  readonly dtype: WeightDType;
 
-  constructor(handle: PackedLinearHandle, N: number, K: number, hasBias: boolean) {
+  constructor(handle: PackedLinearHandle, N: number, K: number, hasBias: boolean, dtype: WeightDType) {
     this.handle = handle;
     this.outFeatures = N;
     this.inFeatures = K;
     this.hasBias = hasBias;
+    this.dtype = dtype;
   }
 
   /** Bytes of native memory held (packed weights and bias). */
@@ -77,10 +84,10 @@ function checkWeights(weights: unknown, name = 'weights'): NativeLinearWeights {
 export const native: Backend = {
   name: 'native',
 
-  linearPack(weight: Tensor, bias?: Tensor): LinearWeights {
-    const { N, K } = checkLinearPack(weight, bias);
-    const handle = new (loadAddon().PackedLinear)(weight.data, N, K, bias ? bias.data : null);
-    return new NativeLinearWeights(handle, N, K, bias !== undefined);
+  linearPack(weight: Tensor, bias?: Tensor, options?: LinearPackOptions): LinearWeights {
+    const { N, K, dtype } = checkLinearPack(weight, bias, options);
+    const handle = new (loadAddon().PackedLinear)(weight.data, N, K, bias ? bias.data : null, DTYPE_CODE[dtype]);
+    return new NativeLinearWeights(handle, N, K, bias !== undefined, dtype);
   },
 
   linearUnpack(weights: LinearWeights): { weight: Tensor; bias?: Tensor } {

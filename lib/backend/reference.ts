@@ -10,11 +10,14 @@ import type {
   GluOptions,
   LayerNormOptions,
   LinearOptions,
+  LinearPackOptions,
   LinearWeights,
   RmsNormOptions,
   RowOptions,
   TopKOptions,
+  WeightDType,
 } from './backend.js';
+import { bf16RoundAll, quantizeRows, type Int8Rows } from './dtypes.js';
 import {
   checkAttention,
   checkEmbedding,
@@ -30,14 +33,25 @@ import {
 import { describe } from '../tensor.js';
 
 class ReferenceLinearWeights implements LinearWeights {
+  /** [N, K]: fp32 weights as given, or rounded to bf16; for 'int8', q · s (what unpack gives). */
   #weight: Float32Array | null;
+  /** 'int8': the quantized weights [N, K] and their per-row scales [N]. */
+  readonly int8: Int8Rows | null;
   readonly bias: Float32Array | null;
   readonly outFeatures: number;
   readonly inFeatures: number;
+  readonly dtype: WeightDType;
 
-  constructor(weight: Tensor, bias: Tensor | undefined) {
-    [this.outFeatures, this.inFeatures] = weight.shape;
-    this.#weight = weight.data.slice();
+  constructor(weight: Tensor, bias: Tensor | undefined, dtype: WeightDType) {
+    const [N, K] = weight.shape;
+    [this.outFeatures, this.inFeatures, this.dtype] = [N, K, dtype];
+    this.int8 = dtype === 'int8' ? quantizeRows(weight.data, N, K) : null;
+    if (this.int8) {
+      const { q, scales } = this.int8;
+      this.#weight = Float32Array.from(q, (v, i) => v * scales[Math.floor(i / K)]);
+    } else {
+      this.#weight = dtype === 'bf16' ? bf16RoundAll(weight.data) : weight.data.slice();
+    }
     this.bias = bias ? bias.data.slice() : null;
   }
 
@@ -108,12 +122,35 @@ export function activate(x: number, activation: Activation): number {
   }
 }
 
+/**
+ * Row x [K] times weight row n, before the bias: a float64 sum for 'fp32' and
+ * 'bf16' (x already rounded); for 'int8', the exact integer sum of the
+ * quantized row and weights, scaled once in fp32 (lib/backend/dtypes.ts).
+ */
+function linearRow(w: ReferenceLinearWeights, x: Float32Array, W: Float32Array): (n: number) => number {
+  const K = w.inFeatures;
+  if (w.int8 === null) {
+    return (n) => {
+      let acc = 0;
+      for (let k = 0; k < K; k++) acc += x[k] * W[n * K + k];
+      return acc;
+    };
+  }
+  const { q, scales } = w.int8;
+  const { q: qx, scales: [t] } = quantizeRows(x, 1, K);
+  return (n) => {
+    let acc = 0;
+    for (let k = 0; k < K; k++) acc += qx[k] * q[n * K + k];
+    return Number.isNaN(t) ? NaN : Math.fround(Math.fround(acc) * Math.fround(t * scales[n]));
+  };
+}
+
 export const reference: Backend = {
   name: 'reference',
 
-  linearPack(weight: Tensor, bias?: Tensor): LinearWeights {
-    checkLinearPack(weight, bias);
-    return new ReferenceLinearWeights(weight, bias);
+  linearPack(weight: Tensor, bias?: Tensor, options?: LinearPackOptions): LinearWeights {
+    const { dtype } = checkLinearPack(weight, bias, options);
+    return new ReferenceLinearWeights(weight, bias, dtype);
   },
 
   linearUnpack(weights: LinearWeights): { weight: Tensor; bias?: Tensor } {
@@ -129,9 +166,10 @@ export const reference: Backend = {
     const { M, activation, residual, out } = checkLinear(x, N, K, options);
     const W = w.weight; // [N, K]
     for (let m = 0; m < M; m++) {
+      const row = x.data.subarray(m * K, (m + 1) * K);
+      const dot = linearRow(w, w.dtype === 'bf16' ? bf16RoundAll(row) : row, W);
       for (let n = 0; n < N; n++) {
-        let acc = w.bias ? w.bias[n] : 0;
-        for (let k = 0; k < K; k++) acc += x.data[m * K + k] * W[n * K + k];
+        const acc = dot(n) + (w.bias ? w.bias[n] : 0);
         out.data[m * N + n] = activate(acc, activation) + (residual ? residual.data[m * N + n] : 0);
       }
     }

@@ -3,8 +3,10 @@
 // with the expected and actual values. They return the resolved dimensions.
 import { Tensor, checkInt, describe, formatShape, type Shape } from '../tensor.js';
 import type {
-  Activation, AttentionOptions, EmbeddingOptions, GluOptions, LayerNormOptions, LinearOptions, RmsNormOptions, TopKOptions,
+  Activation, AttentionOptions, EmbeddingOptions, GluOptions, LayerNormOptions, LinearOptions, LinearPackOptions,
+  RmsNormOptions, TopKOptions, WeightDType,
 } from './backend.js';
+import { WEIGHT_DTYPES } from './dtypes.js';
 
 export function checkTensor(name: string, x: unknown, rank?: number): Tensor {
   if (!(x instanceof Tensor)) throw new TypeError(`${name} must be a Tensor, got ${describe(x)}`);
@@ -61,14 +63,33 @@ export function resolveOut(
   return o;
 }
 
-export function checkLinearPack(weight: unknown, bias: unknown): { N: number; K: number } {
+export function checkLinearPack(
+  weight: unknown,
+  bias: unknown,
+  options: LinearPackOptions | undefined,
+): { N: number; K: number; dtype: WeightDType } {
   const w = checkTensor('weight', weight, 2);
   const [N, K] = w.shape;
   if (bias !== undefined) {
     const b = checkTensor('bias', bias, 1);
     if (b.shape[0] !== N) throw new RangeError(`bias must have shape [${N}], got ${formatShape(b.shape)}`);
   }
-  return { N, K };
+  checkOptions('options', options);
+  const dtype = checkDType('options.dtype', options?.dtype ?? 'fp32');
+  if (dtype === 'int8') {
+    const i = w.data.findIndex((v) => !Number.isFinite(v));
+    if (i >= 0) {
+      throw new RangeError(`weight[${Math.floor(i / K)}, ${i % K}] is ${w.data[i]}: int8 weights must be finite`);
+    }
+  }
+  return { N, K, dtype };
+}
+
+export function checkDType(name: string, dtype: unknown): WeightDType {
+  if (!WEIGHT_DTYPES.includes(dtype as WeightDType)) {
+    throw new RangeError(`${name} must be one of ${WEIGHT_DTYPES.join(', ')}, got ${describe(dtype)}`);
+  }
+  return dtype as WeightDType;
 }
 
 const ACTIVATIONS: readonly Activation[] = ['none', 'relu', 'gelu', 'gelu_tanh', 'silu'];

@@ -1,6 +1,7 @@
 // `aiayn bench`: end-to-end throughput of one model directory, native next to
 // the pure-TypeScript reference on the same inputs. Medians of several runs.
 import { generate } from '../generate/generate.js';
+import type { WeightDType } from '../backend/backend.js';
 import { Transformer } from '../model/transformer.js';
 import { info } from '../runtime.js';
 
@@ -9,6 +10,8 @@ export interface BenchOptions {
   srcLen: number;
   newTokens: number;
   reference: boolean;
+  /** Weight dtypes of the native model, measured side by side; the first is the baseline of the ratios. */
+  dtype: readonly WeightDType[];
 }
 
 function median(fn: () => void, runs: number): number {
@@ -36,30 +39,43 @@ function sources(model: Transformer, B: number, len: number): number[][] {
 }
 
 export function runBench(dir: string, o: BenchOptions): void {
-  const backends = o.reference ? (['native', 'reference'] as const) : (['native'] as const);
-  const rows: Array<{ workload: string; tokens: number; seconds: Record<string, number> }> = [];
-  const models = backends.map((backend) => Transformer.load(dir, { backend }));
-  const c = models[0].config;
-  const srcLen = Math.min(o.srcLen, c.maxPositions);
-  const newTokens = Math.min(o.newTokens, c.maxPositions);
-  const src = sources(models[0], o.batch, srcLen);
-  const encoder = { workload: `encoder ${o.batch}x${srcLen}`, tokens: o.batch * srcLen, seconds: {} as Record<string, number> };
-  const greedy = { workload: `greedy ${o.batch}x${newTokens} new`, tokens: o.batch * newTokens, seconds: {} as Record<string, number> };
-  models.forEach((model, i) => {
-    const runs = backends[i] === 'native' ? 7 : 1;
-    model.encode(src);
-    encoder.seconds[backends[i]] = median(() => model.encode(src), runs);
-    greedy.seconds[backends[i]] = median(() => generate(model, src, { maxNewTokens: newTokens, stopAtEos: false }), runs);
-    model.dispose();
+  // The native model in each dtype, then the reference (fp32: it is the spec, not a contender).
+  const runs = [
+    ...o.dtype.map((dtype) => ({ label: `native ${dtype}`, backend: 'native' as const, dtype, repeats: 7 })),
+    ...(o.reference ? [{ label: 'reference fp32', backend: 'reference' as const, dtype: 'fp32' as const, repeats: 1 }] : []),
+  ];
+  let src: number[][] = [];
+  let encoder = { workload: '', tokens: 0 };
+  let greedy = { workload: '', tokens: 0 };
+  const seconds = runs.map((run, i) => {
+    const model = Transformer.load(dir, { backend: run.backend, dtype: run.dtype });
+    try {
+      if (i === 0) {
+        const c = model.config;
+        const srcLen = Math.min(o.srcLen, c.maxPositions);
+        const newTokens = Math.min(o.newTokens, c.maxPositions);
+        src = sources(model, o.batch, srcLen);
+        encoder = { workload: `encoder ${o.batch}x${srcLen}`, tokens: o.batch * srcLen };
+        greedy = { workload: `greedy ${o.batch}x${newTokens} new`, tokens: o.batch * newTokens };
+      }
+      model.encode(src);
+      return {
+        encoder: median(() => model.encode(src), run.repeats),
+        greedy: median(() => generate(model, src, { maxNewTokens: greedy.tokens / o.batch, stopAtEos: false }), run.repeats),
+      };
+    } finally {
+      model.dispose();
+    }
   });
-  rows.push(encoder, greedy);
   const about = info();
   process.stdout.write(`aiayn ${about.version}, ISA ${about.isa}, ${about.threads} thread(s), model ${dir}\n\n`);
-  process.stdout.write(`| workload | native tokens/s |${o.reference ? ' reference tokens/s | native / reference |' : ''}\n`);
-  process.stdout.write(`|---|---:|${o.reference ? '---:|---:|' : ''}\n`);
-  for (const r of rows) {
-    const n = r.tokens / r.seconds.native;
-    const ref = o.reference ? r.tokens / r.seconds.reference : 0;
-    process.stdout.write(`| ${r.workload} | ${n.toFixed(0)} |${o.reference ? ` ${ref.toFixed(0)} | ${(n / ref).toFixed(1)}x |` : ''}\n`);
+  const base = runs[0].label;
+  const others = runs.slice(1).map((r) => r.label);
+  process.stdout.write(`| workload |${runs.map((r) => ` ${r.label} tokens/s |`).join('')}${others.map((l) => ` ${l} / ${base} |`).join('')}\n`);
+  process.stdout.write(`|---|${'---:|'.repeat(runs.length + others.length)}\n`);
+  for (const [key, w] of [['encoder', encoder], ['greedy', greedy]] as const) {
+    const rate = seconds.map((s) => w.tokens / s[key]);
+    const ratios = rate.slice(1).map((r) => ` ${(r / rate[0]).toPrecision(3)}x |`);
+    process.stdout.write(`| ${w.workload} |${rate.map((r) => ` ${r.toFixed(0)} |`).join('')}${ratios.join('')}\n`);
   }
 }

@@ -2,6 +2,8 @@
 // error, 1 runtime error; errors are one line on stderr, never a stack trace.
 import { existsSync, readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import type { WeightDType } from '../backend/backend.js';
+import { WEIGHT_DTYPES } from '../backend/dtypes.js';
 import { Transformer } from '../model/transformer.js';
 import { info } from '../runtime.js';
 import { generateText, requireTokenizer } from './text.js';
@@ -23,6 +25,18 @@ function positiveInt(name: string) {
   };
 }
 
+/** Comma-separated weight dtypes, each once. */
+function dtypeList(value: string): WeightDType[] {
+  const list = value.split(',').map((s) => s.trim());
+  for (const d of list) {
+    if (!WEIGHT_DTYPES.includes(d as WeightDType)) {
+      throw new InvalidArgumentError(`--dtype must list dtypes among ${WEIGHT_DTYPES.join(', ')}, got '${value}'`);
+    }
+  }
+  if (new Set(list).size !== list.length) throw new InvalidArgumentError(`--dtype lists a dtype twice: '${value}'`);
+  return list as WeightDType[];
+}
+
 function finiteNumber(name: string) {
   return (value: string): number => {
     const x = Number(value);
@@ -35,7 +49,7 @@ function nonNegativeInt(name: string) {
   return (value: string): number => (value === '0' ? 0 : positiveInt(name)(value));
 }
 
-interface GenerateFlags {
+interface GenerateFlags extends DTypeFlags {
   model: string;
   backend: 'native' | 'reference';
   maxNewTokens?: number;
@@ -83,9 +97,19 @@ function generationOptions(f: GenerateFlags, model: Transformer): GenerationOpti
 const backendOption = () =>
   new Option('--backend <name>', 'native (C++ kernels) or reference (pure TypeScript)').choices(['native', 'reference']).default('native');
 
-function loadModel(dir: string, backend: 'native' | 'reference'): Transformer {
+interface DTypeFlags {
+  dtype: WeightDType;
+  outputDtype?: WeightDType;
+}
+
+const dtypeOption = () =>
+  new Option('--dtype <dtype>', "linear layers' weights: fp32, bf16 (half the memory) or int8 (a quarter)").choices(WEIGHT_DTYPES).default('fp32');
+const outputDtypeOption = () =>
+  new Option('--output-dtype <dtype>', 'the output projection\'s weights, if not --dtype (fp32 keeps the logits exact)').choices(WEIGHT_DTYPES);
+
+function loadModel(dir: string, backend: 'native' | 'reference', dtypes: DTypeFlags = { dtype: 'fp32' }): Transformer {
   if (!existsSync(dir)) throw new Error(`model directory ${dir} does not exist`);
-  return Transformer.load(dir, { backend });
+  return Transformer.load(dir, { backend, dtype: dtypes.dtype, outputDtype: dtypes.outputDtype });
 }
 
 async function readStdinLines(): Promise<string[]> {
@@ -107,6 +131,8 @@ export function buildProgram(): Command {
     .description('one output line per input text (TEXT arguments, or lines on stdin): greedy, beam search or sampling')
     .requiredOption('--model <dir>', 'model directory (config.json, model.safetensors, tokenizer.json)')
     .addOption(backendOption())
+    .addOption(dtypeOption())
+    .addOption(outputDtypeOption())
     .option('--max-new-tokens <n>', "most tokens generated per input, a forced first token counted (default: the model's generation config, else 64)", positiveInt('--max-new-tokens'))
     .option('--batch-size <n>', 'inputs generated together', positiveInt('--batch-size'), 32)
     .option('--num-beams <n>', "beam search with n beams, 1: greedy (default: the model's generation config, else 1)", positiveInt('--num-beams'))
@@ -121,7 +147,7 @@ export function buildProgram(): Command {
     .action(async (texts: string[], opts: GenerateFlags) => {
       const inputs = texts.length > 0 ? texts : await readStdinLines();
       if (inputs.length === 0) throw new UsageError('no input: give TEXT arguments or non-empty lines on stdin');
-      const model = loadModel(opts.model, opts.backend);
+      const model = loadModel(opts.model, opts.backend, opts);
       try {
         requireTokenizer(model, opts.model);
         const options = generationOptions(opts, model);
@@ -158,7 +184,8 @@ export function buildProgram(): Command {
     .option('--src-len <n>', 'source tokens per row', positiveInt('--src-len'), 32)
     .option('--new-tokens <n>', 'generated tokens per row (EOS ignored)', positiveInt('--new-tokens'), 16)
     .option('--no-reference', 'skip the pure-TypeScript reference')
-    .action((opts: { model: string; batch: number; srcLen: number; newTokens: number; reference: boolean }) => {
+    .option('--dtype <list>', 'weight dtypes to measure side by side, comma-separated (fp32, bf16, int8)', dtypeList, ['fp32'])
+    .action((opts: { model: string; batch: number; srcLen: number; newTokens: number; reference: boolean; dtype: WeightDType[] }) => {
       runBench(opts.model, opts);
     });
 
@@ -188,6 +215,8 @@ export function buildProgram(): Command {
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--port <n>', 'port (0: any free port)', intInRange('--port', 0, 65535), 8080)
     .addOption(backendOption())
+    .addOption(dtypeOption())
+    .addOption(outputDtypeOption())
     .option('--max-batch <n>', 'most rows (beams, sequences) decoded together (default 32)', positiveInt('--max-batch'))
     .option('--max-queue <n>', 'most requests waiting for rows; more are answered 429 (default 256)', intInRange('--max-queue', 0, 1 << 20))
     .option('--threads <n>', 'kernel threads (default: AIAYN_THREADS, else the physical cores)', positiveInt('--threads'))

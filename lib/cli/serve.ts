@@ -3,6 +3,7 @@
 // answers 503, in-flight requests finish, the engine closes, exit 0. A second
 // signal cuts the open connections at once.
 import { existsSync } from 'node:fs';
+import type { WeightDType } from '../backend/backend.js';
 import { serve } from '../serve/http.js';
 import { formatBytes } from '../serve/kv-budget.js';
 
@@ -11,6 +12,8 @@ export interface ServeCommandOptions {
   host: string;
   port: number;
   backend: 'native' | 'reference';
+  dtype: WeightDType;
+  outputDtype?: WeightDType;
   maxBatch?: number;
   maxQueue?: number;
   threads?: number;
@@ -32,6 +35,8 @@ export async function runServe(opts: ServeCommandOptions, log: (line: string) =>
     host: opts.host,
     port: opts.port,
     backend: opts.backend,
+    dtype: opts.dtype,
+    outputDtype: opts.outputDtype,
     maxBatch: opts.maxBatch,
     maxQueue: opts.maxQueue,
     threads: opts.threads,

@@ -7,7 +7,7 @@
 // belong to (the fused step), where Q goes elsewhere. Attention reads the
 // slots of these fused outputs in place.
 import { Tensor } from '../tensor.js';
-import type { AttentionOptions, Backend, LinearWeights } from '../backend/backend.js';
+import type { AttentionOptions, Backend, LinearWeights, WeightDType } from '../backend/backend.js';
 import type { TransformerConfig } from './config.js';
 import type { WeightMap, WeightSource } from './weights.js';
 import type { Workspace } from './workspace.js';
@@ -46,6 +46,7 @@ export class MultiHeadAttention {
    */
   constructor(
     backend: Backend, ws: Workspace, weights: WeightSource, prefix: string, c: TransformerConfig, packing: 'qkv' | 'q+kv',
+    dtype: WeightDType,
   ) {
     this.#backend = backend;
     this.#ws = ws;
@@ -56,14 +57,15 @@ export class MultiHeadAttention {
     const w = weights.takeTransient(`${prefix}.in_proj_weight`);
     const b = c.bias ? weights.take(`${prefix}.in_proj_bias`) : undefined;
     if (packing === 'qkv') {
-      this.inProj = backend.linearPack(w, b);
+      this.inProj = backend.linearPack(w, b, { dtype });
     } else {
-      this.inProj = backend.linearPack(...rowBlock(w, b, 0, A));
-      this.kvProj = backend.linearPack(...rowBlock(w, b, A, 2 * A));
+      this.inProj = backend.linearPack(...rowBlock(w, b, 0, A), { dtype });
+      this.kvProj = backend.linearPack(...rowBlock(w, b, A, 2 * A), { dtype });
     }
     this.outProj = backend.linearPack(
       weights.takeTransient(`${prefix}.out_proj.weight`),
       c.bias ? weights.take(`${prefix}.out_proj.bias`) : undefined,
+      { dtype },
     );
   }
 

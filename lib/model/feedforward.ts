@@ -3,7 +3,7 @@
 // gated-GELU): linear1 computes [x W1a, x W1b] in one GEMM and
 // glu() takes act(x W1a) · x W1b.
 import type { Tensor } from '../tensor.js';
-import type { Activation, Backend, LinearWeights } from '../backend/backend.js';
+import type { Activation, Backend, LinearWeights, WeightDType } from '../backend/backend.js';
 import type { TransformerConfig } from './config.js';
 import type { WeightMap, WeightSource } from './weights.js';
 import type { Workspace } from './workspace.js';
@@ -16,7 +16,7 @@ export class FeedForward {
   readonly #activation: Activation;
   readonly #gated: boolean;
 
-  constructor(backend: Backend, ws: Workspace, weights: WeightSource, prefix: string, c: TransformerConfig) {
+  constructor(backend: Backend, ws: Workspace, weights: WeightSource, prefix: string, c: TransformerConfig, dtype: WeightDType) {
     this.#backend = backend;
     this.#ws = ws;
     this.#activation = c.activation;
@@ -24,6 +24,7 @@ export class FeedForward {
     const pack = (name: string) => backend.linearPack(
       weights.takeTransient(`${prefix}.${name}.weight`),
       c.bias ? weights.take(`${prefix}.${name}.bias`) : undefined,
+      { dtype },
     );
     this.linear1 = pack('linear1');
     this.linear2 = pack('linear2');

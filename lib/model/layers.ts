@@ -3,7 +3,7 @@
 // nn.Transformer's default) or before it (pre-LN, `normFirst`). With relative
 // positions (T5) self-attention adds the stack's position bias to its scores.
 import type { Tensor } from '../tensor.js';
-import type { Backend, DecoderLayerParams } from '../backend/backend.js';
+import type { Backend, DecoderLayerParams, WeightDType } from '../backend/backend.js';
 import type { TransformerConfig } from './config.js';
 import { KV_SLOTS, MultiHeadAttention, QKV_SLOTS } from './attention.js';
 import { FeedForward } from './feedforward.js';
@@ -18,9 +18,9 @@ export class EncoderLayer {
   readonly #norm2: Norm;
   readonly #normFirst: boolean;
 
-  constructor(backend: Backend, ws: Workspace, weights: WeightSource, prefix: string, c: TransformerConfig) {
-    this.selfAttn = new MultiHeadAttention(backend, ws, weights, `${prefix}.self_attn`, c, 'qkv');
-    this.ff = new FeedForward(backend, ws, weights, prefix, c);
+  constructor(backend: Backend, ws: Workspace, weights: WeightSource, prefix: string, c: TransformerConfig, dtype: WeightDType) {
+    this.selfAttn = new MultiHeadAttention(backend, ws, weights, `${prefix}.self_attn`, c, 'qkv', dtype);
+    this.ff = new FeedForward(backend, ws, weights, prefix, c, dtype);
     this.#norm1 = new Norm(backend, ws, weights, `${prefix}.norm1`, c);
     this.#norm2 = new Norm(backend, ws, weights, `${prefix}.norm2`, c);
     this.#normFirst = c.normFirst;
@@ -94,10 +94,10 @@ export class DecoderLayer {
   readonly #norm3: Norm;
   readonly #normFirst: boolean;
 
-  constructor(backend: Backend, ws: Workspace, weights: WeightSource, prefix: string, c: TransformerConfig) {
-    this.selfAttn = new MultiHeadAttention(backend, ws, weights, `${prefix}.self_attn`, c, 'q+kv');
-    this.crossAttn = new MultiHeadAttention(backend, ws, weights, `${prefix}.multihead_attn`, c, 'q+kv');
-    this.ff = new FeedForward(backend, ws, weights, prefix, c);
+  constructor(backend: Backend, ws: Workspace, weights: WeightSource, prefix: string, c: TransformerConfig, dtype: WeightDType) {
+    this.selfAttn = new MultiHeadAttention(backend, ws, weights, `${prefix}.self_attn`, c, 'q+kv', dtype);
+    this.crossAttn = new MultiHeadAttention(backend, ws, weights, `${prefix}.multihead_attn`, c, 'q+kv', dtype);
+    this.ff = new FeedForward(backend, ws, weights, prefix, c, dtype);
     this.#norm1 = new Norm(backend, ws, weights, `${prefix}.norm1`, c);
     this.#norm2 = new Norm(backend, ws, weights, `${prefix}.norm2`, c);
     this.#norm3 = new Norm(backend, ws, weights, `${prefix}.norm3`, c);

@@ -43,7 +43,7 @@ try {
   // On Linux this thread's own niceness, inherited by the kernel threads it starts; never raised back.
   if (setup.nice > getPriority()) setPriority(setup.nice);
   if (setup.threads !== undefined) setThreads(setup.threads);
-  model = Transformer.load(setup.dir, { backend: setup.backend });
+  model = Transformer.load(setup.dir, { backend: setup.backend, dtype: setup.dtype, outputDtype: setup.outputDtype });
 } catch (error) {
   post({ type: 'fatal', error: toWireError(error) });
   process.exit(1);

@@ -17,6 +17,8 @@ import { Worker } from 'node:worker_threads';
 import { checkInt, describe } from '../tensor.js';
 import { defaultMaxKvBytes } from './kv-budget.js';
 import { packageRoot } from '../backend/addon.js';
+import type { WeightDType } from '../backend/backend.js';
+import { checkDType } from '../backend/validate.js';
 import { checkIds } from '../model/transformer.js';
 import type { TransformerConfig } from '../model/config.js';
 import { resolveGenerationOptions, type FinishReason, type GenerationOptions } from '../generate/options.js';
@@ -45,6 +47,10 @@ export interface RestartOptions {
 export interface EngineOptions {
   /** 'native' (default) or 'reference'. */
   backend?: 'native' | 'reference';
+  /** The model's linear-layer weight dtype (TransformerOptions.dtype). Default 'fp32'. */
+  dtype?: WeightDType;
+  /** The output projection's dtype (TransformerOptions.outputDtype). Default: `dtype`. */
+  outputDtype?: WeightDType;
   /** Most rows decoded together (a beam or a returned sequence is a row). Default 32. */
   maxBatch?: number;
   /** Most requests waiting for rows; one more is rejected with QueueFullError. Default 256. */
@@ -306,9 +312,12 @@ export class Engine extends EventEmitter<{ step: [StepEvent]; crash: [CrashEvent
     if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
       throw new TypeError(`options.signal must be an AbortSignal, got ${describe(options.signal)}`);
     }
+    const dtype = checkDType('options.dtype', options.dtype ?? 'fp32');
     const setup: WorkerSetup = {
       dir,
       backend,
+      dtype,
+      outputDtype: checkDType('options.outputDtype', options.outputDtype ?? dtype),
       maxBatch: positive('options.maxBatch', options.maxBatch, 32),
       maxKvBytes: checkKvBytes(options.maxKvBytes),
       threads: options.threads === undefined ? undefined : checkInt('options.threads', options.threads, 1, 1024),

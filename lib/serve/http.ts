@@ -365,7 +365,7 @@ export interface Serving extends AiaynServer {
 export async function serve(options: ServeOptions): Promise<Serving> {
   const { model: dir, host = '127.0.0.1', port = 8080 } = options;
   const engine = await Engine.load(dir, {
-    backend: options.backend, maxBatch: options.maxBatch, maxQueue: options.maxQueue, threads: options.threads, nice: options.nice,
+    backend: options.backend, dtype: options.dtype, outputDtype: options.outputDtype, maxBatch: options.maxBatch, maxQueue: options.maxQueue, threads: options.threads, nice: options.nice,
     maxKvBytes: options.maxKvBytes, restart: options.restart, signal: options.signal,
   });
   let countTokens = options.countTokens;

@@ -1,5 +1,6 @@
 // Messages between the Engine (main thread) and its worker. Plain data only:
 // they cross postMessage's structured clone.
+import type { WeightDType } from '../backend/backend.js';
 import type { TransformerConfig } from '../model/config.js';
 import type { FinishReason, GeneratedSequence, GenerationOptions } from '../generate/options.js';
 import type { LanguageOptions } from '../generate/text.js';
@@ -8,6 +9,8 @@ import { KvBudgetError } from './kv-budget.js';
 export interface WorkerSetup {
   dir: string;
   backend: 'native' | 'reference';
+  dtype: WeightDType;
+  outputDtype: WeightDType;
   maxBatch: number;
   /** Bytes the decode state may hold (Infinity: no limit). */
   maxKvBytes: number;
