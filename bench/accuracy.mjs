@@ -5,6 +5,9 @@
 //   the harder case: flat distributions flip on small changes): the
 //   teacher-forced logits' largest deviation from fp32's, relative to the
 //   largest |fp32 logit|, and the greedy ids' agreement with fp32's.
+// Next to them, PyTorch's own bf16 autocast and dynamic int8 on the same
+// fixtures when bench/results/accuracy-pytorch.json exists (made by
+// tools/dtype_deviation.py, which needs the Python venv).
 // Writes bench/results/accuracy.json and prints markdown tables.
 // Flags: --backend native|reference (default native), --quick (500 demo examples).
 import { mkdirSync, readFileSync, readdirSync, writeFileSync, existsSync } from 'node:fs';
@@ -124,11 +127,16 @@ console.log(`Demo model (models/pt-numbers), ${result.demo[0].examples} held-out
 console.log('| weights | exact match | outputs equal to fp32\'s |\n|---|---:|---:|');
 for (const r of result.demo) console.log(`| ${r.variant} | ${pct(r.exact)} | ${pct(r.sameAsFp32)} |`);
 console.log('\nFixtures (random weights): teacher-forced logits, max |Δ| / max |fp32 logit|; greedy rows equal to fp32\'s:\n');
-console.log(`| fixture |${VARIANTS.slice(1).map((v) => ` ${v.label} Δlogit | ${v.label} greedy |`).join('')}`);
-console.log(`|---|${'---:|---:|'.repeat(VARIANTS.length - 1)}`);
+const torchFile = join(root, 'bench/results/accuracy-pytorch.json');
+const torch = existsSync(torchFile) ? JSON.parse(readFileSync(torchFile, 'utf8')) : undefined;
+const torchHead = torch ? ` PyTorch ${torch.torch} bf16 autocast Δlogit | PyTorch quantize_dynamic int8 Δlogit |` : '';
+console.log(`| fixture |${VARIANTS.slice(1).map((v) => ` ${v.label} Δlogit | ${v.label} greedy |`).join('')}${torchHead}`);
+console.log(`|---|${'---:|---:|'.repeat(VARIANTS.length - 1)}${torch ? '---:|---:|' : ''}`);
 for (const f of result.families) {
   const cells = f.results.slice(1).map((r) => ` ${r.logitDeviation.toExponential(1)} | ${r.greedySameAsFp32 * r.rows}/${r.rows} |`);
-  console.log(`| ${f.fixture} |${cells.join('')}`);
+  const t = torch?.fixtures[f.fixture];
+  const torchCells = torch ? (t ? ` ${t.bf16.toExponential(1)} | ${t.int8.toExponential(1)} |` : ' – | – |') : '';
+  console.log(`| ${f.fixture} |${cells.join('')}${torchCells}`);
 }
 mkdirSync(join(root, 'bench/results'), { recursive: true });
 const file = join(root, 'bench/results', quick ? 'accuracy-quick.json' : 'accuracy.json');
