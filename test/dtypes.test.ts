@@ -15,6 +15,11 @@ describe('bf16Round', () => {
     expect(bf16Round(65504)).toBe(65536); // 0xFFE0: 8 mantissa bits cannot hold it
   });
 
+  it('flushes fp32 denormals to a signed zero', () => {
+    expect(Object.is(bf16Round(-(2 ** -130)), -0)).toBe(true);
+    expect(bf16Round(2 ** -126)).toBe(2 ** -126);
+  });
+
   it('keeps ±0, ±inf and NaN, and overflows to inf past the largest bfloat16', () => {
     expect(Object.is(bf16Round(-0), -0)).toBe(true);
     expect(bf16Round(Infinity)).toBe(Infinity);
@@ -35,12 +40,13 @@ describe('quantizeRows', () => {
     expect(scales[1]).toBe(1);
   });
 
-  it('gives a zero row scale 0 and a row with inf or NaN scale NaN', () => {
-    const { q, scales } = quantizeRows(Float32Array.from([0, 0, 1, Infinity, NaN, 2]), 3, 2);
-    expect([...q]).toEqual([0, 0, 0, 0, 0, 0]);
+  it('gives a zero row (or denormals only) scale 0 and a row with inf or NaN scale NaN', () => {
+    const { q, scales } = quantizeRows(Float32Array.from([0, 0, 1, Infinity, NaN, 2, 2 ** -130, -(2 ** -127)]), 4, 2);
+    expect([...q]).toEqual([0, 0, 0, 0, 0, 0, 0, 0]);
     expect(scales[0]).toBe(0);
     expect(scales[1]).toBeNaN();
     expect(scales[2]).toBeNaN();
+    expect(scales[3]).toBe(0); // denormals only
   });
 });
 

@@ -11,14 +11,21 @@ import type { WeightDType } from './backend.js';
 export const WEIGHT_DTYPES: readonly WeightDType[] = ['fp32', 'bf16', 'int8'];
 
 const f32 = new Float32Array(1);
+const MIN_NORMAL = 2 ** -126;
 const u32 = new Uint32Array(f32.buffer);
 
-/** The bfloat16 value nearest to fp32(v), ties to even; NaN and ±inf stay. */
+/**
+ * The bfloat16 value nearest to fp32(v), ties to even; NaN and ±inf stay;
+ * fp32 denormals flush to a signed zero (as vcvtne2ps2bf16, and the kernel
+ * threads run with denormals flushed anyway).
+ */
 export function bf16Round(v: number): number {
   f32[0] = v;
   const bits = u32[0];
   if ((bits & 0x7f800000) === 0x7f800000) {
     u32[0] = (bits & 0x007fffff) !== 0 ? (bits | 0x00400000) & 0xffff0000 : bits; // quiet NaN, or ±inf
+  } else if ((bits & 0x7f800000) === 0) {
+    u32[0] = bits & 0x80000000;
   } else {
     u32[0] = ((bits + 0x7fff + ((bits >>> 16) & 1)) >>> 16) << 16;
   }
@@ -55,7 +62,7 @@ export interface Int8Rows {
 /**
  * Symmetric int8 quantization of each row of `src` [rows, cols]:
  * q = clamp(rne(fp32(v · fp32(127 / max|row|))), -127, 127), scale = fp32(max|row| / 127).
- * A zero row gets q = 0 and scale 0; a row with inf or NaN gets q = 0 and
+ * A zero row (or one of denormals only) gets q = 0 and scale 0; a row with inf or NaN gets q = 0 and
  * scale NaN (its results are NaN, as they would be in fp32).
  */
 export function quantizeRows(src: Float32Array, rows: number, cols: number): Int8Rows {
@@ -76,7 +83,7 @@ export function quantizeRows(src: Float32Array, rows: number, cols: number): Int
       scales[r] = NaN;
       continue;
     }
-    if (amax === 0) continue;
+    if (amax < MIN_NORMAL) continue; // zero, or denormals only (which the kernel threads read as zero)
     const inv = Math.fround(127 / amax);
     for (let k = 0; k < cols; k++) q[o + k] = Math.max(-127, Math.min(127, rne(Math.fround(src[o + k] * inv))));
     scales[r] = Math.fround(amax / 127);

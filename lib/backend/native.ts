@@ -19,7 +19,7 @@ import type {
   TopKOptions,
   WeightDType,
 } from './backend.js';
-import { loadAddon, type PackedLinearHandle } from './addon.js';
+import { loadAddon, type PackedDType, type PackedLinearHandle } from './addon.js';
 import { nativeDecoderStepPlan } from './native-step.js';
 import {
   checkAttention,
@@ -38,7 +38,7 @@ import {
 const ACTIVATION_CODE: Record<Activation, number> = { none: 0, relu: 1, gelu: 2, gelu_tanh: 3, silu: 4 };
 
 /** The codes of aiayn::DType (native/kernels/gemm.h). */
-const DTYPE_CODE: Record<WeightDType, number> = { fp32: 0, bf16: 1, int8: 2 };
+const DTYPE_CODE: Record<WeightDType, PackedDType> = { fp32: 0, bf16: 1, int8: 2 };
 
 class NativeLinearWeights implements LinearWeights {
   readonly handle: PackedLinearHandle;
@@ -86,7 +86,9 @@ export const native: Backend = {
 
   linearPack(weight: Tensor, bias?: Tensor, options?: LinearPackOptions): LinearWeights {
     const { N, K, dtype } = checkLinearPack(weight, bias, options);
-    const handle = new (loadAddon().PackedLinear)(weight.data, N, K, bias ? bias.data : null, DTYPE_CODE[dtype]);
+    const { PackedLinear } = loadAddon();
+    const b = bias ? bias.data : null;
+    const handle = dtype === 'fp32' ? new PackedLinear(weight.data, N, K, b) : new PackedLinear(weight.data, N, K, b, DTYPE_CODE[dtype]);
     return new NativeLinearWeights(handle, N, K, bias !== undefined, dtype);
   },
 
