@@ -88,5 +88,8 @@ describe('reference linear by dtype', () => {
     expect(() => reference.linearPack(Tensor.from([1, NaN], [1, 2]), undefined, { dtype: 'int8' })).toThrow(
       new RangeError('weight[0, 1] is NaN: int8 weights must be finite'),
     );
+    expect(() => reference.linearPack(new Tensor(new Float32Array(131073), [1, 131073]), undefined, { dtype: 'int8' })).toThrow(
+      new RangeError('weight must have at most 131072 input features for int8, got 131073'),
+    );
   });
 });

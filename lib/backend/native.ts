@@ -86,9 +86,7 @@ export const native: Backend = {
 
   linearPack(weight: Tensor, bias?: Tensor, options?: LinearPackOptions): LinearWeights {
     const { N, K, dtype } = checkLinearPack(weight, bias, options);
-    const { PackedLinear } = loadAddon();
-    const b = bias ? bias.data : null;
-    const handle = dtype === 'fp32' ? new PackedLinear(weight.data, N, K, b) : new PackedLinear(weight.data, N, K, b, DTYPE_CODE[dtype]);
+    const handle = new (loadAddon().PackedLinear)(weight.data, N, K, bias ? bias.data : null, DTYPE_CODE[dtype]);
     return new NativeLinearWeights(handle, N, K, bias !== undefined, dtype);
   },
 

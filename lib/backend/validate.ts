@@ -77,6 +77,8 @@ export function checkLinearPack(
   checkOptions('options', options);
   const dtype = checkDType('options.dtype', options?.dtype ?? 'fp32');
   if (dtype === 'int8') {
+    // 127 · 127 · K must fit the kernels' int32 sums.
+    if (K > INT8_MAX_K) throw new RangeError(`weight must have at most ${INT8_MAX_K} input features for int8, got ${K}`);
     const i = w.data.findIndex((v) => !Number.isFinite(v));
     if (i >= 0) {
       throw new RangeError(`weight[${Math.floor(i / K)}, ${i % K}] is ${w.data[i]}: int8 weights must be finite`);
@@ -84,6 +86,9 @@ export function checkLinearPack(
   }
   return { N, K, dtype };
 }
+
+/** The most input features an int8 linear layer may have (native/kernels/gemm.h kInt8MaxK). */
+export const INT8_MAX_K = 131072;
 
 export function checkDType(name: string, dtype: unknown): WeightDType {
   if (!WEIGHT_DTYPES.includes(dtype as WeightDType)) {
