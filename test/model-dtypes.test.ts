@@ -95,6 +95,30 @@ describe(`weight dtypes on ${isa} (${JSON.stringify(info().gemm)})`, () => {
     });
   }
 
+  for (const dtype of DTYPES) {
+    it(`${dtype}: the fused decoder step gives the op-by-op step's logits bit for bit`, () => {
+      const fx = hfFixture('t5-gated');
+      const [fused, ops] = [true, false].map((fusedStep) => {
+        const model = Transformer.load(join(fixtures, 'hf', 't5-gated'), { dtype, fusedStep });
+        try {
+          const state = model.createState();
+          model.addRows(state, fx.src);
+          const steps: number[][] = [];
+          const tokens = new Int32Array(fx.src.length).fill(model.config.bosId);
+          for (let i = 0; i < 6; i++) {
+            const logits = model.step(state, tokens);
+            steps.push([...logits.data]);
+            model.backend.argmax(logits).forEach((id, r) => (tokens[r] = id));
+          }
+          return steps;
+        } finally {
+          model.dispose();
+        }
+      });
+      expect(fused).toEqual(ops);
+    });
+  }
+
   it('bf16 weights take half the memory of fp32, int8 a quarter (plus per-row scales)', () => {
     const fx = pytorchFixture('paper');
     const bytes = (dtype: WeightDType) => {
