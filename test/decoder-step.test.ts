@@ -4,6 +4,9 @@
 // operands) and the reference backend (within 1e-4 of the largest |logit|),
 // for every family's configuration, over rows that join, fork and leave at
 // different positions; plus greedy and beam ids, and bad input.
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { Tensor, Transformer, generate, native, type TransformerConfig } from '../lib/index.js';
 import { loadAddon } from '../lib/backend/addon.js';
@@ -46,9 +49,10 @@ function scenario(model: Transformer): Float32Array[] {
     const tokens = Int32Array.from({ length: state.rows }, (_, r) => (state.position(r) === 0 ? c.bosId : token()));
     out.push(model.step(state, tokens).data.slice());
   };
-  model.addRows(state, [[5, 6, 7, 8, 9, 10], [11, 12]]);
+  const id = (i: number) => 4 + (i % (c.srcVocab - 4));
+  model.addRows(state, [[5, 6, 7, 8, 9, 10].map(id), [11, 12].map(id)]);
   for (let i = 0; i < 3; i++) step();
-  model.addRows(state, [[13, 14, 15, 4]], [2]);
+  model.addRows(state, [[13, 14, 15, 4].map(id)], [2]);
   for (let i = 0; i < 2; i++) step();
   state.gather([3, 0, 0, 2]);
   for (let i = 0; i < 3; i++) step();
@@ -82,6 +86,31 @@ describe(`fused decoder step on ${isa}`, () => {
       for (const m of [fused, ops, reference]) m.dispose();
     });
   }
+
+  // The checkpoints of test/fixtures: each Hugging Face family's snapshot and the PyTorch tutorial's models.
+  const fixtures = fileURLToPath(new URL('fixtures/', import.meta.url));
+  const snapshots = readdirSync(join(fixtures, 'hf'), { withFileTypes: true })
+    .filter((d) => d.isDirectory() && existsSync(join(fixtures, 'hf', d.name, 'config.json')))
+    .map((d) => d.name);
+  const tutorials = readdirSync(join(fixtures, 'pytorch'), { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
+  const checkpoints: Array<[string, (fusedStep: boolean) => Transformer]> = [
+    ...snapshots.map((name): [string, (f: boolean) => Transformer] => [`hf/${name}`, (fusedStep) => Transformer.load(join(fixtures, 'hf', name), { fusedStep })]),
+    ...tutorials.map((name): [string, (f: boolean) => Transformer] => {
+      const dir = join(fixtures, 'pytorch', name);
+      const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+      return [`pytorch/${name}`, (fusedStep) => Transformer.fromPyTorch(join(dir, 'model.safetensors'), config, { fusedStep })];
+    }),
+  ];
+  it(`equals the op-by-op step on every checkpoint of test/fixtures (${checkpoints.map(([n]) => n).join(', ')})`, () => {
+    expect(snapshots.length).toBeGreaterThanOrEqual(8);
+    expect(tutorials.length).toBeGreaterThanOrEqual(3);
+    for (const [name, load] of checkpoints) {
+      const [fused, ops] = [load(true), load(false)];
+      expect(scenario(fused), name).toEqual(scenario(ops));
+      fused.dispose();
+      ops.dispose();
+    }
+  });
 
   it('writes each row\'s keys and values at its own position (rows at different positions)', () => {
     const fused = Transformer.random(base, { seed: 4 });
