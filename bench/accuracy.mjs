@@ -7,7 +7,8 @@
 //   largest |fp32 logit|, and the greedy ids' agreement with fp32's.
 // Next to them, PyTorch's own bf16 autocast and dynamic int8 on the same
 // fixtures when bench/results/accuracy-pytorch.json exists (made by
-// tools/dtype_deviation.py, which needs the Python venv).
+// tools/dtype_deviation.py, which needs the Python venv; '–' where PyTorch
+// has no figure: its greedy rows on the tutorial model, or a generate() that failed).
 // Writes bench/results/accuracy.json and prints markdown tables.
 // Flags: --backend native|reference (default native), --quick (500 demo examples).
 import { mkdirSync, readFileSync, readdirSync, writeFileSync, existsSync } from 'node:fs';
@@ -129,13 +130,14 @@ for (const r of result.demo) console.log(`| ${r.variant} | ${pct(r.exact)} | ${p
 console.log('\nFixtures (random weights): teacher-forced logits, max |Δ| / max |fp32 logit|; greedy rows equal to fp32\'s:\n');
 const torchFile = join(root, 'bench/results/accuracy-pytorch.json');
 const torch = existsSync(torchFile) ? JSON.parse(readFileSync(torchFile, 'utf8')) : undefined;
-const torchHead = torch ? ` PyTorch ${torch.torch} bf16 autocast Δlogit | PyTorch quantize_dynamic int8 Δlogit |` : '';
+const torchHead = torch ? ` PyTorch ${torch.torch} bf16 autocast Δlogit | greedy | PyTorch quantize_dynamic int8 Δlogit | greedy |` : '';
 console.log(`| fixture |${VARIANTS.slice(1).map((v) => ` ${v.label} Δlogit | ${v.label} greedy |`).join('')}${torchHead}`);
-console.log(`|---|${'---:|---:|'.repeat(VARIANTS.length - 1)}${torch ? '---:|---:|' : ''}`);
+console.log(`|---|${'---:|---:|'.repeat(VARIANTS.length - 1)}${torch ? '---:|---:|---:|---:|' : ''}`);
 for (const f of result.families) {
   const cells = f.results.slice(1).map((r) => ` ${r.logitDeviation.toExponential(1)} | ${r.greedySameAsFp32 * r.rows}/${r.rows} |`);
   const t = torch?.fixtures[f.fixture];
-  const torchCells = torch ? (t ? ` ${t.bf16.toExponential(1)} | ${t.int8.toExponential(1)} |` : ' – | – |') : '';
+  const rows = (n) => (t?.rows ? `${n}/${t.rows}` : '–');
+  const torchCells = torch ? (t ? ` ${t.bf16.toExponential(1)} | ${rows(t.bf16Greedy)} | ${t.int8.toExponential(1)} | ${rows(t.int8Greedy)} |` : ' – | – | – | – |') : '';
   console.log(`| ${f.fixture} |${cells.join('')}${torchCells}`);
 }
 mkdirSync(join(root, 'bench/results'), { recursive: true });
