@@ -24,8 +24,8 @@
 //     embedded {1to16} broadcasts (sgemm_step_eb_avx512: 28 accumulators +
 //     4 weight vectors = 32 zmm).
 //   * 8..12 rows, weights >= 32 MiB (gemm.cc kStreamBytes, blk.stream: read from DRAM every
-//     call): tile_8x64_stream, one pass for rows 0..7 (row 7's accumulators
-//     in L1), then rows 8.. as one MRx64 tile from L2.
+//     call): the 7-row tile with ROW7, one pass for rows 0..7 (row 7's
+//     accumulators in L1), then rows 8.. as one MRx64 tile from L2.
 //   * 8..12 rows otherwise: two MRx32 tiles over the panel's halves, which
 //     prefetch the weights read next (the next panel, or blk.next: gemm.cc
 //     runs decode panels through their depth blocks in turn) into L2.
@@ -41,7 +41,7 @@
 //   or next panel (t0 / t1, 4..64 KB ahead) or demand "touch" loads ahead,
 //   and 2 MiB pages (-10 % at most). One pass: M = 7 5.5 -> 3.7 ms, M = 8
 //   5.4 -> 4.0 ms (M = 1: 3.4 ms). The 7-row tile computes as fast as the
-//   half tiles on cached weights; tile_8x64_stream is 15-20 % slower there
+//   half tiles on cached weights; the ROW7 tile is 15-20 % slower there
 //   (row 7's load/FMA/store chain through L1), hence only on blk.stream.
 //   Rows 8.. of 9..12 add their L2 pass to the time (M = 12: 6.8 -> 5.5 ms).
 //   Embedded broadcasts for 2..6 rows: no gain on DRAM, 15-25 % loss cached.
@@ -122,10 +122,18 @@ __attribute__((always_inline)) inline void sgemm_step_eb_avx512(const float* con
 // One accumulator per output vector, one FMA chain over the depth in order:
 // narrow tiles get their independent chains from more panels (NP), never by
 // splitting the depth (which would round a row differently by tile height).
-template <int MR, int NV, int NP, bool PF, bool EB = false>
+//
+// ROW7 (the 8 x 64 decode tile for weights streamed from DRAM, see the top):
+// an eighth row after the MR = 7 EB rows keeps its 4 accumulators in memory
+// (L1) and updates them after the 28 FMAs, when the weight registers are
+// free: broadcast, load, FMA with the weights re-read from L1, store. Same
+// FMA chains in the same order as every other tile.
+template <int MR, int NV, int NP, bool PF, bool EB = false, bool ROW7 = false>
 inline void sgemm_tile_avx512(const GemmBlock& blk, const float* x, const float* b, const float* pf,
                               float* y, const float* bias, int cols) {
   static_assert(!PF || NP == 1, "prefetching is for single-panel (half) tiles");
+  static_assert(!ROW7 || (MR == 7 && NV == 4 && NP == 1 && EB), "ROW7 extends the 7 x 64 EB tile");
+  constexpr int ROWS = MR + (ROW7 ? 1 : 0);
   constexpr int NC = NP * NV;
   __mmask16 mask[NC];
   #pragma GCC unroll 8
@@ -133,15 +141,18 @@ inline void sgemm_tile_avx512(const GemmBlock& blk, const float* x, const float*
     const int v = cols - kNr * (c / NV) - 16 * (c % NV);
     mask[c] = v >= 16 ? __mmask16(0xFFFF) : v <= 0 ? __mmask16(0) : __mmask16((1u << v) - 1);
   }
-  const float* xr[MR];
+  const float* xr[ROWS];
   #pragma GCC unroll 12
-  for (int r = 0; r < MR; ++r) xr[r] = x + r * blk.ldx;
+  for (int r = 0; r < ROWS; ++r) xr[r] = x + r * blk.ldx;
 
   __m512 acc[MR][NC];
   #pragma GCC unroll 12
   for (int r = 0; r < MR; ++r)
     #pragma GCC unroll 8
     for (int c = 0; c < NC; ++c) acc[r][c] = _mm512_setzero_ps();
+  __m512 acc7[4];  // ROW7: in memory, the asm below reads and writes it there
+  #pragma GCC unroll 4
+  for (int c = 0; c < 4; ++c) acc7[c] = _mm512_setzero_ps();
 
   const int64_t kc = blk.kc, pstride = blk.panel_stride;
   for (int64_t k = 0; k < kc; ++k) {
@@ -156,6 +167,29 @@ inline void sgemm_tile_avx512(const GemmBlock& blk, const float* x, const float*
     } else {
       sgemm_step_avx512<MR, NV, NP>(xr, k, b, pstride, acc);
     }
+    if constexpr (ROW7) {
+      const float* bk = b + k * kNr;
+      __m512 t1, t2, t3;
+      asm("vbroadcastss %[x], %[t1]\n\t"
+          "vmovaps %[a0], %[t2]\n\t"
+          "vmovaps %[a1], %[t3]\n\t"
+          "vfmadd231ps %[b0], %[t1], %[t2]\n\t"
+          "vfmadd231ps %[b1], %[t1], %[t3]\n\t"
+          "vmovaps %[t2], %[a0]\n\t"
+          "vmovaps %[t3], %[a1]\n\t"
+          "vmovaps %[a2], %[t2]\n\t"
+          "vmovaps %[a3], %[t3]\n\t"
+          "vfmadd231ps %[b2], %[t1], %[t2]\n\t"
+          "vfmadd231ps %[b3], %[t1], %[t3]\n\t"
+          "vmovaps %[t2], %[a2]\n\t"
+          "vmovaps %[t3], %[a3]"
+          : [t1] "=&v"(t1), [t2] "=&v"(t2), [t3] "=&v"(t3), [a0] "+m"(acc7[0]), [a1] "+m"(acc7[1]),
+            [a2] "+m"(acc7[2]), [a3] "+m"(acc7[3])
+          : [x] "m"(xr[ROWS - 1][k]), [b0] "m"(*reinterpret_cast<const __m512*>(bk)),
+            [b1] "m"(*reinterpret_cast<const __m512*>(bk + 16)),
+            [b2] "m"(*reinterpret_cast<const __m512*>(bk + 32)),
+            [b3] "m"(*reinterpret_cast<const __m512*>(bk + 48)));
+    }
   }
 
   __m512 bv[NC];
@@ -165,12 +199,12 @@ inline void sgemm_tile_avx512(const GemmBlock& blk, const float* x, const float*
     bv[c] = blk.finish && bias ? _mm512_maskz_loadu_ps(mask[c], bias + off) : _mm512_setzero_ps();
   }
   #pragma GCC unroll 12
-  for (int r = 0; r < MR; ++r) {
+  for (int r = 0; r < ROWS; ++r) {
     float* yr = y + r * blk.ldy;
     #pragma GCC unroll 8
     for (int c = 0; c < NC; ++c) {
       const int off = kNr * (c / NV) + 16 * (c % NV);
-      __m512 v = acc[r][c];
+      __m512 v = r < MR ? acc[r < MR ? r : 0][c] : acc7[c % 4];
       if (blk.accumulate) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask[c], yr + off));
       if (blk.finish) {
         v = activate_ps(_mm512_add_ps(v, bv[c]), blk.act);
@@ -218,81 +252,6 @@ void one_row(const GemmBlock& blk, int64_t i0) {
   }
 }
 
-// 8 x 64 over one panel in one pass (the decode tile for weights streamed from
-// DRAM, see the top): rows 0..6 as in the EB tile (28 zmm accumulators, 4 zmm
-// of weights, x as embedded broadcasts); row 7 keeps its 4 accumulators in
-// memory (L1) and updates them after the 28 FMAs, when the weight registers
-// are free: broadcast, load, FMA with the weights re-read from L1, store.
-// Same FMA chains in the same order as every other tile.
-void tile_8x64_stream(const GemmBlock& blk, const float* x, const float* b, float* y, const float* bias,
-                      int cols) {
-  const float* xr[8];
-  #pragma GCC unroll 8
-  for (int r = 0; r < 8; ++r) xr[r] = x + r * blk.ldx;
-  __m512 acc[7][4];
-  #pragma GCC unroll 7
-  for (int r = 0; r < 7; ++r) {
-    #pragma GCC unroll 4
-    for (int c = 0; c < 4; ++c) acc[r][c] = _mm512_setzero_ps();
-  }
-  __m512 acc7[4];  // in memory: the asm below reads and writes it there
-  #pragma GCC unroll 4
-  for (int c = 0; c < 4; ++c) acc7[c] = _mm512_setzero_ps();
-  const int64_t kc = blk.kc;
-  for (int64_t k = 0; k < kc; ++k) {
-    const float* bk = b + k * kNr;
-    __m512 bv[4];
-    #pragma GCC unroll 4
-    for (int c = 0; c < 4; ++c) bv[c] = _mm512_load_ps(bk + 16 * c);
-    #pragma GCC unroll 7
-    for (int r = 0; r < 7; ++r) {
-      #pragma GCC unroll 4
-      for (int c = 0; c < 4; ++c) {
-        asm("vfmadd231ps %2%{1to16%}, %1, %0" : "+v"(acc[r][c]) : "v"(bv[c]), "m"(xr[r][k]));
-      }
-    }
-    __m512 t1, t2, t3;
-    asm("vbroadcastss %[x], %[t1]\n\t"
-        "vmovaps %[a0], %[t2]\n\t"
-        "vmovaps %[a1], %[t3]\n\t"
-        "vfmadd231ps %[b0], %[t1], %[t2]\n\t"
-        "vfmadd231ps %[b1], %[t1], %[t3]\n\t"
-        "vmovaps %[t2], %[a0]\n\t"
-        "vmovaps %[t3], %[a1]\n\t"
-        "vmovaps %[a2], %[t2]\n\t"
-        "vmovaps %[a3], %[t3]\n\t"
-        "vfmadd231ps %[b2], %[t1], %[t2]\n\t"
-        "vfmadd231ps %[b3], %[t1], %[t3]\n\t"
-        "vmovaps %[t2], %[a2]\n\t"
-        "vmovaps %[t3], %[a3]"
-        : [t1] "=&v"(t1), [t2] "=&v"(t2), [t3] "=&v"(t3), [a0] "+m"(acc7[0]), [a1] "+m"(acc7[1]),
-          [a2] "+m"(acc7[2]), [a3] "+m"(acc7[3])
-        : [x] "m"(xr[7][k]), [b0] "m"(*reinterpret_cast<const __m512*>(bk)),
-          [b1] "m"(*reinterpret_cast<const __m512*>(bk + 16)),
-          [b2] "m"(*reinterpret_cast<const __m512*>(bk + 32)),
-          [b3] "m"(*reinterpret_cast<const __m512*>(bk + 48)));
-  }
-  #pragma GCC unroll 4
-  for (int c = 0; c < 4; ++c) {
-    const int v = cols - 16 * c;
-    if (v <= 0) break;
-    const __mmask16 mask = v >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << v) - 1);
-    const int off = 16 * c;
-    const __m512 bb = blk.finish && bias ? _mm512_maskz_loadu_ps(mask, bias + off) : _mm512_setzero_ps();
-    #pragma GCC unroll 8
-    for (int r = 0; r < 8; ++r) {
-      float* yr = y + r * blk.ldy;
-      __m512 val = r < 7 ? acc[r < 7 ? r : 0][c] : acc7[c];
-      if (blk.accumulate) val = _mm512_add_ps(val, _mm512_maskz_loadu_ps(mask, yr + off));
-      if (blk.finish) {
-        val = activate_ps(_mm512_add_ps(val, bb), blk.act);
-        if (blk.residual) val = _mm512_add_ps(val, _mm512_maskz_loadu_ps(mask, blk.residual + (yr - blk.y) + off));
-      }
-      _mm512_mask_storeu_ps(yr + off, mask, val);
-    }
-  }
-}
-
 // All 2 <= MR <= 12 rows of panel n0 / kNr (the decode path, see the top).
 template <int MR>
 void panel_all_rows(const GemmBlock& blk, int64_t n0) {
@@ -309,7 +268,7 @@ void panel_all_rows(const GemmBlock& blk, int64_t n0) {
     return;
   }
   if (blk.stream) {  // 8 rows in one pass, then any others from L2 (see the top)
-    tile_8x64_stream(blk, blk.x, b, y, bias, cols);
+    sgemm_tile_avx512<7, 4, 1, false, true, true>(blk, blk.x, b, b, y, bias, cols);
     constexpr int MB = MR > 8 ? MR - 8 : 1;
     if (MR > 8) sgemm_tile_avx512<MB, 4, 1, false>(blk, blk.x + 8 * blk.ldx, b, b, y + 8 * blk.ldy, bias, cols);
     return;
