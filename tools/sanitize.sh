@@ -35,7 +35,7 @@ export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 # tests pass under ASan too but need dist/ and time the event loop.)
 ADDON_TESTS=(test/linear.test.ts test/attention.test.ts test/ops.test.ts test/topk.test.ts
   test/activations.test.ts test/batch-invariance.test.ts test/errors.test.ts test/runtime.test.ts
-  test/model.test.ts test/hf-models.test.ts test/decoder-step.test.ts)
+  test/linear-dtypes.test.ts test/model.test.ts test/hf-models.test.ts test/decoder-step.test.ts)
 
 case ${1:-} in
   kernels)
