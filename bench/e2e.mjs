@@ -47,19 +47,31 @@ function sources(config, B, S, seed) {
   );
 }
 
-/** [median seconds, runs]: one warm-up, then runs until minRuns and (maxRuns or the budget in seconds). */
-async function median(fn, { budget, minRuns, maxRuns, warmup = true }) {
-  if (warmup) await fn();
-  const times = [];
+/**
+ * { [key]: [median seconds, runs] } of several functions timed in turn (one run of each per
+ * round), so that a machine getting busier or quieter hits them all alike: one warm-up each,
+ * then rounds until minRuns and (maxRuns or the budget in seconds per function).
+ */
+async function medians(fns, { budget, minRuns, maxRuns, warmup = true }) {
+  const keys = Object.keys(fns);
+  if (warmup) for (const k of keys) await fns[k]();
+  const times = Object.fromEntries(keys.map((k) => [k, []]));
   const start = performance.now();
-  while (times.length < minRuns || (times.length < maxRuns && performance.now() - start < budget * 1000)) {
-    const t0 = performance.now();
-    await fn();
-    times.push((performance.now() - t0) / 1000);
+  for (let n = 0; n < minRuns || (n < maxRuns && performance.now() - start < budget * keys.length * 1000); n++) {
+    for (const k of keys) {
+      const t0 = performance.now();
+      await fns[k]();
+      times[k].push((performance.now() - t0) / 1000);
+    }
   }
-  times.sort((a, b) => a - b);
-  return [times[Math.floor(times.length / 2)], times.length];
+  return Object.fromEntries(keys.map((k) => {
+    const t = times[k].sort((a, b) => a - b);
+    return [k, [t[Math.floor(t.length / 2)], t.length]];
+  }));
 }
+
+/** [median seconds, runs] of one function, as medians(). */
+const median = async (fn, runs) => (await medians({ fn }, runs)).fn;
 
 const log = (line) => process.stderr.write(`  ${line}\n`);
 const fmtRuns = (row) => Object.entries(row).filter(([, v]) => Array.isArray(v)).map(([k, [s, n]]) => `${k} ${(s * 1e3).toFixed(1)} ms (${n} runs)`).join(', ');
@@ -109,25 +121,29 @@ async function aiaynChild(job) {
   const results = [];
   const dtypeIds = {};
   const missing = [];
+  const models = {};
   for (const dtype of job.dtypes) {
-    setThreads(1);
     const [model, why] = loadAs(job.model, dtype);
     if (!model) {
       missing.push(`aiayn ${dtype}: ${why}`);
       continue;
     }
+    models[dtype] = model;
     dtypeIds[dtype] = Object.fromEntries(greedy.map((w) => [w.name, { ids: gen(model, w), forced: teacherForced(model, w, reference[w.name]) }]));
-    for (const threads of job.threads) {
-      setThreads(threads);
-      for (const w of job.workloads) {
-        const row = { workload: w.name, threads, dtype };
-        row.native = await median(w.kind === 'encoder' ? () => model.encode(w.src) : () => gen(model, w), job.runs);
+  }
+  // Every dtype in turn on each workload: their ratios are what the goals judge.
+  for (const threads of job.threads) {
+    setThreads(threads);
+    for (const w of job.workloads) {
+      const fns = Object.fromEntries(Object.entries(models).map(([d, m]) => [d, w.kind === 'encoder' ? () => m.encode(w.src) : () => gen(m, w)]));
+      for (const [dtype, native] of Object.entries(await medians(fns, job.runs))) {
+        const row = { workload: w.name, threads, dtype, native };
         results.push(row);
         log(`aiayn ${dtype} ${threads}t ${w.name}: ${fmtRuns(row)}`);
       }
     }
-    model.dispose();
   }
+  for (const m of Object.values(models)) m.dispose();
   if (job.reference.length > 0) {
     const ref = Transformer.load(job.model, { backend: 'reference' });
     for (const w of job.workloads.filter((x) => job.reference.includes(x.name))) {
