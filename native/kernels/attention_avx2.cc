@@ -142,13 +142,13 @@ void prefill_kv_block(Prefill& st, int64_t j0, int64_t jn, bool diag) {
     // A query with nothing visible yet keeps max -inf; subtract 0 instead so
     // exp2(-inf - 0) = 0 rather than NaN.
     const __m256 m_use = _mm256_blendv_ps(mx, _mm256_setzero_ps(), _mm256_cmp_ps(mx, ninf, _CMP_EQ_OQ));
-    const __m256 al = exp2_ps(_mm256_sub_ps(m_old, m_use));
+    const __m256 al = Math<VecAvx2>::exp2(_mm256_sub_ps(m_old, m_use));
     __m256 sum0 = _mm256_setzero_ps(), sum1 = _mm256_setzero_ps();
     int64_t jj = 0;
     for (; jj + 1 < jn; jj += 2) {
       float* s0 = st.s + jj * QB + v * W;
-      const __m256 p0 = exp2_ps(_mm256_sub_ps(_mm256_load_ps(s0), m_use));
-      const __m256 p1 = exp2_ps(_mm256_sub_ps(_mm256_load_ps(s0 + QB), m_use));
+      const __m256 p0 = Math<VecAvx2>::exp2(_mm256_sub_ps(_mm256_load_ps(s0), m_use));
+      const __m256 p1 = Math<VecAvx2>::exp2(_mm256_sub_ps(_mm256_load_ps(s0 + QB), m_use));
       _mm256_store_ps(s0, p0);
       _mm256_store_ps(s0 + QB, p1);
       sum0 = _mm256_add_ps(sum0, p0);
@@ -156,7 +156,7 @@ void prefill_kv_block(Prefill& st, int64_t j0, int64_t jn, bool diag) {
     }
     if (jj < jn) {
       float* s0 = st.s + jj * QB + v * W;
-      const __m256 p0 = exp2_ps(_mm256_sub_ps(_mm256_load_ps(s0), m_use));
+      const __m256 p0 = Math<VecAvx2>::exp2(_mm256_sub_ps(_mm256_load_ps(s0), m_use));
       _mm256_store_ps(s0, p0);
       sum0 = _mm256_add_ps(sum0, p0);
     }
@@ -340,16 +340,16 @@ void attention_decode_row_avx2(const AttentionArgs& a, int64_t b, int64_t h, int
       _mm256_store_ps(s + g, sv);
       bmax = _mm256_max_ps(bmax, sv);
     }
-    const float mx = hmax_ps(bmax);
+    const float mx = VecAvx2::reduce_max(bmax);
     const float m_new = mx > m ? mx : m;
     const float al = __builtin_exp2f(m - m_new);
     __m256 sum = _mm256_setzero_ps();
     for (int64_t g = 0; g < jn; g += W) {
-      const __m256 p = exp2_ps(_mm256_sub_ps(_mm256_load_ps(s + g), _mm256_set1_ps(m_new)));
+      const __m256 p = Math<VecAvx2>::exp2(_mm256_sub_ps(_mm256_load_ps(s + g), _mm256_set1_ps(m_new)));
       _mm256_store_ps(s + g, p);
       sum = _mm256_add_ps(sum, p);
     }
-    l = l * al + hsum_ps(sum);
+    l = l * al + VecAvx2::reduce_add(sum);
     m = m_new;
     const float* vr0 = vb + jb * vs;
     for (int64_t c0 = 0; c0 < nd; c0 += DC) {

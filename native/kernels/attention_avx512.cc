@@ -156,13 +156,13 @@ void prefill_kv_block(Prefill& st, int64_t j0, int64_t jn, bool diag) {
     // exp2(-inf - 0) = 0 rather than NaN.
     const __m512 m_use = _mm512_mask_blend_ps(
         _mm512_cmp_ps_mask(mx, _mm512_set1_ps(-__builtin_inff()), _CMP_EQ_OQ), mx, _mm512_setzero_ps());
-    const __m512 al = exp2_ps(_mm512_sub_ps(m_old, m_use));
+    const __m512 al = Math<VecAvx512>::exp2(_mm512_sub_ps(m_old, m_use));
     __m512 sum0 = _mm512_setzero_ps(), sum1 = _mm512_setzero_ps();
     int64_t jj = 0;
     for (; jj + 1 < jn; jj += 2) {
       float* s0 = st.s + jj * QB + v * W;
-      const __m512 p0 = exp2_ps(_mm512_sub_ps(_mm512_load_ps(s0), m_use));
-      const __m512 p1 = exp2_ps(_mm512_sub_ps(_mm512_load_ps(s0 + QB), m_use));
+      const __m512 p0 = Math<VecAvx512>::exp2(_mm512_sub_ps(_mm512_load_ps(s0), m_use));
+      const __m512 p1 = Math<VecAvx512>::exp2(_mm512_sub_ps(_mm512_load_ps(s0 + QB), m_use));
       _mm512_store_ps(s0, p0);
       _mm512_store_ps(s0 + QB, p1);
       sum0 = _mm512_add_ps(sum0, p0);
@@ -170,7 +170,7 @@ void prefill_kv_block(Prefill& st, int64_t j0, int64_t jn, bool diag) {
     }
     if (jj < jn) {
       float* s0 = st.s + jj * QB + v * W;
-      const __m512 p0 = exp2_ps(_mm512_sub_ps(_mm512_load_ps(s0), m_use));
+      const __m512 p0 = Math<VecAvx512>::exp2(_mm512_sub_ps(_mm512_load_ps(s0), m_use));
       _mm512_store_ps(s0, p0);
       sum0 = _mm512_add_ps(sum0, p0);
     }
@@ -419,16 +419,16 @@ void attention_decode_row_avx512(const AttentionArgs& a, int64_t b, int64_t h, i
       _mm512_store_ps(s + g, sv);
       bmax = _mm512_max_ps(bmax, sv);
     }
-    const float mx = hmax_ps(bmax);
+    const float mx = VecAvx512::reduce_max(bmax);
     const float m_new = mx > m ? mx : m;
     const float al = __builtin_exp2f(m - m_new);
     __m512 sum = _mm512_setzero_ps();
     for (int64_t g = 0; g < jn; g += W) {
-      const __m512 p = exp2_ps(_mm512_sub_ps(_mm512_load_ps(s + g), _mm512_set1_ps(m_new)));
+      const __m512 p = Math<VecAvx512>::exp2(_mm512_sub_ps(_mm512_load_ps(s + g), _mm512_set1_ps(m_new)));
       _mm512_store_ps(s + g, p);
       sum = _mm512_add_ps(sum, p);
     }
-    l = l * al + hsum_ps(sum);
+    l = l * al + VecAvx512::reduce_add(sum);
     m = m_new;
     const float* vr0 = vb + jb * vs;
     for (int64_t c0 = 0; c0 < nd; c0 += DC) {

@@ -3,7 +3,7 @@
 // Compiled with baseline flags. The per-ISA kernels (ops_kernels.h) each handle
 // a contiguous block of rows; every row is computed by the same code whatever
 // the split, so results do not depend on the thread count. Accuracy is that of
-// the kernels (see ops_scalar.cc / ops_avx2.cc / ops_avx512.cc).
+// the kernels (see ops_scalar.cc and ops_impl.h).
 //
 // Every call goes through parallel_for, even with one task (it then runs
 // inline): that keeps FTZ/DAZ on for all sizes, so small and large calls agree
@@ -26,28 +26,30 @@ constexpr int64_t kParallelMin = 16 * 1024;
 // Smallest block of elements worth a task of its own.
 constexpr int64_t kTaskMin = 8 * 1024;
 
+// The kernels of one ISA, chosen once (every level above avx512 runs the
+// avx512 kernels: the fp32 ops have no wider path).
 struct OpsTable {
-  decltype(&layernorm_rows_scalar) layernorm;
-  decltype(&rmsnorm_rows_scalar) rmsnorm;
-  decltype(&glu_rows_scalar) glu;
-  decltype(&softmax_rows_scalar) softmax;
-  decltype(&log_softmax_rows_scalar) log_softmax;
-  decltype(&argmax_rows_scalar) argmax;
-  decltype(&embedding_rows_scalar) embedding;
+  LayernormFn* layernorm;
+  RmsnormFn* rmsnorm;
+  GluFn* glu;
+  RowsFn* softmax;
+  RowsFn* log_softmax;
+  ArgmaxFn* argmax;
+  EmbeddingFn* embedding;
 };
 
 OpsTable select_table() {
   const Isa isa = active_isa();
   if (at_least(isa, Isa::avx512)) {
-    return {layernorm_rows_avx512, rmsnorm_rows_avx512, glu_rows_avx512, softmax_rows_avx512, log_softmax_rows_avx512,
-            argmax_rows_avx512, embedding_rows_avx512};
+    return {f32_layernorm__avx512, f32_rmsnorm__avx512, f32_glu__avx512, f32_softmax__avx512,
+            f32_log_softmax__avx512, f32_argmax__avx512, f32_embedding__avx512};
   }
   if (at_least(isa, Isa::avx2)) {
-    return {layernorm_rows_avx2, rmsnorm_rows_avx2, glu_rows_avx2, softmax_rows_avx2, log_softmax_rows_avx2, argmax_rows_avx2,
-            embedding_rows_avx2};
+    return {f32_layernorm__avx2, f32_rmsnorm__avx2, f32_glu__avx2, f32_softmax__avx2, f32_log_softmax__avx2,
+            f32_argmax__avx2, f32_embedding__avx2};
   }
-  return {layernorm_rows_scalar, rmsnorm_rows_scalar, glu_rows_scalar, softmax_rows_scalar, log_softmax_rows_scalar,
-          argmax_rows_scalar, embedding_rows_scalar};
+  return {f32_layernorm__scalar, f32_rmsnorm__scalar, f32_glu__scalar, f32_softmax__scalar,
+          f32_log_softmax__scalar, f32_argmax__scalar, f32_embedding__scalar};
 }
 
 const OpsTable& kernels() {

@@ -43,20 +43,9 @@ float blocked_sum(int64_t n, const F& term) {
   return total;
 }
 
-// The position row added to token row r of embedding_rows, or null for none.
-const float* position_row(const float* positions, int64_t pos_offset, const int32_t* pos_offsets,
-                          const int32_t* pos_ids, int64_t r, int64_t T, int64_t D) {
-  if (positions == nullptr) return nullptr;
-  if (pos_ids != nullptr) {
-    return pos_ids[r] < 0 ? nullptr : positions + static_cast<int64_t>(pos_ids[r]) * D;
-  }
-  const int64_t off = pos_offsets ? pos_offsets[r / T] : pos_offset;
-  return positions + (off + r % T) * D;
-}
-
 }  // namespace
 
-void layernorm_rows_scalar(const float* x, const float* residual, const float* gamma,
+void f32_layernorm__scalar(const float* x, const float* residual, const float* gamma,
                            const float* beta, float eps, int64_t rows, int64_t D, float* y) {
   for (int64_t r = 0; r < rows; ++r) {
     const float* xr = x + r * D;
@@ -77,7 +66,7 @@ void layernorm_rows_scalar(const float* x, const float* residual, const float* g
   }
 }
 
-void rmsnorm_rows_scalar(const float* x, const float* residual, const float* gamma, float eps,
+void f32_rmsnorm__scalar(const float* x, const float* residual, const float* gamma, float eps,
                          int64_t rows, int64_t D, float* y) {
   for (int64_t r = 0; r < rows; ++r) {
     const float* xr = x + r * D;
@@ -94,7 +83,7 @@ void rmsnorm_rows_scalar(const float* x, const float* residual, const float* gam
   }
 }
 
-void glu_rows_scalar(const float* x, int64_t rows, int64_t F, Activation act, float* y) {
+void f32_glu__scalar(const float* x, int64_t rows, int64_t F, Activation act, float* y) {
   for (int64_t r = 0; r < rows; ++r) {
     const float* a = x + r * 2 * F;
     const float* g = a + F;
@@ -103,7 +92,7 @@ void glu_rows_scalar(const float* x, int64_t rows, int64_t F, Activation act, fl
   }
 }
 
-void softmax_rows_scalar(const float* x, int64_t rows, int64_t N, float* y) {
+void f32_softmax__scalar(const float* x, int64_t rows, int64_t N, float* y) {
   for (int64_t r = 0; r < rows; ++r) {
     const float* xr = x + r * N;
     float* yr = y + r * N;
@@ -119,7 +108,7 @@ void softmax_rows_scalar(const float* x, int64_t rows, int64_t N, float* y) {
   }
 }
 
-void log_softmax_stats_scalar(const float* xr, int64_t N, float* max, float* lse) {
+void f32_log_softmax_stats__scalar(const float* xr, int64_t N, float* max, float* lse) {
   float mx = -INFINITY;
   for (int64_t i = 0; i < N; ++i) mx = xr[i] > mx ? xr[i] : mx;
   *max = mx;
@@ -127,12 +116,12 @@ void log_softmax_stats_scalar(const float* xr, int64_t N, float* max, float* lse
   *lse = std::log(blocked_sum(N, [&](int64_t i) { return std::exp(xr[i] - mx); }));
 }
 
-void log_softmax_rows_scalar(const float* x, int64_t rows, int64_t N, float* y) {
+void f32_log_softmax__scalar(const float* x, int64_t rows, int64_t N, float* y) {
   for (int64_t r = 0; r < rows; ++r) {
     const float* xr = x + r * N;
     float* yr = y + r * N;
     float mx, lse;
-    log_softmax_stats_scalar(xr, N, &mx, &lse);
+    f32_log_softmax_stats__scalar(xr, N, &mx, &lse);
     if (mx == -INFINITY) {
       for (int64_t i = 0; i < N; ++i) yr[i] = -INFINITY;
       continue;
@@ -141,7 +130,7 @@ void log_softmax_rows_scalar(const float* x, int64_t rows, int64_t N, float* y) 
   }
 }
 
-void argmax_rows_scalar(const float* x, int64_t rows, int64_t N, int32_t* out) {
+void f32_argmax__scalar(const float* x, int64_t rows, int64_t N, int32_t* out) {
   for (int64_t r = 0; r < rows; ++r) {
     const float* xr = x + r * N;
     int64_t best = 0;
@@ -161,14 +150,14 @@ void argmax_rows_scalar(const float* x, int64_t rows, int64_t N, int32_t* out) {
   }
 }
 
-void embedding_rows_scalar(const int32_t* ids, int64_t r0, int64_t r1, int64_t T,
+void f32_embedding__scalar(const int32_t* ids, int64_t r0, int64_t r1, int64_t T,
                            const float* table, int64_t D, float scale, const float* positions,
                            int64_t pos_offset, const int32_t* pos_offsets,
                            const int32_t* pos_ids, float* y) {
   for (int64_t r = r0; r < r1; ++r) {
     const float* e = table + static_cast<int64_t>(ids[r]) * D;
     float* yr = y + r * D;
-    const float* p = position_row(positions, pos_offset, pos_offsets, pos_ids, r, T, D);
+    const float* p = embedding_position_row(positions, pos_offset, pos_offsets, pos_ids, r, T, D);
     if (p) {
       for (int64_t i = 0; i < D; ++i) yr[i] = e[i] * scale + p[i];
     } else {

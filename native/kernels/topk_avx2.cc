@@ -95,7 +95,7 @@ void topk_rows_avx2(const float* x, int64_t rows, int64_t N, int64_t k, bool log
     TopkRow row{values + r * k, indices + r * k, k};
     if (log_softmax) {
       float mx, lse;
-      log_softmax_stats_avx2(xr, N, &mx, &lse);
+      f32_log_softmax_stats__avx2(xr, N, &mx, &lse);
       if (mx == -__builtin_inff()) {
         topk_all_neg_inf(row);
         continue;

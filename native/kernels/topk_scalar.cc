@@ -18,7 +18,7 @@ void topk_rows_scalar(const float* x, int64_t rows, int64_t N, int64_t k, bool l
     TopkRow row{values + r * k, indices + r * k, k};
     float mx = 0.0f, lse = 0.0f;
     if (log_softmax) {
-      log_softmax_stats_scalar(xr, N, &mx, &lse);
+      f32_log_softmax_stats__scalar(xr, N, &mx, &lse);
       if (mx == -INFINITY) {
         topk_all_neg_inf(row);
         continue;

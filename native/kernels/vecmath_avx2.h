@@ -1,31 +1,27 @@
-// Vectorised fp32 math for AVX2 + FMA (8 lanes). Header-only, every function
-// `static inline`, so each ISA translation unit gets its own copy and nothing is
-// shared across TUs with different target flags. Include only from TUs compiled
-// with -mavx2 -mfma.
+// AVX2 + FMA vector traits (8 fp32 lanes) and vecmath.h over them. Include
+// only from translation units compiled with -mavx2 -mfma: everything here is
+// in an anonymous namespace (or instantiated on VecAvx2, which is), so each
+// such TU has its own copy and no code crosses TUs with other target flags.
 //
-// Contract (measured against double precision over dense sweeps):
-//   exp_ps(x)   e^x. Max error 1 ulp on [-87.3, 88.7] (normal results);
-//               x <= -104 or -inf -> 0, x >= 89 or +inf -> +inf, NaN -> NaN.
-//               Results below FLT_MIN are denormal (0 under FTZ).
-//   exp2_ps(x)  2^x. Max error 1 ulp on [-126, 128); x <= -151 -> 0,
-//               x >= 129 -> +inf, NaN -> NaN.
-//   erf_ps(x)   erf(x). Max abs error 1.2e-7 over all reals (relative error
-//               of a few ulp near 0); exactly +-1 for |x| >= 3.92, NaN -> NaN.
-//   x_sigmoid_ps(x, t)  x * sigmoid(t), as x / (1 + e^(-t)): one exp_ps, one
-//               add, one divide, so within ~2.5 ulp of x sigmoid(t) for t
-//               given. t -> -inf (e^(-t) overflows to inf) gives x / inf = +-0
-//               for finite x; NaN in x or t -> NaN.
-//   activate_ps(v, act)  the Activation of activation.h, lane by lane: gelu
-//               with erf_ps; gelu_tanh as x_sigmoid_ps(x, 2z) (1 + tanh z =
-//               2 sigmoid(2z), no cancellation for negative x); silu as
-//               x_sigmoid_ps(x, x). Non-finite inputs as activation.h says.
-//   hsum_ps / hmax_ps  horizontal sum / max of the 8 lanes.
-// All live in namespace aiayn; the __m512 overloads are in vecmath_avx512.h.
-//
-// exp: Cody-Waite range reduction x = n ln2 + r, |r| <= ln2/2, with n rounded
-// from x log2(e); e^r by the Cephes degree-7 polynomial. 2^n is applied as two
-// exponent-field multiplies 2^(n>>1) * 2^(n-(n>>1)), each a normal float for
-// every clamped n, so overflow and underflow round once, like vscalefps.
+// The interface every traits struct offers (VecAvx512 the same, 16 lanes):
+//   V (vector), VI (int32 vector), M (lane mask: here a float vector of
+//   all-ones / zero lanes), W (lanes);
+//   loads/stores: load/store (aligned to the vector), loadu/storeu,
+//   maskz_loadu (masked-off lanes read 0, never touch memory), mask_storeu;
+//   masks: tail(n) (lanes [0, n), all for n >= W), all(), none(), bits(m)
+//   (lane k -> bit k), mask_or, maskz(m, v) (v with lanes outside m zeroed);
+//   arithmetic: add sub mul div fmadd (a b + c) fnmadd (c - a b), min/max
+//   (as the instructions: on NaN the second operand is returned), round
+//   (to nearest even), scale_pow2(p, n) (p 2^n for integral n in [-152, 130],
+//   rounded once), and_/or_/andnot (bit operations; andnot(a, b) = ~a & b);
+//   compares lt/eq (ordered), unord; blend(m, a, b) (m ? b : a);
+//   reductions reduce_add/reduce_max, and sums_of(v[W]) (lane k = the sum of
+//   v[k]'s lanes, a shuffle tree); transpose(r[W]) (r[c] becomes column c);
+//   int32: set1_i, bits_of (the float bits), cmpgt_i, blend_i, and_i, xor_i,
+//   sub_i, srai31_i (each lane's sign bit spread).
+// Results of every primitive are fixed by IEEE fp32 (and by the order of the
+// reduction trees, fixed here), so a kernel written over them gives the same
+// bits every time on one ISA.
 #pragma once
 
 #include <immintrin.h>
@@ -35,121 +31,122 @@
 #include "activation.h"
 
 namespace aiayn {
+namespace {
 
-// p * 2^n for integral n in [-152, 130].
-static inline __m256 scale_pow2_ps_(__m256 p, __m256 n) {
-  const __m256i ni = _mm256_cvtps_epi32(n);
-  const __m256i n1 = _mm256_srai_epi32(ni, 1);
-  const __m256i n2 = _mm256_sub_epi32(ni, n1);
-  const __m256i bias = _mm256_set1_epi32(127);
-  const __m256 s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n1, bias), 23));
-  const __m256 s2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n2, bias), 23));
-  return _mm256_mul_ps(_mm256_mul_ps(p, s1), s2);
-}
+struct VecAvx2 {
+  using V = __m256;
+  using VI = __m256i;
+  using M = __m256;
+  static constexpr int W = 8;
 
-static inline __m256 exp_ps(__m256 x) {
-  // max/min with x second keep NaN (the second operand is returned on NaN).
-  x = _mm256_min_ps(_mm256_set1_ps(89.0f), _mm256_max_ps(_mm256_set1_ps(-104.0f), x));
-  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  // ln2 split: the high part has 9 significant bits, so n * hi is exact.
-  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
-  p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r);
-  p = _mm256_add_ps(p, _mm256_set1_ps(1.0f));
-  return scale_pow2_ps_(p, n);
-}
+  static V zero() { return _mm256_setzero_ps(); }
+  static V set1(float x) { return _mm256_set1_ps(x); }
+  static V load(const float* p) { return _mm256_load_ps(p); }
+  static V loadu(const float* p) { return _mm256_loadu_ps(p); }
+  static void store(float* p, V v) { _mm256_store_ps(p, v); }
+  static void storeu(float* p, V v) { _mm256_storeu_ps(p, v); }
+  static V maskz_loadu(M m, const float* p) { return _mm256_maskload_ps(p, _mm256_castps_si256(m)); }
+  static void mask_storeu(float* p, M m, V v) { _mm256_maskstore_ps(p, _mm256_castps_si256(m), v); }
 
-static inline __m256 exp2_ps(__m256 x) {
-  x = _mm256_min_ps(_mm256_set1_ps(129.0f), _mm256_max_ps(_mm256_set1_ps(-151.0f), x));
-  const __m256 n = _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  const __m256 r = _mm256_sub_ps(x, n);  // exact, |r| <= 0.5
-  __m256 p = _mm256_set1_ps(1.535336188319500e-4f);
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.339887440266574e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(9.618437357674640e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.550332471162809e-2f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(2.402264791363012e-1f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(6.931472028550421e-1f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-  return scale_pow2_ps_(p, n);
-}
-
-// erf in two pieces, both evaluated and blended (fits: minimax relative error,
-// fp32 coefficients):
-//   |x| < 0.6:  x P(x^2), P of degree 5 (fit error 1e-10 relative);
-//   |x| >= 0.6: sign(x) (1 - e^(-z^2) R(z)), z = min(|x|, 3.92), R = erfc(z) e^(z^2)
-//               as a degree 3/4 rational (fit error 3e-9 relative), so the
-//               result is 1 minus a small, accurately computed term.
-// Beyond 3.92, erf rounds to +-1 in fp32.
-static inline __m256 erf_ps(__m256 x) {
-  const __m256 sign = _mm256_castsi256_ps(_mm256_set1_epi32(INT32_MIN));
-  const __m256 ax = _mm256_andnot_ps(sign, x);
-  const __m256 x2 = _mm256_mul_ps(x, x);
-  __m256 p = _mm256_set1_ps(-7.345635095e-04f);
-  p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(5.176410079e-03f));
-  p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(-2.685736492e-02f));
-  p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(1.128371730e-01f));
-  p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(-3.761263788e-01f));
-  p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(1.128379226e+00f));
-  const __m256 small = _mm256_mul_ps(x, p);
-  const __m256 z = _mm256_min_ps(_mm256_set1_ps(3.92f), ax);  // keeps NaN
-  __m256 rn = _mm256_set1_ps(9.856500477e-02f);
-  rn = _mm256_fmadd_ps(rn, z, _mm256_set1_ps(4.774539769e-01f));
-  rn = _mm256_fmadd_ps(rn, z, _mm256_set1_ps(1.018731594e+00f));
-  rn = _mm256_fmadd_ps(rn, z, _mm256_set1_ps(9.999448061e-01f));
-  __m256 rd = _mm256_set1_ps(1.747436225e-01f);
-  rd = _mm256_fmadd_ps(rd, z, _mm256_set1_ps(8.453794718e-01f));
-  rd = _mm256_fmadd_ps(rd, z, _mm256_set1_ps(1.901512265e+00f));
-  rd = _mm256_fmadd_ps(rd, z, _mm256_set1_ps(2.146641016e+00f));
-  rd = _mm256_fmadd_ps(rd, z, _mm256_set1_ps(1.000000000e+00f));
-  const __m256 e = exp_ps(_mm256_mul_ps(_mm256_sub_ps(_mm256_setzero_ps(), z), z));
-  const __m256 large = _mm256_fnmadd_ps(e, _mm256_div_ps(rn, rd), _mm256_set1_ps(1.0f));
-  const __m256 signed_large = _mm256_or_ps(large, _mm256_and_ps(sign, x));
-  return _mm256_blendv_ps(signed_large, small, _mm256_cmp_ps(ax, _mm256_set1_ps(0.6f), _CMP_LT_OQ));
-}
-
-static inline __m256 x_sigmoid_ps(__m256 x, __m256 t) {
-  const __m256 e = exp_ps(_mm256_sub_ps(_mm256_setzero_ps(), t));
-  return _mm256_div_ps(x, _mm256_add_ps(_mm256_set1_ps(1.0f), e));
-}
-
-static inline __m256 activate_ps(__m256 v, Activation act) {
-  switch (act) {
-    case Activation::relu: return _mm256_max_ps(v, _mm256_setzero_ps());
-    case Activation::gelu: {
-      const __m256 h = _mm256_mul_ps(v, _mm256_set1_ps(0.5f));
-      return _mm256_fmadd_ps(h, erf_ps(_mm256_mul_ps(v, _mm256_set1_ps(0.70710678118654752f))), h);
-    }
-    case Activation::gelu_tanh: {
-      // 2z = 2 sqrt(2/pi) (v + 0.044715 v^3) = v (c1 + c3 v^2)
-      const __m256 v2 = _mm256_mul_ps(v, v);
-      const __m256 t = _mm256_mul_ps(v, _mm256_fmadd_ps(_mm256_set1_ps(2.0f * kGeluTanhC * kGeluTanhA), v2,
-                                                    _mm256_set1_ps(2.0f * kGeluTanhC)));
-      return x_sigmoid_ps(v, t);
-    }
-    case Activation::silu: return x_sigmoid_ps(v, v);
-    default: return v;
+  static M tail(int64_t n) {
+    const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    return _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n < W ? n : W)), iota));
   }
-}
+  static M all() { return _mm256_castsi256_ps(_mm256_set1_epi32(-1)); }
+  static M none() { return _mm256_setzero_ps(); }
+  static int bits(M m) { return _mm256_movemask_ps(m); }
+  static M mask_or(M a, M b) { return _mm256_or_ps(a, b); }
+  static V maskz(M m, V v) { return _mm256_and_ps(v, m); }
 
-static inline float hsum_ps(__m256 x) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
+  static V add(V a, V b) { return _mm256_add_ps(a, b); }
+  static V sub(V a, V b) { return _mm256_sub_ps(a, b); }
+  static V mul(V a, V b) { return _mm256_mul_ps(a, b); }
+  static V div(V a, V b) { return _mm256_div_ps(a, b); }
+  static V fmadd(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+  static V fnmadd(V a, V b, V c) { return _mm256_fnmadd_ps(a, b, c); }
+  static V min(V a, V b) { return _mm256_min_ps(a, b); }
+  static V max(V a, V b) { return _mm256_max_ps(a, b); }
+  static V round(V x) { return _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+  // Two exponent-field multiplies 2^(n>>1) * 2^(n-(n>>1)), each a normal
+  // float for every n in range, so overflow and underflow round once.
+  static V scale_pow2(V p, V n) {
+    const __m256i ni = _mm256_cvtps_epi32(n);
+    const __m256i n1 = _mm256_srai_epi32(ni, 1);
+    const __m256i n2 = _mm256_sub_epi32(ni, n1);
+    const __m256i bias = _mm256_set1_epi32(127);
+    const __m256 s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n1, bias), 23));
+    const __m256 s2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n2, bias), 23));
+    return _mm256_mul_ps(_mm256_mul_ps(p, s1), s2);
+  }
+  static V and_(V a, V b) { return _mm256_and_ps(a, b); }
+  static V or_(V a, V b) { return _mm256_or_ps(a, b); }
+  static V andnot(V a, V b) { return _mm256_andnot_ps(a, b); }
+  static M lt(V a, V b) { return _mm256_cmp_ps(a, b, _CMP_LT_OQ); }
+  static M eq(V a, V b) { return _mm256_cmp_ps(a, b, _CMP_EQ_OQ); }
+  static M unord(V a, V b) { return _mm256_cmp_ps(a, b, _CMP_UNORD_Q); }
+  static V blend(M m, V a, V b) { return _mm256_blendv_ps(a, b, m); }
 
-static inline float hmax_ps(__m256 x) {
-  __m128 s = _mm_max_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
-  s = _mm_max_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_max_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
+  static float reduce_add(V x) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+  }
+  static float reduce_max(V x) {
+    __m128 s = _mm_max_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
+    s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_max_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+  }
+  static V sums_of(const V* v) {
+    __m256 s[4];
+    for (int k = 0; k < 4; ++k)
+      s[k] = _mm256_add_ps(_mm256_unpacklo_ps(v[2 * k], v[2 * k + 1]), _mm256_unpackhi_ps(v[2 * k], v[2 * k + 1]));
+    const __m256 g0 = _mm256_add_ps(_mm256_shuffle_ps(s[0], s[1], _MM_SHUFFLE(1, 0, 1, 0)),
+                                    _mm256_shuffle_ps(s[0], s[1], _MM_SHUFFLE(3, 2, 3, 2)));
+    const __m256 g1 = _mm256_add_ps(_mm256_shuffle_ps(s[2], s[3], _MM_SHUFFLE(1, 0, 1, 0)),
+                                    _mm256_shuffle_ps(s[2], s[3], _MM_SHUFFLE(3, 2, 3, 2)));
+    return _mm256_add_ps(_mm256_permute2f128_ps(g0, g1, 0x20), _mm256_permute2f128_ps(g0, g1, 0x31));
+  }
+  static void transpose(V (&r)[W]) {
+    __m256 t[8], u[8];
+    for (int i = 0; i < 4; ++i) {
+      t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+      t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    // u[4 i + j], 128-bit lane L: column 4 L + j of rows 4 i .. 4 i + 3.
+    for (int i = 0; i < 2; ++i) {
+      u[4 * i] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+      u[4 * i + 1] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+      u[4 * i + 2] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+      u[4 * i + 3] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+    for (int j = 0; j < 4; ++j) {
+      r[j] = _mm256_permute2f128_ps(u[j], u[4 + j], 0x20);
+      r[4 + j] = _mm256_permute2f128_ps(u[j], u[4 + j], 0x31);
+    }
+  }
 
+  static VI set1_i(int32_t x) { return _mm256_set1_epi32(x); }
+  static VI bits_of(V v) { return _mm256_castps_si256(v); }
+  static M cmpgt_i(VI a, VI b) { return _mm256_castsi256_ps(_mm256_cmpgt_epi32(a, b)); }
+  static VI blend_i(M m, VI a, VI b) { return _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(a), _mm256_castsi256_ps(b), m)); }
+  static VI and_i(VI a, VI b) { return _mm256_and_si256(a, b); }
+  static VI xor_i(VI a, VI b) { return _mm256_xor_si256(a, b); }
+  static VI sub_i(VI a, VI b) { return _mm256_sub_epi32(a, b); }
+  static VI srai31_i(VI a) { return _mm256_srai_epi32(a, 31); }
+};
+
+}  // namespace
+}  // namespace aiayn
+
+#include "vecmath.h"
+
+namespace aiayn {
+namespace {
+
+// The epilogue activation of the AVX2 GEMM (gemm_avx2.cc).
+inline __m256 activate_ps(__m256 v, Activation act) { return Math<VecAvx2>::activate(v, act); }
+
+}  // namespace
 }  // namespace aiayn

@@ -1,31 +1,10 @@
-// Vectorised fp32 math for AVX-512 (16 lanes). Header-only, every function
-// `static inline`, so each ISA translation unit gets its own copy and nothing is
-// shared across TUs with different target flags. Include only from TUs compiled
-// with -mavx512f -mavx512dq (and friends).
-//
-// Contract (measured against double precision over dense sweeps):
-//   exp_ps(x)   e^x. Max error 1 ulp on [-87.3, 88.7] (normal results);
-//               x <= -104 or -inf -> 0, x >= 89 or +inf -> +inf, NaN -> NaN.
-//               Results below FLT_MIN are denormal (0 under FTZ).
-//   exp2_ps(x)  2^x. Max error 1 ulp on [-126, 128); x <= -151 -> 0,
-//               x >= 129 -> +inf, NaN -> NaN.
-//   erf_ps(x)   erf(x). Max abs error 1.2e-7 over all reals (relative error
-//               of a few ulp near 0); exactly +-1 for |x| >= 3.92, NaN -> NaN.
-//   x_sigmoid_ps(x, t)  x * sigmoid(t), as x / (1 + e^(-t)): one exp_ps, one
-//               add, one divide, so within ~2.5 ulp of x sigmoid(t) for t
-//               given. t -> -inf (e^(-t) overflows to inf) gives x / inf = +-0
-//               for finite x; NaN in x or t -> NaN.
-//   activate_ps(v, act)  the Activation of activation.h, lane by lane: gelu
-//               with erf_ps; gelu_tanh as x_sigmoid_ps(x, 2z) (1 + tanh z =
-//               2 sigmoid(2z), no cancellation for negative x); silu as
-//               x_sigmoid_ps(x, x). Non-finite inputs as activation.h says.
-//   hsum_ps / hmax_ps  horizontal sum / max of the 16 lanes.
-// All live in namespace aiayn; the __m256 overloads are in vecmath_avx2.h.
-//
-// exp: Cody-Waite range reduction x = n ln2 + r, |r| <= ln2/2, with n rounded
-// from x log2(e); e^r by the Cephes degree-7 polynomial; the 2^n scaling is
-// vscalefps, which also produces the overflow/underflow limits without a
-// separate special-case path.
+// AVX-512 vector traits (16 fp32 lanes, opmask registers as masks) and
+// vecmath.h over them. Include only from translation units compiled with
+// -mavx512f -mavx512dq -mavx512bw -mavx512vl: everything here is in an
+// anonymous namespace (or instantiated on VecAvx512, which is), so each such
+// TU has its own copy and no code crosses TUs with other target flags.
+// The interface is VecAvx2's (vecmath_avx2.h); M is an __mmask16 here, and
+// scale_pow2 is vscalefps, which rounds overflow and underflow once itself.
 #pragma once
 
 #include <immintrin.h>
@@ -35,99 +14,109 @@
 #include "activation.h"
 
 namespace aiayn {
+namespace {
 
-static inline __m512 exp_ps(__m512 x) {
-  // max/min with x second keep NaN (the second operand is returned on NaN).
-  x = _mm512_min_ps(_mm512_set1_ps(89.0f), _mm512_max_ps(_mm512_set1_ps(-104.0f), x));
-  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  // ln2 split: the high part has 9 significant bits, so n * hi is exact.
-  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-  p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r);
-  p = _mm512_add_ps(p, _mm512_set1_ps(1.0f));
-  return _mm512_scalef_ps(p, n);
-}
+struct VecAvx512 {
+  using V = __m512;
+  using VI = __m512i;
+  using M = __mmask16;
+  static constexpr int W = 16;
 
-static inline __m512 exp2_ps(__m512 x) {
-  x = _mm512_min_ps(_mm512_set1_ps(129.0f), _mm512_max_ps(_mm512_set1_ps(-151.0f), x));
-  const __m512 n = _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  const __m512 r = _mm512_sub_ps(x, n);  // exact, |r| <= 0.5
-  __m512 p = _mm512_set1_ps(1.535336188319500e-4f);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.339887440266574e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(9.618437357674640e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.550332471162809e-2f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(2.402264791363012e-1f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(6.931472028550421e-1f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-  return _mm512_scalef_ps(p, n);
-}
+  static V zero() { return _mm512_setzero_ps(); }
+  static V set1(float x) { return _mm512_set1_ps(x); }
+  static V load(const float* p) { return _mm512_load_ps(p); }
+  static V loadu(const float* p) { return _mm512_loadu_ps(p); }
+  static void store(float* p, V v) { _mm512_store_ps(p, v); }
+  static void storeu(float* p, V v) { _mm512_storeu_ps(p, v); }
+  static V maskz_loadu(M m, const float* p) { return _mm512_maskz_loadu_ps(m, p); }
+  static void mask_storeu(float* p, M m, V v) { _mm512_mask_storeu_ps(p, m, v); }
 
-// erf in two pieces, both evaluated and blended (fits: minimax relative error,
-// fp32 coefficients):
-//   |x| < 0.6:  x P(x^2), P of degree 5 (fit error 1e-10 relative);
-//   |x| >= 0.6: sign(x) (1 - e^(-z^2) R(z)), z = min(|x|, 3.92), R = erfc(z) e^(z^2)
-//               as a degree 3/4 rational (fit error 3e-9 relative), so the
-//               result is 1 minus a small, accurately computed term.
-// Beyond 3.92, erf rounds to +-1 in fp32.
-static inline __m512 erf_ps(__m512 x) {
-  const __m512 sign = _mm512_castsi512_ps(_mm512_set1_epi32(INT32_MIN));
-  const __m512 ax = _mm512_andnot_ps(sign, x);
-  const __m512 x2 = _mm512_mul_ps(x, x);
-  __m512 p = _mm512_set1_ps(-7.345635095e-04f);
-  p = _mm512_fmadd_ps(p, x2, _mm512_set1_ps(5.176410079e-03f));
-  p = _mm512_fmadd_ps(p, x2, _mm512_set1_ps(-2.685736492e-02f));
-  p = _mm512_fmadd_ps(p, x2, _mm512_set1_ps(1.128371730e-01f));
-  p = _mm512_fmadd_ps(p, x2, _mm512_set1_ps(-3.761263788e-01f));
-  p = _mm512_fmadd_ps(p, x2, _mm512_set1_ps(1.128379226e+00f));
-  const __m512 small = _mm512_mul_ps(x, p);
-  const __m512 z = _mm512_min_ps(_mm512_set1_ps(3.92f), ax);  // keeps NaN
-  __m512 rn = _mm512_set1_ps(9.856500477e-02f);
-  rn = _mm512_fmadd_ps(rn, z, _mm512_set1_ps(4.774539769e-01f));
-  rn = _mm512_fmadd_ps(rn, z, _mm512_set1_ps(1.018731594e+00f));
-  rn = _mm512_fmadd_ps(rn, z, _mm512_set1_ps(9.999448061e-01f));
-  __m512 rd = _mm512_set1_ps(1.747436225e-01f);
-  rd = _mm512_fmadd_ps(rd, z, _mm512_set1_ps(8.453794718e-01f));
-  rd = _mm512_fmadd_ps(rd, z, _mm512_set1_ps(1.901512265e+00f));
-  rd = _mm512_fmadd_ps(rd, z, _mm512_set1_ps(2.146641016e+00f));
-  rd = _mm512_fmadd_ps(rd, z, _mm512_set1_ps(1.000000000e+00f));
-  const __m512 e = exp_ps(_mm512_mul_ps(_mm512_sub_ps(_mm512_setzero_ps(), z), z));
-  const __m512 large = _mm512_fnmadd_ps(e, _mm512_div_ps(rn, rd), _mm512_set1_ps(1.0f));
-  const __m512 signed_large = _mm512_or_ps(large, _mm512_and_ps(sign, x));
-  return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(ax, _mm512_set1_ps(0.6f), _CMP_LT_OQ), signed_large, small);
-}
+  static M tail(int64_t n) { return n >= W ? static_cast<M>(0xFFFF) : static_cast<M>((1u << n) - 1u); }
+  static M all() { return static_cast<M>(0xFFFF); }
+  static M none() { return 0; }
+  static int bits(M m) { return m; }
+  static M mask_or(M a, M b) { return a | b; }
+  static V maskz(M m, V v) { return _mm512_maskz_mov_ps(m, v); }
 
-static inline __m512 x_sigmoid_ps(__m512 x, __m512 t) {
-  const __m512 e = exp_ps(_mm512_sub_ps(_mm512_setzero_ps(), t));
-  return _mm512_div_ps(x, _mm512_add_ps(_mm512_set1_ps(1.0f), e));
-}
+  static V add(V a, V b) { return _mm512_add_ps(a, b); }
+  static V sub(V a, V b) { return _mm512_sub_ps(a, b); }
+  static V mul(V a, V b) { return _mm512_mul_ps(a, b); }
+  static V div(V a, V b) { return _mm512_div_ps(a, b); }
+  static V fmadd(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+  static V fnmadd(V a, V b, V c) { return _mm512_fnmadd_ps(a, b, c); }
+  static V min(V a, V b) { return _mm512_min_ps(a, b); }
+  static V max(V a, V b) { return _mm512_max_ps(a, b); }
+  static V round(V x) { return _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+  static V scale_pow2(V p, V n) { return _mm512_scalef_ps(p, n); }
+  static V and_(V a, V b) { return _mm512_and_ps(a, b); }
+  static V or_(V a, V b) { return _mm512_or_ps(a, b); }
+  static V andnot(V a, V b) { return _mm512_andnot_ps(a, b); }
+  static M lt(V a, V b) { return _mm512_cmp_ps_mask(a, b, _CMP_LT_OQ); }
+  static M eq(V a, V b) { return _mm512_cmp_ps_mask(a, b, _CMP_EQ_OQ); }
+  static M unord(V a, V b) { return _mm512_cmp_ps_mask(a, b, _CMP_UNORD_Q); }
+  static V blend(M m, V a, V b) { return _mm512_mask_blend_ps(m, a, b); }
 
-static inline __m512 activate_ps(__m512 v, Activation act) {
-  switch (act) {
-    case Activation::relu: return _mm512_max_ps(v, _mm512_setzero_ps());
-    case Activation::gelu: {
-      const __m512 h = _mm512_mul_ps(v, _mm512_set1_ps(0.5f));
-      return _mm512_fmadd_ps(h, erf_ps(_mm512_mul_ps(v, _mm512_set1_ps(0.70710678118654752f))), h);
-    }
-    case Activation::gelu_tanh: {
-      // 2z = 2 sqrt(2/pi) (v + 0.044715 v^3) = v (c1 + c3 v^2)
-      const __m512 v2 = _mm512_mul_ps(v, v);
-      const __m512 t = _mm512_mul_ps(v, _mm512_fmadd_ps(_mm512_set1_ps(2.0f * kGeluTanhC * kGeluTanhA), v2,
-                                                    _mm512_set1_ps(2.0f * kGeluTanhC)));
-      return x_sigmoid_ps(v, t);
-    }
-    case Activation::silu: return x_sigmoid_ps(v, v);
-    default: return v;
+  static float reduce_add(V x) { return _mm512_reduce_add_ps(x); }
+  static float reduce_max(V x) { return _mm512_reduce_max_ps(x); }
+  static V sums_of(const V* v) {
+    __m512 s[8], g[4];
+    for (int k = 0; k < 8; ++k)
+      s[k] = _mm512_add_ps(_mm512_unpacklo_ps(v[2 * k], v[2 * k + 1]), _mm512_unpackhi_ps(v[2 * k], v[2 * k + 1]));
+    for (int k = 0; k < 4; ++k)
+      g[k] = _mm512_add_ps(_mm512_shuffle_ps(s[2 * k], s[2 * k + 1], _MM_SHUFFLE(1, 0, 1, 0)),
+                           _mm512_shuffle_ps(s[2 * k], s[2 * k + 1], _MM_SHUFFLE(3, 2, 3, 2)));
+    const __m512 h01 = _mm512_add_ps(_mm512_shuffle_f32x4(g[0], g[1], _MM_SHUFFLE(2, 0, 2, 0)),
+                                     _mm512_shuffle_f32x4(g[0], g[1], _MM_SHUFFLE(3, 1, 3, 1)));
+    const __m512 h23 = _mm512_add_ps(_mm512_shuffle_f32x4(g[2], g[3], _MM_SHUFFLE(2, 0, 2, 0)),
+                                     _mm512_shuffle_f32x4(g[2], g[3], _MM_SHUFFLE(3, 1, 3, 1)));
+    return _mm512_add_ps(_mm512_shuffle_f32x4(h01, h23, _MM_SHUFFLE(2, 0, 2, 0)),
+                         _mm512_shuffle_f32x4(h01, h23, _MM_SHUFFLE(3, 1, 3, 1)));
   }
-}
+  static void transpose(V (&r)[W]) {
+    __m512 t[16], u[16];
+    for (int i = 0; i < 8; ++i) {
+      t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+      t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    // u[4 i + j], 128-bit lane L: column 4 L + j of rows 4 i .. 4 i + 3.
+    for (int i = 0; i < 4; ++i) {
+      u[4 * i] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+      u[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+      u[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+      u[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+    for (int j = 0; j < 4; ++j) {
+      const __m512 a = _mm512_shuffle_f32x4(u[j], u[4 + j], _MM_SHUFFLE(2, 0, 2, 0));
+      const __m512 b = _mm512_shuffle_f32x4(u[j], u[4 + j], _MM_SHUFFLE(3, 1, 3, 1));
+      const __m512 c = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], _MM_SHUFFLE(2, 0, 2, 0));
+      const __m512 d = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], _MM_SHUFFLE(3, 1, 3, 1));
+      r[j] = _mm512_shuffle_f32x4(a, c, _MM_SHUFFLE(2, 0, 2, 0));
+      r[4 + j] = _mm512_shuffle_f32x4(b, d, _MM_SHUFFLE(2, 0, 2, 0));
+      r[8 + j] = _mm512_shuffle_f32x4(a, c, _MM_SHUFFLE(3, 1, 3, 1));
+      r[12 + j] = _mm512_shuffle_f32x4(b, d, _MM_SHUFFLE(3, 1, 3, 1));
+    }
+  }
 
-static inline float hsum_ps(__m512 x) { return _mm512_reduce_add_ps(x); }
-static inline float hmax_ps(__m512 x) { return _mm512_reduce_max_ps(x); }
+  static VI set1_i(int32_t x) { return _mm512_set1_epi32(x); }
+  static VI bits_of(V v) { return _mm512_castps_si512(v); }
+  static M cmpgt_i(VI a, VI b) { return _mm512_cmpgt_epi32_mask(a, b); }
+  static VI blend_i(M m, VI a, VI b) { return _mm512_mask_blend_epi32(m, a, b); }
+  static VI and_i(VI a, VI b) { return _mm512_and_si512(a, b); }
+  static VI xor_i(VI a, VI b) { return _mm512_xor_si512(a, b); }
+  static VI sub_i(VI a, VI b) { return _mm512_sub_epi32(a, b); }
+  static VI srai31_i(VI a) { return _mm512_srai_epi32(a, 31); }
+};
 
+}  // namespace
+}  // namespace aiayn
+
+#include "vecmath.h"
+
+namespace aiayn {
+namespace {
+
+// The epilogue activation of the AVX-512 GEMM (gemm_avx512.cc).
+inline __m512 activate_ps(__m512 v, Activation act) { return Math<VecAvx512>::activate(v, act); }
+
+}  // namespace
 }  // namespace aiayn
