@@ -26,13 +26,12 @@ namespace {
 constexpr int64_t kParallelMin = 16 * 1024;
 constexpr int64_t kTaskMin = 8 * 1024;
 
-using RowsFn = decltype(&topk_rows_scalar);
-
-RowsFn select_rows_fn() {
+// Every ISA level >= avx512 runs the avx512 kernel (fp32 has no wider path).
+TopkFn* select_kernel() {
   const Isa isa = active_isa();
-  if (at_least(isa, Isa::avx512)) return topk_rows_avx512;
-  if (at_least(isa, Isa::avx2)) return topk_rows_avx2;
-  return topk_rows_scalar;
+  if (at_least(isa, Isa::avx512)) return f32_topk__avx512;
+  if (at_least(isa, Isa::avx2)) return f32_topk__avx2;
+  return f32_topk__scalar;
 }
 
 // Pair a ranks below pair b: a lower key, or the same key at a higher index.
@@ -115,7 +114,7 @@ void topk_all_neg_inf(TopkRow& row) {
 void topk(const float* x, int64_t rows, int64_t N, int64_t k, bool log_softmax, float* values,
           int32_t* indices) {
   if (rows <= 0 || N <= 0 || k <= 0) return;
-  static const RowsFn fn = select_rows_fn();
+  static TopkFn* const fn = select_kernel();
   int64_t blocks = 1;
   if (rows > 1 && rows * N >= kParallelMin) {
     const int64_t nt = threads();

@@ -49,12 +49,10 @@ void topk_finish(TopkRow& row);
 void topk_all_neg_inf(TopkRow& row);
 
 // The rows [0, rows) of x [rows, N] into values / indices [rows, k]
-// (see topk.h), single-threaded; topk.cc picks the ISA and splits rows.
-void topk_rows_scalar(const float* x, int64_t rows, int64_t N, int64_t k, bool log_softmax,
-                      float* values, int32_t* indices);
-void topk_rows_avx2(const float* x, int64_t rows, int64_t N, int64_t k, bool log_softmax,
-                    float* values, int32_t* indices);
-void topk_rows_avx512(const float* x, int64_t rows, int64_t N, int64_t k, bool log_softmax,
-                      float* values, int32_t* indices);
+// (see topk.h), single-threaded; topk.cc picks the ISA and splits rows. The
+// scalar kernel is topk_scalar.cc, the SIMD ones topk_impl.h instantiated.
+using TopkFn = void(const float* x, int64_t rows, int64_t N, int64_t k, bool log_softmax, float* values,
+                    int32_t* indices);
+TopkFn f32_topk__scalar, f32_topk__avx2, f32_topk__avx512;
 
 }  // namespace aiayn

@@ -11,8 +11,8 @@
 
 namespace aiayn {
 
-void topk_rows_scalar(const float* x, int64_t rows, int64_t N, int64_t k, bool log_softmax,
-                      float* values, int32_t* indices) {
+void f32_topk__scalar(const float* x, int64_t rows, int64_t N, int64_t k, bool log_softmax, float* values,
+                      int32_t* indices) {
   for (int64_t r = 0; r < rows; ++r) {
     const float* xr = x + r * N;
     TopkRow row{values + r * k, indices + r * k, k};

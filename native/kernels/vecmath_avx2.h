@@ -9,7 +9,7 @@
 //   loads/stores: load/store (aligned to the vector), loadu/storeu,
 //   maskz_loadu (masked-off lanes read 0, never touch memory), mask_storeu;
 //   masks: tail(n) (lanes [0, n), all for n >= W), all(), none(), bits(m)
-//   (lane k -> bit k), mask_or, maskz(m, v) (v with lanes outside m zeroed);
+//   (lane k -> bit k), mask_or, mask_and, maskz(m, v) (v with lanes outside m zeroed);
 //   arithmetic: add sub mul div fmadd (a b + c) fnmadd (c - a b), min/max
 //   (as the instructions: on NaN the second operand is returned), round
 //   (to nearest even), scale_pow2(p, n) (p 2^n for integral n in [-152, 130],
@@ -17,8 +17,8 @@
 //   compares lt/eq (ordered), unord; blend(m, a, b) (m ? b : a);
 //   reductions reduce_add/reduce_max, and sums_of(v[W]) (lane k = the sum of
 //   v[k]'s lanes, a shuffle tree); transpose(r[W]) (r[c] becomes column c);
-//   int32: set1_i, bits_of (the float bits), cmpgt_i, blend_i, and_i, xor_i,
-//   sub_i, srai31_i (each lane's sign bit spread).
+//   int32: set1_i, bits_of (the float bits), cmpgt_i, blend_i, and_i,
+//   negate_if_neg_i(a, bits) (-a where bits < 0, else a).
 // Results of every primitive are fixed by IEEE fp32 (and by the order of the
 // reduction trees, fixed here), so a kernel written over them gives the same
 // bits every time on one ISA.
@@ -56,6 +56,7 @@ struct VecAvx2 {
   static M none() { return _mm256_setzero_ps(); }
   static int bits(M m) { return _mm256_movemask_ps(m); }
   static M mask_or(M a, M b) { return _mm256_or_ps(a, b); }
+  static M mask_and(M a, M b) { return _mm256_and_ps(a, b); }
   static V maskz(M m, V v) { return _mm256_and_ps(v, m); }
 
   static V add(V a, V b) { return _mm256_add_ps(a, b); }
@@ -130,11 +131,13 @@ struct VecAvx2 {
   static VI set1_i(int32_t x) { return _mm256_set1_epi32(x); }
   static VI bits_of(V v) { return _mm256_castps_si256(v); }
   static M cmpgt_i(VI a, VI b) { return _mm256_castsi256_ps(_mm256_cmpgt_epi32(a, b)); }
-  static VI blend_i(M m, VI a, VI b) { return _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(a), _mm256_castsi256_ps(b), m)); }
+  static VI blend_i(M m, VI a, VI b) { return _mm256_blendv_epi8(a, b, _mm256_castps_si256(m)); }
   static VI and_i(VI a, VI b) { return _mm256_and_si256(a, b); }
-  static VI xor_i(VI a, VI b) { return _mm256_xor_si256(a, b); }
-  static VI sub_i(VI a, VI b) { return _mm256_sub_epi32(a, b); }
-  static VI srai31_i(VI a) { return _mm256_srai_epi32(a, 31); }
+  // -a in the lanes where `bits` is negative (sign bit set), a elsewhere.
+  static VI negate_if_neg_i(VI a, VI bits) {
+    const __m256i sign = _mm256_srai_epi32(bits, 31);  // 0 or -1
+    return _mm256_sub_epi32(_mm256_xor_si256(a, sign), sign);
+  }
 };
 
 }  // namespace

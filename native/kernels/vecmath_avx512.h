@@ -36,6 +36,7 @@ struct VecAvx512 {
   static M none() { return 0; }
   static int bits(M m) { return m; }
   static M mask_or(M a, M b) { return a | b; }
+  static M mask_and(M a, M b) { return a & b; }
   static V maskz(M m, V v) { return _mm512_maskz_mov_ps(m, v); }
 
   static V add(V a, V b) { return _mm512_add_ps(a, b); }
@@ -100,11 +101,12 @@ struct VecAvx512 {
   static VI set1_i(int32_t x) { return _mm512_set1_epi32(x); }
   static VI bits_of(V v) { return _mm512_castps_si512(v); }
   static M cmpgt_i(VI a, VI b) { return _mm512_cmpgt_epi32_mask(a, b); }
-  static VI blend_i(M m, VI a, VI b) { return _mm512_mask_blend_epi32(m, a, b); }
+  static VI blend_i(M m, VI a, VI b) { return _mm512_mask_mov_epi32(a, m, b); }
   static VI and_i(VI a, VI b) { return _mm512_and_si512(a, b); }
-  static VI xor_i(VI a, VI b) { return _mm512_xor_si512(a, b); }
-  static VI sub_i(VI a, VI b) { return _mm512_sub_epi32(a, b); }
-  static VI srai31_i(VI a) { return _mm512_srai_epi32(a, 31); }
+  // -a for a negative lane (sign bit set), a otherwise (as VecAvx2's).
+  static VI negate_if_neg_i(VI a, VI bits) {
+    return _mm512_mask_sub_epi32(a, _mm512_cmplt_epi32_mask(bits, _mm512_setzero_si512()), _mm512_setzero_si512(), a);
+  }
 };
 
 }  // namespace
