@@ -50,38 +50,33 @@ constexpr int64_t kMaxChunks = 4;
 constexpr int64_t kLine = 16;  // floats per cache line
 
 struct Kernels {
-  size_t (*prefill_scratch)(const AttentionArgs&);
-  size_t (*decode_scratch)(int64_t Dh);
-  void (*prefill)(const AttentionArgs&, int64_t, int64_t, int64_t, int64_t, float*);
-  void (*decode)(const AttentionArgs&, int64_t, int64_t, int64_t, int64_t, int64_t, float*, float*,
-                 float*);
+  AttentionPrefillScratchFn* prefill_scratch;
+  AttentionDecodeScratchFn* decode_scratch;
+  AttentionPrefillFn* prefill;
+  AttentionDecodeFn* decode;
   int64_t qblock;
   bool base2;  // decode states are in the log2 domain
 };
 
-const Kernels& kernels() {
-  static const Kernels scalar{attention_prefill_scratch_floats_scalar,
-                              attention_decode_scratch_floats_scalar,
-                              attention_prefill_block_scalar,
-                              attention_decode_row_scalar,
-                              kAttnQBlockScalar,
-                              false};
-  static const Kernels avx2{attention_prefill_scratch_floats_avx2,
-                            attention_decode_scratch_floats_avx2,
-                            attention_prefill_block_avx2,
-                            attention_decode_row_avx2,
-                            kAttnQBlockAvx2,
-                            true};
-  static const Kernels avx512{attention_prefill_scratch_floats_avx512,
-                              attention_decode_scratch_floats_avx512,
-                              attention_prefill_block_avx512,
-                              attention_decode_row_avx512,
-                              kAttnQBlockAvx512,
-                              true};
+// Chosen once; every ISA level >= avx512 runs the avx512 kernels (fp32
+// attention has no wider path).
+Kernels select_kernels() {
   const Isa isa = active_isa();
-  if (at_least(isa, Isa::avx512)) return avx512;
-  if (at_least(isa, Isa::avx2)) return avx2;
-  return scalar;
+  if (at_least(isa, Isa::avx512)) {
+    return {f32_attention_prefill_scratch__avx512, f32_attention_decode_scratch__avx512,
+            f32_attention_prefill__avx512, f32_attention_decode__avx512, kAttnQBlockAvx512, true};
+  }
+  if (at_least(isa, Isa::avx2)) {
+    return {f32_attention_prefill_scratch__avx2, f32_attention_decode_scratch__avx2, f32_attention_prefill__avx2,
+            f32_attention_decode__avx2, kAttnQBlockAvx2, true};
+  }
+  return {f32_attention_prefill_scratch__scalar, f32_attention_decode_scratch__scalar, f32_attention_prefill__scalar,
+          f32_attention_decode__scalar, kAttnQBlockScalar, false};
+}
+
+const Kernels& kernels() {
+  static const Kernels k = select_kernels();
+  return k;
 }
 
 int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }

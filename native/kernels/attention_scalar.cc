@@ -10,10 +10,10 @@
 
 namespace aiayn {
 
-size_t attention_prefill_scratch_floats_scalar(const AttentionArgs& a) { return static_cast<size_t>(a.Dh); }
-size_t attention_decode_scratch_floats_scalar(int64_t) { return 0; }
+size_t f32_attention_prefill_scratch__scalar(const AttentionArgs& a) { return static_cast<size_t>(a.Dh); }
+size_t f32_attention_decode_scratch__scalar(int64_t) { return 0; }
 
-void attention_decode_row_scalar(const AttentionArgs& a, int64_t b, int64_t h, int64_t i,
+void f32_attention_decode__scalar(const AttentionArgs& a, int64_t b, int64_t h, int64_t i,
                                  int64_t j0, int64_t j1, float* acc, float* ml, float*) {
   const int64_t Dh = a.Dh;
   const float* q = a.q + b * a.q_strides.batch + i * a.q_strides.time + h * a.q_strides.head;
@@ -46,14 +46,14 @@ void attention_decode_row_scalar(const AttentionArgs& a, int64_t b, int64_t h, i
   ml[1] = l;
 }
 
-void attention_prefill_block_scalar(const AttentionArgs& a, int64_t b, int64_t h, int64_t i0,
+void f32_attention_prefill__scalar(const AttentionArgs& a, int64_t b, int64_t h, int64_t i0,
                                     int64_t i1, float* scratch) {
   const int64_t kv_len = a.kv_lengths ? a.kv_lengths[b] : a.Tk;
   for (int64_t i = i0; i < i1; ++i) {
     int64_t end = kv_len;
     if (a.causal && i + (a.Tk - a.Tq) + 1 < end) end = i + (a.Tk - a.Tq) + 1;
     float ml[2] = {0.0f, 0.0f};
-    if (end > 0) attention_decode_row_scalar(a, b, h, i, 0, end, scratch, ml, nullptr);
+    if (end > 0) f32_attention_decode__scalar(a, b, h, i, 0, end, scratch, ml, nullptr);
     const float inv = ml[1] > 0.0f ? 1.0f / ml[1] : 0.0f;
     float* o = a.out + b * a.out_strides.batch + i * a.out_strides.time + h * a.out_strides.head;
     for (int64_t d = 0; d < a.Dh; ++d) o[d] = end > 0 ? scratch[d] * inv : 0.0f;

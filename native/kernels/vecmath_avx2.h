@@ -8,7 +8,7 @@
 //   all-ones / zero lanes), W (lanes);
 //   loads/stores: load/store (aligned to the vector), loadu/storeu,
 //   maskz_loadu (masked-off lanes read 0, never touch memory), mask_storeu;
-//   masks: tail(n) (lanes [0, n), all for n >= W), all(), none(), bits(m)
+//   masks: tail(n) (lanes [0, n): none for n <= 0, all for n >= W), all(), none(), bits(m)
 //   (lane k -> bit k), mask_or, mask_and, maskz(m, v) (v with lanes outside m zeroed);
 //   arithmetic: add sub mul div fmadd (a b + c) fnmadd (c - a b), min/max
 //   (as the instructions: on NaN the second operand is returned), round
@@ -50,7 +50,7 @@ struct VecAvx2 {
 
   static M tail(int64_t n) {
     const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    return _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n < W ? n : W)), iota));
+    return _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n < 0 ? 0 : n < W ? n : W)), iota));
   }
   static M all() { return _mm256_castsi256_ps(_mm256_set1_epi32(-1)); }
   static M none() { return _mm256_setzero_ps(); }

@@ -31,7 +31,7 @@ struct VecAvx512 {
   static V maskz_loadu(M m, const float* p) { return _mm512_maskz_loadu_ps(m, p); }
   static void mask_storeu(float* p, M m, V v) { _mm512_mask_storeu_ps(p, m, v); }
 
-  static M tail(int64_t n) { return n >= W ? static_cast<M>(0xFFFF) : static_cast<M>((1u << n) - 1u); }
+  static M tail(int64_t n) { return n <= 0 ? 0 : n >= W ? static_cast<M>(0xFFFF) : static_cast<M>((1u << n) - 1u); }
   static M all() { return static_cast<M>(0xFFFF); }
   static M none() { return 0; }
   static int bits(M m) { return m; }
