@@ -15,7 +15,9 @@
 // - bf16: Wb = bf16(W) (round to nearest even, NaN kept quiet, denormals
 //   flushed), [ceil(N/16)][ceil(K/2)][16][2] (k pairs, zero-padded), the same
 //   bytes on every ISA. Each call rounds x the same way; y = act(sum_k
-//   bf16(x) Wb + bias) + residual with fp32 sums (the products are exact).
+//   bf16(x) Wb + bias) + residual with fp32 sums (the products are exact),
+//   in depth order with the odd element of each pair first (vdpbf16ps's
+//   order), the same bits on every ISA.
 // - int8: per output column n, a = max_k |W[n,k]|, s_n = a / 127, q[n,k] =
 //   clamp(rne(W[n,k] * (127 / a)), -127, 127) (a == 0: s_n = 0, q = 0; a not
 //   finite: s_n = NaN, q = 0); [ceil(N/16)][ceil(K/4)][16][4] (k quads) plus

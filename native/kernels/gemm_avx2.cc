@@ -192,11 +192,12 @@ struct Bf16Wide256 : V256x2 {
     std::memcpy(&pair, x, 4);
     return {_mm256_set1_ps(bits_f32(pair << 16)), _mm256_set1_ps(bits_f32(pair & 0xFFFF0000u))};
   }
+  // Odd first, then even: vdpbf16ps's order, so every path gives the same bits.
   static void madd(Acc& a, const X& x, const W& w) {
-    a.lo = _mm256_fmadd_ps(x.even, w.even_lo, a.lo);
     a.lo = _mm256_fmadd_ps(x.odd, w.odd_lo, a.lo);
-    a.hi = _mm256_fmadd_ps(x.even, w.even_hi, a.hi);
+    a.lo = _mm256_fmadd_ps(x.even, w.even_lo, a.lo);
     a.hi = _mm256_fmadd_ps(x.odd, w.odd_hi, a.hi);
+    a.hi = _mm256_fmadd_ps(x.even, w.even_hi, a.hi);
   }
   static F result(const Acc& a, const DtBlock&, int64_t, int64_t, const Mask&) { return a; }
 };

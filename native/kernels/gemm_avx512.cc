@@ -306,9 +306,10 @@ struct Bf16Wide512 : V512 {
     std::memcpy(&pair, x, 4);
     return {_mm512_set1_ps(bits_f32(pair << 16)), _mm512_set1_ps(bits_f32(pair & 0xFFFF0000u))};
   }
+  // Odd first, then even: vdpbf16ps's order, so both paths give the same bits.
   static void madd(Acc& a, const X& x, const W& w) {
-    a = _mm512_fmadd_ps(x.even, w.even, a);
     a = _mm512_fmadd_ps(x.odd, w.odd, a);
+    a = _mm512_fmadd_ps(x.even, w.even, a);
   }
   static F result(Acc a, const DtBlock&, int64_t, int64_t, Mask) { return a; }
 };

@@ -3,7 +3,10 @@
 //
 // x is rounded with vcvtne2ps2bf16 (round to nearest even, NaN quiet,
 // denormals flushed: the contract's bf16 on every path) into k pairs, and
-// vdpbf16ps adds both products of a pair into each fp32 lane. Tile 6x64: 24
+// vdpbf16ps adds both products of a pair into each fp32 lane: the odd one,
+// rounded, then the even one, rounded (as the SDM's pseudo-code; checked bit
+// for bit here), which the widening paths repeat, so bf16 results are the
+// same bits on every ISA. Tile 6x64: 24
 // zmm accumulators, 4 panel loads and 6 broadcasts per depth pair; one row
 // 1x128 (8 chains).
 #include <immintrin.h>

@@ -9,7 +9,8 @@
 //
 // bf16 and int8: gemm_dt.h over plain-loop traits (one row x one panel per
 // tile): bf16 products widened by a 16-bit shift (exact in fp32) added in
-// depth order, int8 dot products in int32.
+// depth order (within a pair the odd element first, as vdpbf16ps does, so
+// every ISA gives the same bits), int8 dot products in int32.
 #include <cmath>
 
 #include "gemm_dt.h"
@@ -61,9 +62,9 @@ struct Bf16Scalar : ScalarVec {
     return {bits_f32(pair << 16), bits_f32(pair & 0xFFFF0000u)};
   }
   static void madd(Acc& a, const X& x, W w) {
-    for (int j = 0; j < kNrDt; ++j) {
-      a.v[j] += x.even * bits_f32(w[j] << 16);
+    for (int j = 0; j < kNrDt; ++j) {  // odd first, as vdpbf16ps (exact products: one rounding each)
       a.v[j] += x.odd * bits_f32(w[j] & 0xFFFF0000u);
+      a.v[j] += x.even * bits_f32(w[j] << 16);
     }
   }
   static F result(const Acc& a, const DtBlock&, int64_t, int64_t, Mask) { return a; }

@@ -15,6 +15,10 @@
 //   exactly; otherwise the last multiply-add may round once more.
 // Every case also checks batch invariance (each row computed alone gives the
 // same bits), zero rows (y = act(bias)) and rows holding NaN or inf.
+// Across ISAs: every bf16 and int8 kernel table this CPU can run gives the
+// same bits as the scalar one on one block (bf16: the widening paths add a
+// pair's products in vdpbf16ps's order; int8: the same integers, and no bias
+// or activation, so the scaling is one multiply on every path).
 #include <algorithm>
 #include <cfloat>
 #include <cstring>
@@ -22,6 +26,7 @@
 
 #include "check.h"
 #include "gemm.h"
+#include "gemm_kernels.h"
 #include "threadpool.h"
 
 namespace kt {
@@ -206,6 +211,66 @@ void run_shapes(aiayn::DType dtype, const std::vector<Shape>& shapes, int& varia
   }
 }
 
+// One block of every kernel table of `dtype` the CPU runs, against scalar's bits.
+void cross_isa(aiayn::DType dtype, const Shape& s, Rng& rng) {
+  using aiayn::Isa;
+  const int64_t M = s.M, N = s.N, K = s.K;
+  Case c(fmt("%s kernels of every ISA give the same bits M=%lld N=%lld K=%lld",
+             dtype == aiayn::DType::bf16 ? "bf16" : "int8", (long long)M, (long long)N, (long long)K));
+  Vec<float> w = rng.floats(N * K), x = rng.floats(M * K, -3.0f, 3.0f), bias = rng.floats(N);
+  aiayn::PackedWeights* pw = aiayn::linear_pack(w.data(), N, K, dtype);
+  std::vector<aiayn::DtKernels> tables = {aiayn::dt_kernels_scalar(dtype)};
+  const Isa best = aiayn::best_isa();
+  if (aiayn::at_least(best, Isa::avx2)) tables.push_back(aiayn::dt_kernels_avx2(dtype));
+  if (aiayn::at_least(best, Isa::avx512)) tables.push_back(aiayn::dt_kernels_avx512(dtype));
+  if (dtype == aiayn::DType::bf16 && aiayn::at_least(best, Isa::avx512_bf16)) {
+    tables.push_back(aiayn::dt_kernels_avx512bf16(dtype));
+  }
+  if (dtype == aiayn::DType::int8 && aiayn::at_least(best, Isa::avx512_vnni)) {
+    tables.push_back(aiayn::dt_kernels_avx512vnni(dtype));
+  }
+  const int64_t groups = (K + pw->kg - 1) / pw->kg;
+  std::vector<std::vector<float>> ys;
+  for (const aiayn::DtKernels& k : tables) {
+    const int64_t ldo = (groups * k.xbytes + 63) / 64 * 64;
+    std::vector<uint8_t> xq(static_cast<size_t>(M * ldo + 64));
+    uint8_t* xa = xq.data() + (64 - reinterpret_cast<uintptr_t>(xq.data()) % 64) % 64;
+    std::vector<float> scale(static_cast<size_t>(M)), y(static_cast<size_t>(M * N), NAN);
+    aiayn::DtBlock blk{};
+    // On the pool (inline, one task): FTZ/DAZ as in linear().
+    aiayn::parallel_for(1, [&](int64_t, int) {
+      k.prep(x.data(), K, M, K, xa, ldo, scale.data());
+      blk.x = xa;
+      blk.ldx = ldo;
+      blk.b = static_cast<const uint32_t*>(pw->data);
+      blk.panel_stride = groups * aiayn::kNrDt;
+      blk.m = M;
+      blk.n = N;
+      blk.kg = groups;
+      blk.y = y.data();
+      blk.ldy = N;
+      blk.bias = dtype == aiayn::DType::bf16 ? bias.data() : nullptr;
+      blk.xscale = scale.data();
+      blk.wscale = pw->scale;
+      blk.wsum = pw->qsum;
+      blk.finish = true;
+      blk.panel_outer = M <= aiayn::kSmallM;
+      blk.act = dtype == aiayn::DType::bf16 ? aiayn::Activation::relu : aiayn::Activation::none;
+      k.block(blk);
+    });
+    ys.push_back(std::move(y));
+  }
+  for (size_t t = 1; t < ys.size(); ++t) {
+    for (int64_t i = 0; i < M * N; ++i) {
+      if (std::memcmp(&ys[t][i], &ys[0][i], 4) != 0) {
+        c.fail(fmt("%s: y[%lld] = %.9g, scalar %.9g", tables[t].name, (long long)i, ys[t][i], ys[0][i]));
+        break;
+      }
+    }
+  }
+  aiayn::linear_free(pw);
+}
+
 }  // namespace
 
 void test_gemm_dt() {
@@ -222,6 +287,11 @@ void test_gemm_dt() {
       for (int64_t M : {1, 5, 7, 12, 13}) shapes.push_back({M, 65, K});
     for (int i = 0; i < 30; ++i) shapes.push_back({Ms[rng.below(18)], Ns[rng.below(11)], Ks[rng.below(14)]});
     run_shapes(dtype, shapes, variant, rng);
+  }
+  for (aiayn::DType dtype : {aiayn::DType::bf16, aiayn::DType::int8}) {
+    for (const Shape& s : std::vector<Shape>{{1, 17, 1}, {3, 65, 7}, {7, 129, 64}, {13, 65, 515}, {200, 33, 130}}) {
+      cross_isa(dtype, s, rng);
+    }
   }
   Case c("linear_pack int8 K > kInt8MaxK");
   const int64_t K = aiayn::kInt8MaxK + 1;
