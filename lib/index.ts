@@ -22,6 +22,7 @@ export type {
   WeightDType,
 } from './backend/backend.js';
 export { bf16Round, quantizeRows, type Int8Rows } from './backend/dtypes.js';
+export { EmbeddingTable, type EmbeddingDType } from './backend/embedding-table.js';
 export { native } from './backend/native.js';
 export { reference } from './backend/reference.js';
 export { getBackend, info, setThreads, type BackendName, type Info } from './runtime.js';

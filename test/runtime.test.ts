@@ -188,7 +188,8 @@ describe('runtime', () => {
     expect(() => addon.embedding(Int32Array.of(0, 1), 1, 2, f(8), 2, 4, 1, pos, 3, 0, f(8), null, f(2) as never)).toThrow(/positionIds must be an? Int32Array/);
     expect(() => addon.embedding(Int32Array.of(0, 1), 1, 2, f(8), 2, 4, 1, null, 0, 0, f(8), null, Int32Array.of(-1, -1))).toThrow(/positionIds needs positions/);
     expect(() => addon.embedding(Int32Array.of(0, 1), 1, 2, f(8), 2, 4, 1, pos, 3, 0, f(8), Int32Array.of(0), Int32Array.of(0, 1))).toThrow(/mutually exclusive/);
-    expect(() => (addon.embedding as (...a: unknown[]) => void)(Int32Array.of(0, 1), 1, 2, f(8), 2, 4, 1, pos, 3, 0, f(8), null, null, null)).toThrow(/embedding expects 11 to 13 arguments, got 14/);
+    expect(() => (addon.embedding as (...a: unknown[]) => void)(Int32Array.of(0, 1), 1, 2, f(8), 2, 4, 1, pos, 3, 0, f(8), null, null, 0, null, null)).toThrow(/embedding expects 11 to 15 arguments, got 16/);
+    expect(() => (addon.embedding as (...a: unknown[]) => void)(Int32Array.of(0, 1), 1, 2, f(8), 2, 4, 1, pos, 3, 0, f(8), null, null, 3)).toThrow(/tableDType must be/);
     // T > P is fine with position ids (pads take none); 11, 12 and 13 arguments all still work.
     const y3 = f(12);
     addon.embedding(Int32Array.of(0, 1, 0), 1, 3, Float32Array.of(1, 2, 3, 4, 5, 6, 7, 8), 2, 4, 2, f(8).fill(1), 2, 0, y3, null, Int32Array.of(-1, 1, -1));

@@ -35,7 +35,9 @@ export interface PackedLinearHandle {
 export interface DecoderStepSpecHandle {
   D: number; H: number; Dh: number; F: number; V: number;
   normFirst: boolean; gated: boolean; activation: number; eps: number; attentionScale: number;
-  embedding: Float32Array; embeddingScale: number; positions: Float32Array | null;
+  /** [V, D]: Float32Array, or with embeddingDType 1 bf16 bits (Uint16Array), 2 int8 values (Int8Array) and embeddingScales [V]. */
+  embedding: Float32Array | Uint16Array | Int8Array; embeddingDType: PackedDType; embeddingScales: Float32Array | null;
+  embeddingScale: number; positions: Float32Array | null;
   positionBias: Float32Array | null; L: number;
   embeddingNorm: [Float32Array, Float32Array | null] | null; finalNorm: [Float32Array, Float32Array | null] | null;
   generator: PackedLinearHandle;
@@ -90,10 +92,11 @@ export interface Addon {
   argmax(x: Float32Array, rows: number, N: number, out: Int32Array): void;
   topK(x: Float32Array, rows: number, N: number, k: number, logSoftmax: boolean, values: Float32Array, indices: Int32Array): void;
   DecoderStepPlan: new (spec: DecoderStepSpecHandle) => DecoderStepPlanHandle;
+  /** table: Float32Array, or with tableDType 1 the bf16 bits (Uint16Array), 2 int8 values (Int8Array) with rowScales [V]. */
   embedding(
-    ids: Int32Array, B: number, T: number, table: Float32Array, V: number, D: number, scale: number,
+    ids: Int32Array, B: number, T: number, table: Float32Array | Uint16Array | Int8Array, V: number, D: number, scale: number,
     positions: Float32Array | null, P: number, positionOffset: number, y: Float32Array,
-    positionOffsets?: Int32Array | null, positionIds?: Int32Array | null,
+    positionOffsets?: Int32Array | null, positionIds?: Int32Array | null, tableDType?: PackedDType, rowScales?: Float32Array | null,
   ): void;
 }
 

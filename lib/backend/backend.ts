@@ -1,4 +1,5 @@
 import type { Tensor } from '../tensor.js';
+import type { EmbeddingTable } from './embedding-table.js';
 
 /**
  * Activation fused into a linear layer, or the gate of `glu`:
@@ -199,7 +200,7 @@ export interface DecoderStepSpec {
   eps: number;
   /** Multiplies q·k in both attentions. */
   attentionScale: number;
-  embedding: Tensor; // [V, D]
+  embedding: Tensor | EmbeddingTable; // [V, D]
   embeddingScale: number;
   positions?: Tensor; // [P, D]
   positionBias?: Tensor; // [H, 2L - 1], self-attention's
@@ -298,8 +299,9 @@ export interface Backend {
   /**
    * ids [B, T] (each in [0, V)) -> table[ids] * scale + positions[offset(b) + t]: [B, T, D]
    * (or + positions[positionIds[b, t]], none where that id is negative).
+   * `table` [V, D] in fp32, or in bf16 / int8 (EmbeddingTable).
    */
-  embedding(ids: Int32Array, shape: readonly [number, number], table: Tensor, options?: EmbeddingOptions): Tensor;
+  embedding(ids: Int32Array, shape: readonly [number, number], table: Tensor | EmbeddingTable, options?: EmbeddingOptions): Tensor;
 
   /**
    * Optional: a whole decoder step in one call, over weights this backend

@@ -15,21 +15,27 @@ const MIN_NORMAL = 2 ** -126;
 const u32 = new Uint32Array(f32.buffer);
 
 /**
- * The bfloat16 value nearest to fp32(v), ties to even; NaN and ±inf stay;
- * fp32 denormals flush to a signed zero (as vcvtne2ps2bf16, and the kernel
- * threads run with denormals flushed anyway).
+ * The bits of the bfloat16 nearest to fp32(v), ties to even; NaN and ±inf
+ * stay; fp32 denormals flush to a signed zero (as vcvtne2ps2bf16, and the
+ * kernel threads run with denormals flushed anyway).
  */
-export function bf16Round(v: number): number {
+export function bf16Bits(v: number): number {
   f32[0] = v;
   const bits = u32[0];
-  if ((bits & 0x7f800000) === 0x7f800000) {
-    u32[0] = (bits & 0x007fffff) !== 0 ? (bits | 0x00400000) & 0xffff0000 : bits; // quiet NaN, or ±inf
-  } else if ((bits & 0x7f800000) === 0) {
-    u32[0] = bits & 0x80000000;
-  } else {
-    u32[0] = ((bits + 0x7fff + ((bits >>> 16) & 1)) >>> 16) << 16;
-  }
+  if ((bits & 0x7f800000) === 0x7f800000) return ((bits & 0x007fffff) !== 0 ? bits | 0x00400000 : bits) >>> 16; // quiet NaN, or ±inf
+  if ((bits & 0x7f800000) === 0) return (bits & 0x80000000) >>> 16;
+  return (bits + 0x7fff + ((bits >>> 16) & 1)) >>> 16;
+}
+
+/** The value of bfloat16 bits. */
+export function bf16Value(bits: number): number {
+  u32[0] = bits << 16;
   return f32[0];
+}
+
+/** The bfloat16 value nearest to fp32(v) (see bf16Bits). */
+export function bf16Round(v: number): number {
+  return bf16Value(bf16Bits(v));
 }
 
 /** Each element of `src` rounded to bfloat16, as float values. */
@@ -37,13 +43,6 @@ export function bf16RoundAll(src: Float32Array): Float32Array {
   const out = new Float32Array(src.length);
   for (let i = 0; i < src.length; i++) out[i] = bf16Round(src[i]);
   return out;
-}
-
-/** fp32 bfloat16 bits (Uint16Array) widened to float values. */
-export function bf16Widen(bits: Uint16Array): Float32Array {
-  const out = new Uint32Array(bits.length);
-  for (let i = 0; i < bits.length; i++) out[i] = bits[i] << 16;
-  return new Float32Array(out.buffer);
 }
 
 /** Round half to even (v is an fp32 value, so exact in float64). */

@@ -4,6 +4,7 @@
 import { Tensor, checkInt, describe, formatShape } from '../tensor.js';
 import type { Activation, DecoderStepInputs, DecoderStepPlan, DecoderStepSpec, LinearWeights, NormParams } from './backend.js';
 import { loadAddon, type DecoderStepPlanHandle, type PackedLinearHandle } from './addon.js';
+import { EmbeddingTable } from './embedding-table.js';
 
 const ACTIVATIONS: readonly Activation[] = ['none', 'relu', 'gelu', 'gelu_tanh', 'silu']; // index = aiayn::Activation
 
@@ -40,7 +41,9 @@ class NativeDecoderStepPlan implements DecoderStepPlan {
     const H = checkInt('spec.heads', spec.heads, 1);
     const Dh = checkInt('spec.headDim', spec.headDim, 1);
     const A = H * Dh;
-    const embedding = checkMatrix('spec.embedding', spec.embedding, undefined, spec.embedding?.shape?.[1] ?? 0);
+    const embedding = spec.embedding instanceof EmbeddingTable
+      ? spec.embedding
+      : checkMatrix('spec.embedding', spec.embedding, undefined, spec.embedding?.shape?.[1] ?? 0);
     const [V, D] = embedding.shape;
     const activation = ACTIVATIONS.indexOf(spec.activation);
     if (activation < 0) throw new RangeError(`spec.activation must be one of ${ACTIVATIONS.join(', ')}, got ${describe(spec.activation)}`);
@@ -83,6 +86,8 @@ class NativeDecoderStepPlan implements DecoderStepPlan {
     this.#handle = new (loadAddon().DecoderStepPlan)({
       D, H, Dh, F, V, normFirst: spec.normFirst, gated: spec.gated, activation, eps: spec.eps,
       attentionScale: spec.attentionScale, embedding: embedding.data, embeddingScale: spec.embeddingScale,
+      embeddingDType: embedding instanceof EmbeddingTable ? (embedding.dtype === 'bf16' ? 1 : 2) : 0,
+      embeddingScales: embedding instanceof EmbeddingTable ? embedding.scales : null,
       positions: positions ? positions.data : null, positionBias: spec.positionBias ? spec.positionBias.data : null, L,
       embeddingNorm: spec.embeddingNorm ? checkNorm('spec.embeddingNorm', spec.embeddingNorm, D) : null,
       finalNorm: spec.finalNorm ? checkNorm('spec.finalNorm', spec.finalNorm, D) : null,

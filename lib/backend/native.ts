@@ -21,6 +21,7 @@ import type {
 } from './backend.js';
 import { loadAddon, type PackedDType, type PackedLinearHandle } from './addon.js';
 import { nativeDecoderStepPlan } from './native-step.js';
+import { EmbeddingTable } from './embedding-table.js';
 import {
   checkAttention,
   checkEmbedding,
@@ -165,12 +166,13 @@ export const native: Backend = {
     return { values, indices };
   },
 
-  embedding(ids: Int32Array, shape: readonly [number, number], table: Tensor, options?: EmbeddingOptions): Tensor {
+  embedding(ids: Int32Array, shape: readonly [number, number], table: Tensor | EmbeddingTable, options?: EmbeddingOptions): Tensor {
     const a = checkEmbedding(ids, shape, table, options);
     const P = a.positions ? a.positions.shape[0] : 0;
+    const packed = table instanceof EmbeddingTable;
     loadAddon().embedding(
       ids, a.B, a.T, table.data, a.V, a.D, a.scale, a.positions ? a.positions.data : null, P, a.offset, a.out.data,
-      a.offsets, a.positionIds,
+      a.offsets, a.positionIds, packed ? DTYPE_CODE[table.dtype] : 0, packed ? table.scales : null,
     );
     return a.out;
   },

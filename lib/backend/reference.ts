@@ -18,6 +18,7 @@ import type {
   WeightDType,
 } from './backend.js';
 import { bf16RoundAll, quantizeRows, type Int8Rows } from './dtypes.js';
+import { EmbeddingTable } from './embedding-table.js';
 import {
   checkAttention,
   checkEmbedding,
@@ -320,8 +321,9 @@ export const reference: Backend = {
     return { values, indices };
   },
 
-  embedding(ids: Int32Array, shape: readonly [number, number], table: Tensor, options?: EmbeddingOptions): Tensor {
+  embedding(ids: Int32Array, shape: readonly [number, number], table: Tensor | EmbeddingTable, options?: EmbeddingOptions): Tensor {
     const { B, T, D, scale, positions, offset, offsets, positionIds, out } = checkEmbedding(ids, shape, table, options);
+    const value = table instanceof EmbeddingTable ? (i: number) => table.value(Math.floor(i / D), i % D) : (i: number) => table.data[i];
     for (let b = 0; b < B; b++) {
       const first = offsets ? offsets[b] : offset; // the position of time step 0 of row b
       for (let t = 0; t < T; t++) {
@@ -330,7 +332,7 @@ export const reference: Backend = {
         // The position row of this token, or -1 for none (a negative position id: no add at all).
         const pos = !positions ? -1 : positionIds ? positionIds[b * T + t] : first + t;
         for (let d = 0; d < D; d++) {
-          const e = table.data[row * D + d] * scale;
+          const e = value(row * D + d) * scale;
           out.data[o + d] = pos < 0 ? e : e + positions!.data[pos * D + d];
         }
       }

@@ -7,6 +7,7 @@ import type {
   RmsNormOptions, TopKOptions, WeightDType,
 } from './backend.js';
 import { WEIGHT_DTYPES } from './dtypes.js';
+import { EmbeddingTable } from './embedding-table.js';
 
 export function checkTensor(name: string, x: unknown, rank?: number): Tensor {
   if (!(x instanceof Tensor)) throw new TypeError(`${name} must be a Tensor, got ${describe(x)}`);
@@ -370,7 +371,7 @@ export function checkEmbedding(
   table: unknown,
   options: EmbeddingOptions | undefined,
 ): {
-  ids: Int32Array; B: number; T: number; V: number; D: number; table: Tensor; scale: number;
+  ids: Int32Array; B: number; T: number; V: number; D: number; table: Tensor | EmbeddingTable; scale: number;
   positions?: Tensor; offset: number; offsets: Int32Array | null; positionIds: Int32Array | null; out: Tensor;
 } {
   checkOptions('options', options);
@@ -381,7 +382,7 @@ export function checkEmbedding(
   const B = checkInt('shape[0] (B)', shape[0], 1);
   const T = checkInt('shape[1] (T)', shape[1], 1);
   if (ids.length !== B * T) throw new RangeError(`ids must have length B*T = ${B * T}, got ${ids.length}`);
-  const tab = checkTensor('table', table, 2);
+  const tab = table instanceof EmbeddingTable ? table : checkTensor('table', table, 2);
   const [V, D] = tab.shape;
   for (let i = 0; i < ids.length; i++) {
     const id = ids[i];
@@ -422,8 +423,9 @@ export function checkEmbedding(
     const name = options.positionIds !== undefined ? 'positionIds' : options.positionOffset !== undefined ? 'positionOffset' : 'positionOffsets';
     throw new RangeError(`options.${name} needs options.positions`);
   }
-  const out = resolveOut(options?.out, [B, T, D], ['table', tab, 'positions', positions]);
+  const out = resolveOut(options?.out, [B, T, D], ['table', tab instanceof Tensor ? tab : undefined, 'positions', positions]);
   if (overlaps(out.data, ids)) throw new RangeError('options.out must not share memory with ids');
+  if (tab instanceof EmbeddingTable && overlaps(out.data, tab.data)) throw new RangeError('options.out must not share memory with table');
   if (offsets && overlaps(out.data, offsets)) throw new RangeError('options.out must not share memory with options.positionOffsets');
   if (positionIds && overlaps(out.data, positionIds)) throw new RangeError('options.out must not share memory with options.positionIds');
   return { ids, B, T, V, D, table: tab, scale, positions, offset, offsets, positionIds, out };

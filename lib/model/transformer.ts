@@ -3,6 +3,7 @@
 import { Tensor, checkInt, describe, formatShape } from '../tensor.js';
 import type { Backend, DecoderStepPlan, LinearWeights, WeightDType } from '../backend/backend.js';
 import { checkDType } from '../backend/validate.js';
+import { EmbeddingTable } from '../backend/embedding-table.js';
 import { getBackend, type BackendName } from '../runtime.js';
 import { readModelDir, safetensorsSource, writeModelDir } from '../io/model-dir.js';
 import { CharTokenizer } from '../tokenizer/char.js';
@@ -45,7 +46,8 @@ export interface TransformerOptions {
    * How the linear layers' weights are stored and multiplied (see WeightDType):
    * 'fp32' (default), 'bf16' (half the memory, twice the multiply rate where
    * the CPU has AVX512-BF16) or 'int8' (a quarter of the memory; VNNI where
-   * the CPU has it). Embeddings, norms and biases stay fp32.
+   * the CPU has it). The token embeddings are held in the same dtype (as
+   * EmbeddingTable); norms, biases and position tables stay fp32.
    */
   dtype?: WeightDType;
   /** The output projection's dtype (to the vocabulary), if it should differ from `dtype`, e.g. 'fp32' to keep the logits exact. Default: `dtype`. */
@@ -133,8 +135,9 @@ export class Transformer {
   /** The output projection's weight dtype (TransformerOptions.outputDtype). */
   readonly outputDtype: WeightDType;
   readonly #ws = new Workspace();
-  readonly #srcEmbedding: Tensor; // [srcVocab, D]
-  readonly #tgtEmbedding: Tensor; // [tgtVocab, D]
+  /** [srcVocab, D] and [tgtVocab, D], in fp32 or (with dtype bf16 / int8) in the model's dtype. */
+  readonly #srcEmbedding: Tensor | EmbeddingTable;
+  readonly #tgtEmbedding: Tensor | EmbeddingTable;
   /** Absolute position tables as given ([P, 1, D] or [P, D], P >= maxPositions), by checkpoint name. */
   readonly #positionTables = new Map<string, Tensor>();
   readonly #srcPositions: Tensor | undefined; // [maxPositions, D]
@@ -181,8 +184,8 @@ export class Transformer {
     this.dtype = checkDType('options.dtype', options.dtype ?? 'fp32');
     this.outputDtype = checkDType('options.outputDtype', options.outputDtype ?? this.dtype);
     const w = (name: string) => weights.take(name);
-    this.#srcEmbedding = w('src_tok_emb.embedding.weight');
-    this.#tgtEmbedding = c.shareEmbeddings ? this.#srcEmbedding : w('tgt_tok_emb.embedding.weight');
+    const srcEmbedding = w('src_tok_emb.embedding.weight');
+    const tgtEmbedding = c.shareEmbeddings ? srcEmbedding : w('tgt_tok_emb.embedding.weight');
     const table = (name: string) => {
       const t = w(name);
       this.#positionTables.set(name, t);
@@ -211,12 +214,17 @@ export class Transformer {
     this.#tgtEmbeddingNorm = norm(c.embeddingNorm, 'transformer.decoder.embed_norm');
     this.#decoder = Array.from({ length: c.decoderLayers }, (_, i) => new DecoderLayer(b, ws, weights, `transformer.decoder.layers.${i}`, c, this.dtype));
     this.#decoderNorm = norm(c.finalNorm, 'transformer.decoder.norm');
-    const output = c.tieOutput ? this.#tgtEmbedding : weights.takeTransient('generator.weight');
+    const output = c.tieOutput ? tgtEmbedding : weights.takeTransient('generator.weight');
     this.#generator = b.linearPack(
       c.outputScale === 1 ? output : new Tensor(output.data.map((v) => v * c.outputScale), output.shape),
       c.outputBias ? w('generator.bias') : undefined,
       { dtype: this.outputDtype },
     );
+    // Packed last: a tied output layer is packed from the fp32 rows (per-row int8 scales: the same values).
+    const dtype = this.dtype;
+    const pack = (t: Tensor) => (dtype === 'fp32' ? t : EmbeddingTable.pack(t, dtype));
+    this.#srcEmbedding = pack(srcEmbedding);
+    this.#tgtEmbedding = c.shareEmbeddings ? this.#srcEmbedding : pack(tgtEmbedding);
   }
 
   /**
@@ -490,8 +498,9 @@ export class Transformer {
   #state(): WeightMap {
     const c = this.config;
     const all: WeightMap = new Map();
-    all.set('src_tok_emb.embedding.weight', this.#srcEmbedding);
-    if (!c.shareEmbeddings) all.set('tgt_tok_emb.embedding.weight', this.#tgtEmbedding);
+    const table = (t: Tensor | EmbeddingTable) => (t instanceof EmbeddingTable ? t.unpack() : t);
+    all.set('src_tok_emb.embedding.weight', table(this.#srcEmbedding));
+    if (!c.shareEmbeddings) all.set('tgt_tok_emb.embedding.weight', table(this.#tgtEmbedding));
     for (const [name, t] of [...this.#positionTables, ...this.#relativeWeights]) all.set(name, t);
     this.#srcEmbeddingNorm?.state('transformer.encoder.embed_norm', all);
     this.#tgtEmbeddingNorm?.state('transformer.decoder.embed_norm', all);

@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <string>
 
+#include "../kernels/ops.h"
+
 namespace aiayn_addon {
 
 inline void check_count(const Napi::CallbackInfo& info, size_t n, const char* fn) {
@@ -101,6 +103,37 @@ inline void check_apart(Napi::Env env, const void* y, int64_t y_bytes, const voi
   if (x != nullptr && overlap(x, x_bytes, y, y_bytes)) {
     throw Napi::RangeError::New(env, std::string("the output must not share memory with ") + what);
   }
+}
+
+// An embedding table [V, D] of `dtype` (0 fp32: Float32Array, 1 bf16: Uint16Array
+// of bits, 2 int8: Int8Array with `scales`, a Float32Array [V]); `bytes` the
+// table's own size, for the overlap checks.
+struct TableView {
+  aiayn::EmbeddingTable table;
+  int64_t bytes = 0;
+};
+
+inline TableView table_view(const Napi::CallbackInfo& info, size_t i_table, size_t i_dtype, size_t i_scales,
+                            int64_t V, int64_t D, const char* name) {
+  TableView v;
+  const int64_t dtype = info.Length() > i_dtype ? get_int(info, i_dtype, "tableDType", 0, aiayn::kDTypeMax) : 0;
+  v.table.dtype = static_cast<aiayn::DType>(dtype);
+  switch (v.table.dtype) {
+    case aiayn::DType::bf16:
+      v.table.data = typed_view<uint16_t, napi_uint16_array>(info, i_table, name, V * D, false, "Uint16Array");
+      v.bytes = V * D * 2;
+      break;
+    case aiayn::DType::int8:
+      v.table.data = typed_view<int8_t, napi_int8_array>(info, i_table, name, V * D, false, "Int8Array");
+      v.table.row_scale = info.Length() > i_scales ? get_f32(info, i_scales, "rowScales", V, true) : nullptr;
+      if (v.table.row_scale == nullptr) throw Napi::TypeError::New(info.Env(), "an int8 table needs rowScales");
+      v.bytes = V * D;
+      break;
+    default:
+      v.table.data = get_f32(info, i_table, name, V * D);
+      v.bytes = V * D * 4;
+  }
+  return v;
 }
 
 // Packed linear weights alive in the process (all worker_threads): their bytes

@@ -4,7 +4,8 @@
 // call. The plan holds references to the PackedLinear objects and re-reads
 // their weights at each step (a disposed one is an Error, not a dangling
 // pointer); norm parameters and the position-bias table are copied; the
-// embedding and position tables are referenced and checked still attached.
+// embedding table (any dtype, with its int8 scales) and the position table
+// are referenced and checked still attached.
 #include <napi.h>
 
 #include <cmath>
@@ -18,13 +19,19 @@
 namespace aiayn_addon {
 namespace {
 
-// A Float32Array held by reference: its data is read through the pointer
+// A typed array held by reference: its data is read through the pointer
 // taken at construction, as long as the array still has it.
 struct HeldArray {
-  Napi::Reference<Napi::Float32Array> ref;
-  const float* data = nullptr;
-  size_t length = 0;
+  Napi::Reference<Napi::TypedArray> ref;
+  const void* data = nullptr;
+  size_t bytes = 0;
 };
+
+const void* data_of(const Napi::TypedArray& a) {
+  return static_cast<const uint8_t*>(a.ArrayBuffer().Data()) + a.ByteOffset();
+}
+
+HeldArray held(const Napi::TypedArray& a) { return {Napi::Persistent(a), data_of(a), a.ByteLength()}; }
 
 class DecoderStepPlan : public Napi::ObjectWrap<DecoderStepPlan> {
  public:
@@ -54,13 +61,18 @@ class DecoderStepPlan : public Napi::ObjectWrap<DecoderStepPlan> {
     m.attention_scale = float_field(spec, "attentionScale");
     m.embedding_scale = float_field(spec, "embeddingScale");
     const int64_t A = m.H * m.Dh;
-    embedding_ = hold(spec, "embedding", m.V * m.D, false);
-    m.embedding = embedding_.data;
+    m.embedding.dtype = static_cast<aiayn::DType>(int_field(spec, "embeddingDType", 0, aiayn::kDTypeMax));
+    embedding_ = hold_table(spec, m.embedding.dtype, m.V * m.D);
+    m.embedding.data = embedding_.data;
+    if (m.embedding.dtype == aiayn::DType::int8) {
+      embedding_scales_ = hold(spec, "embeddingScales", m.V, false);
+      m.embedding.row_scale = static_cast<const float*>(embedding_scales_.data);
+    }
     positions_ = hold(spec, "positions", 0, true);
     if (positions_.data != nullptr) {
-      m.P = static_cast<int64_t>(positions_.length) / m.D;
+      m.P = static_cast<int64_t>(positions_.bytes / 4) / m.D;
       if (m.P < 1) throw Napi::RangeError::New(env, "spec.positions must hold at least one row of D");
-      m.positions = positions_.data;
+      m.positions = static_cast<const float*>(positions_.data);
     }
     const Napi::Value bias = spec.Get("positionBias");
     if (!bias.IsNull() && !bias.IsUndefined()) {
@@ -148,8 +160,25 @@ class DecoderStepPlan : public Napi::ObjectWrap<DecoderStepPlan> {
   HeldArray hold(const Napi::Object& spec, const char* name, int64_t min_length, bool nullable) {
     const Napi::Value v = spec.Get(name);
     if (nullable && (v.IsNull() || v.IsUndefined())) return {};
-    const Napi::Float32Array array = f32(spec.Env(), v, std::string("spec.") + name, min_length);
-    return {Napi::Persistent(array), array.Data(), array.ElementLength()};
+    return held(f32(spec.Env(), v, std::string("spec.") + name, min_length));
+  }
+
+  // spec.embedding [V, D]: a Float32Array, or the bf16 bits (Uint16Array) or int8 values (Int8Array) of `dtype`.
+  static HeldArray hold_table(const Napi::Object& spec, aiayn::DType dtype, int64_t n) {
+    const Napi::Value v = spec.Get("embedding");
+    const napi_typedarray_type type = dtype == aiayn::DType::bf16  ? napi_uint16_array
+                                      : dtype == aiayn::DType::int8 ? napi_int8_array
+                                                                    : napi_float32_array;
+    const char* name = dtype == aiayn::DType::bf16 ? "Uint16Array" : dtype == aiayn::DType::int8 ? "Int8Array" : "Float32Array";
+    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != type) {
+      throw Napi::TypeError::New(spec.Env(), std::string("spec.embedding must be a ") + name + " for spec.embeddingDType");
+    }
+    const Napi::TypedArray array = v.As<Napi::TypedArray>();
+    if (static_cast<int64_t>(array.ElementLength()) < n) {
+      throw Napi::RangeError::New(spec.Env(), "spec.embedding must have at least " + std::to_string(n) +
+                                                  " elements, got " + std::to_string(array.ElementLength()));
+    }
+    return held(array);
   }
 
   // A copy of v's first n floats, owned by the plan.
@@ -193,8 +222,8 @@ class DecoderStepPlan : public Napi::ObjectWrap<DecoderStepPlan> {
 
   void check_attached(const HeldArray& a, const char* name) {
     if (a.data == nullptr) return;
-    const Napi::Float32Array now = a.ref.Value();
-    if (now.Data() != a.data || now.ElementLength() != a.length) {
+    const Napi::TypedArray now = a.ref.Value();
+    if (data_of(now) != a.data || now.ByteLength() != a.bytes) {
       throw Napi::Error::New(Env(), std::string("the decoder step's ") + name + " table was detached");
     }
   }
@@ -247,6 +276,7 @@ class DecoderStepPlan : public Napi::ObjectWrap<DecoderStepPlan> {
     }
     a.caches = caches_.data();
     check_attached(embedding_, "embedding");
+    check_attached(embedding_scales_, "embedding scales");
     check_attached(positions_, "positions");
     model_.generator = params(generator_);
     for (size_t l = 0; l < layers_.size(); ++l) {
@@ -269,6 +299,7 @@ class DecoderStepPlan : public Napi::ObjectWrap<DecoderStepPlan> {
     disposed_ = true;
     linears_.clear();
     embedding_ = {};
+    embedding_scales_ = {};
     positions_ = {};
     scratch_.release();
     return info.Env().Undefined();
@@ -281,7 +312,7 @@ class DecoderStepPlan : public Napi::ObjectWrap<DecoderStepPlan> {
   std::vector<LayerSlots> layer_slots_;
   std::vector<Linear> linears_;
   int generator_ = 0;
-  HeldArray embedding_, positions_;
+  HeldArray embedding_, embedding_scales_, positions_;
   std::vector<std::vector<float>> copies_;
   std::vector<aiayn::DecoderLayerCache> caches_;
   aiayn::DecoderStepScratch scratch_;

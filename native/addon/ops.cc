@@ -105,26 +105,28 @@ Napi::Value TopK(const Napi::CallbackInfo& info) {
 }
 
 // embedding(ids, B, T, table, V, D, scale, positions | null, P, positionOffset, y
-//           [, positionOffsets: Int32Array [B] | null [, positionIds: Int32Array [B*T] | null]])
-// positionIds (per token, negative = no position) needs positions and excludes positionOffsets.
+//           [, positionOffsets: Int32Array [B] | null [, positionIds: Int32Array [B*T] | null
+//           [, tableDType: 0 fp32 | 1 bf16 | 2 int8 [, rowScales: Float32Array [V] | null]]]])
+// positionIds (per token, negative = no position) needs positions and excludes positionOffsets;
+// table is a Float32Array, or the Uint16Array / Int8Array of tableDType (see table_view).
 Napi::Value Embedding(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 11 || info.Length() > 13) {
-    throw Napi::TypeError::New(env, "embedding expects 11 to 13 arguments, got " + std::to_string(info.Length()));
+  if (info.Length() < 11 || info.Length() > 15) {
+    throw Napi::TypeError::New(env, "embedding expects 11 to 15 arguments, got " + std::to_string(info.Length()));
   }
   const int64_t B = get_int(info, 1, "B", 1);
   const int64_t T = get_int(info, 2, "T", 1);
   const int64_t V = get_int(info, 4, "V", 1);
   const int64_t D = get_int(info, 5, "D", 1);
   const int32_t* ids = get_i32(info, 0, "ids", B * T);
-  const float* table = get_f32(info, 3, "table", V * D);
+  const TableView table = table_view(info, 3, 13, 14, V, D, "table");
   const float scale = get_float(info, 6, "scale");
   const int64_t P = get_int(info, 8, "P", 0);
   const int64_t offset = get_int(info, 9, "positionOffset", 0);
   const float* positions = get_f32(info, 7, "positions", P * D, true);
   float* y = get_f32(info, 10, "y", B * T * D);
   const int32_t* offsets = info.Length() >= 12 ? get_i32(info, 11, "positionOffsets", B, true) : nullptr;
-  const int32_t* pos_ids = info.Length() == 13 ? get_i32(info, 12, "positionIds", B * T, true) : nullptr;
+  const int32_t* pos_ids = info.Length() >= 13 ? get_i32(info, 12, "positionIds", B * T, true) : nullptr;
   if (pos_ids != nullptr && positions == nullptr) {
     throw Napi::RangeError::New(env, "positionIds needs positions");
   }
@@ -139,7 +141,8 @@ Napi::Value Embedding(const Napi::CallbackInfo& info) {
   check_apart(env, y, B * T * D * 4, ids, B * T * 4, "ids");
   check_apart(env, y, B * T * D * 4, offsets, B * 4, "positionOffsets");
   check_apart(env, y, B * T * D * 4, pos_ids, B * T * 4, "positionIds");
-  check_apart(env, y, B * T * D * 4, table, V * D * 4, "table");
+  check_apart(env, y, B * T * D * 4, table.table.data, table.bytes, "table");
+  check_apart(env, y, B * T * D * 4, table.table.row_scale, V * 4, "rowScales");
   check_apart(env, y, B * T * D * 4, positions, P * D * 4, "positions");
   for (int64_t i = 0; i < B * T; ++i) {
     if (ids[i] < 0 || ids[i] >= V) throw Napi::RangeError::New(env, "ids must be in [0, V)");
@@ -156,7 +159,7 @@ Napi::Value Embedding(const Napi::CallbackInfo& info) {
       if (pos_ids[i] >= P) throw Napi::RangeError::New(env, "positionIds must be < P (negative for no position)");
     }
   }
-  aiayn::embedding(ids, B, T, table, V, D, scale, positions, offset, offsets, pos_ids, y);
+  aiayn::embedding(ids, B, T, table.table, V, D, scale, positions, offset, offsets, pos_ids, y);
   return env.Undefined();
 }
 

@@ -19,6 +19,7 @@
 
 #include "activation.h"
 #include "gemm.h"
+#include "ops.h"
 
 namespace aiayn {
 
@@ -51,7 +52,7 @@ struct DecoderStepModel {
   Activation act = Activation::relu;
   float eps = 1e-5f;
   float attention_scale = 1.0f;
-  const float* embedding = nullptr;  // [V, D]
+  EmbeddingTable embedding;  // [V, D], any dtype
   float embedding_scale = 1.0f;
   const float* positions = nullptr;  // [P, D] or null
   int64_t P = 0;

@@ -32,11 +32,9 @@
 
 #include "activation.h"
 #include "cpu.h"
+#include "dtype.h"
 
 namespace aiayn {
-
-enum class DType : int { fp32 = 0, bf16 = 1, int8 = 2 };
-constexpr int kDTypeMax = 2;
 
 // 127 * 127 * K must fit int32.
 constexpr int64_t kInt8MaxK = 131072;

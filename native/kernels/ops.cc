@@ -123,4 +123,17 @@ void embedding(const int32_t* ids, int64_t B, int64_t T, const float* table, int
   });
 }
 
+void embedding(const int32_t* ids, int64_t B, int64_t T, const EmbeddingTable& table, int64_t V, int64_t D,
+               float scale, const float* positions, int64_t pos_offset, const int32_t* pos_offsets,
+               const int32_t* pos_ids, float* y) {
+  if (table.dtype == DType::fp32) {
+    embedding(ids, B, T, static_cast<const float*>(table.data), V, D, scale, positions, pos_offset, pos_offsets, pos_ids, y);
+    return;
+  }
+  const auto fn = table.dtype == DType::bf16 ? bf16_embedding__scalar : qc8_embedding__scalar;
+  for_row_blocks(B * T, D, [&](int64_t r0, int64_t r1) {
+    fn(ids, r0, r1, T, table, D, scale, positions, pos_offset, pos_offsets, pos_ids, y);
+  });
+}
+
 }  // namespace aiayn

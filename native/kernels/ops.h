@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "activation.h"
+#include "dtype.h"
 
 namespace aiayn {
 
@@ -47,6 +48,22 @@ void argmax(const float* x, int64_t rows, int64_t N, int32_t* out);
 // add). The caller checks pos_ids[b,t] < P.
 void embedding(const int32_t* ids, int64_t B, int64_t T, const float* table, int64_t V, int64_t D,
                float scale, const float* positions, int64_t pos_offset,
+               const int32_t* pos_offsets, const int32_t* pos_ids, float* y);
+
+// An embedding table [V, D] in any stored dtype: fp32 values, bf16 bits, or
+// int8 values with one scale per row (value = fp32(q * row_scale[v]), as an
+// int8 linear layer's output rows: gemm.h).
+struct EmbeddingTable {
+  DType dtype = DType::fp32;
+  const void* data = nullptr;        // [V, D] float, uint16_t or int8_t
+  const float* row_scale = nullptr;  // int8: [V]
+};
+
+// embedding() above over a table in any dtype: the looked-up value, then
+// * scale, then + the position row, each rounded to fp32. Every ISA runs the
+// same scalar loops for bf16 and int8 (a lookup reads D values a token).
+void embedding(const int32_t* ids, int64_t B, int64_t T, const EmbeddingTable& table, int64_t V,
+               int64_t D, float scale, const float* positions, int64_t pos_offset,
                const int32_t* pos_offsets, const int32_t* pos_ids, float* y);
 
 }  // namespace aiayn

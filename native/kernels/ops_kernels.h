@@ -24,6 +24,7 @@
 #include <cstdint>
 
 #include "activation.h"
+#include "ops.h"
 
 namespace aiayn {
 
@@ -57,5 +58,14 @@ static inline const float* embedding_position_row(const float* positions, int64_
   const int64_t off = pos_offsets ? pos_offsets[r / T] : pos_offset;
   return positions + (off + r % T) * D;
 }
+
+// Rows of a bf16 / int8 table (ops.h EmbeddingTable), as f32_embedding__*;
+// plain loops on every ISA (a lookup reads D values a token).
+void bf16_embedding__scalar(const int32_t* ids, int64_t r0, int64_t r1, int64_t T, const EmbeddingTable& table,
+                            int64_t D, float scale, const float* positions, int64_t pos_offset,
+                            const int32_t* pos_offsets, const int32_t* pos_ids, float* y);
+void qc8_embedding__scalar(const int32_t* ids, int64_t r0, int64_t r1, int64_t T, const EmbeddingTable& table,
+                           int64_t D, float scale, const float* positions, int64_t pos_offset,
+                           const int32_t* pos_offsets, const int32_t* pos_ids, float* y);
 
 }  // namespace aiayn

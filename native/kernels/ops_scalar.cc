@@ -24,6 +24,7 @@
 #include <cstdint>
 
 #include "ops_kernels.h"
+#include "quant.h"
 
 namespace aiayn {
 namespace {
@@ -164,6 +165,43 @@ void f32_embedding__scalar(const int32_t* ids, int64_t r0, int64_t r1, int64_t T
       for (int64_t i = 0; i < D; ++i) yr[i] = e[i] * scale;
     }
   }
+}
+
+namespace {
+
+// Rows of a bf16 or int8 table (ops.h EmbeddingTable): value(v, i) rounded to
+// fp32, then * scale, then + the position row, as the fp32 kernels round.
+template <typename Value>
+void table_rows(const int32_t* ids, int64_t r0, int64_t r1, int64_t T, int64_t D, float scale,
+                const float* positions, int64_t pos_offset, const int32_t* pos_offsets, const int32_t* pos_ids,
+                float* y, const Value& value) {
+  for (int64_t r = r0; r < r1; ++r) {
+    const int64_t v = ids[r];
+    float* yr = y + r * D;
+    const float* p = embedding_position_row(positions, pos_offset, pos_offsets, pos_ids, r, T, D);
+    for (int64_t i = 0; i < D; ++i) {
+      const float e = value(v, i) * scale;
+      yr[i] = p ? e + p[i] : e;
+    }
+  }
+}
+
+}  // namespace
+
+void bf16_embedding__scalar(const int32_t* ids, int64_t r0, int64_t r1, int64_t T, const EmbeddingTable& table,
+                            int64_t D, float scale, const float* positions, int64_t pos_offset,
+                            const int32_t* pos_offsets, const int32_t* pos_ids, float* y) {
+  const auto* bits = static_cast<const uint16_t*>(table.data);
+  table_rows(ids, r0, r1, T, D, scale, positions, pos_offset, pos_offsets, pos_ids, y,
+             [&](int64_t v, int64_t i) { return bf16_f32(bits[v * D + i]); });
+}
+
+void qc8_embedding__scalar(const int32_t* ids, int64_t r0, int64_t r1, int64_t T, const EmbeddingTable& table,
+                           int64_t D, float scale, const float* positions, int64_t pos_offset,
+                           const int32_t* pos_offsets, const int32_t* pos_ids, float* y) {
+  const auto* q = static_cast<const int8_t*>(table.data);
+  table_rows(ids, r0, r1, T, D, scale, positions, pos_offset, pos_offsets, pos_ids, y,
+             [&](int64_t v, int64_t i) { return static_cast<float>(q[v * D + i]) * table.row_scale[v]; });
 }
 
 }  // namespace aiayn

@@ -167,7 +167,7 @@ void check_step(const Config& cfg, int threads, Rng& rng) {
   m.act = static_cast<aiayn::Activation>(cfg.act);
   m.eps = kEps;
   m.attention_scale = 0.5f;
-  m.embedding = embedding.data();
+  m.embedding = {aiayn::DType::fp32, embedding.data(), nullptr};
   m.embedding_scale = 1.5f;
   if (cfg.positions) {
     m.positions = positions.data();

@@ -1,4 +1,4 @@
-// layernorm, rmsnorm, glu, softmax, log_softmax, argmax, embedding (ops.h)
+// layernorm, rmsnorm, glu, softmax, log_softmax, argmax, embedding (ops.h; its table in fp32, bf16 or int8)
 // against double loops.
 //
 // Row lengths straddle the vector widths (8, 16), their unrolls (32, 64) and
@@ -17,6 +17,7 @@
 //                      (128 + N/128 + 8) u
 //   argmax, embedding  exact (embedding: two roundings, e * scale then + p)
 #include <algorithm>
+#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -156,9 +157,12 @@ void check_argmax(int64_t rows, int64_t N, int threads, Rng& rng) {
 }
 
 // mode 0: no positions; 1: pos_offset; 2: pos_offsets; 3: pos_ids (some negative).
-void check_embedding(int64_t B, int64_t T, int64_t D, int mode, int threads, Rng& rng) {
-  Case c(fmt("embedding B=%lld T=%lld D=%lld mode=%s threads=%d", (long long)B, (long long)T,
-             (long long)D, (const char*[]){"none", "offset", "offsets", "ids"}[mode], threads));
+// The table in `dtype` (ops.h EmbeddingTable): fp32, bf16 bits (any bf16
+// value: the top half of a random float), or int8 values with a scale per row,
+// whose value is fp32(q * s).
+void check_embedding(int64_t B, int64_t T, int64_t D, int mode, aiayn::DType dtype, int threads, Rng& rng) {
+  Case c(fmt("embedding B=%lld T=%lld D=%lld mode=%s dtype=%d threads=%d", (long long)B, (long long)T,
+             (long long)D, (const char*[]){"none", "offset", "offsets", "ids"}[mode], static_cast<int>(dtype), threads));
   const int64_t V = 37, P = T + 5;
   Vec<int32_t> ids(static_cast<size_t>(B * T)), offsets, pos_ids;
   for (auto& id : ids) id = static_cast<int32_t>(rng.below(V));
@@ -174,10 +178,28 @@ void check_embedding(int64_t B, int64_t T, int64_t D, int mode, int threads, Rng
     for (auto& p : pos_ids) p = static_cast<int32_t>(rng.below(P + 2)) - 2;  // -2, -1: none
     pos_ids.empty() || (pos_ids.back() = static_cast<int32_t>(P - 1));
   }
+  Vec<uint16_t> bits(dtype == aiayn::DType::bf16 ? table.size() : 0);
+  Vec<int8_t> q(dtype == aiayn::DType::int8 ? table.size() : 0);
+  Vec<float> row_scale(dtype == aiayn::DType::int8 ? static_cast<size_t>(V) : 0);
+  for (size_t i = 0; i < bits.size(); ++i) {
+    uint32_t u;
+    std::memcpy(&u, &table[i], 4);
+    bits[i] = static_cast<uint16_t>(u >> 16);
+    u = static_cast<uint32_t>(bits[i]) << 16;
+    std::memcpy(&table[i], &u, 4);  // the value the kernel reads
+  }
+  for (auto& s : row_scale) s = 0.01f + 0.02f * static_cast<float>(rng.below(100)) / 100.0f;
+  for (size_t i = 0; i < q.size(); ++i) {
+    q[i] = static_cast<int8_t>(static_cast<int>(rng.below(255)) - 127);
+    table[i] = static_cast<float>(q[i]) * row_scale[i / static_cast<size_t>(D)];
+  }
+  aiayn::EmbeddingTable view{dtype, table.data(), nullptr};
+  if (dtype == aiayn::DType::bf16) view.data = bits.data();
+  if (dtype == aiayn::DType::int8) view = {dtype, q.data(), row_scale.data()};
   const float scale = 1.7f;
   Vec<float> y(static_cast<size_t>(B * T * D));
   aiayn::set_threads(threads);
-  aiayn::embedding(ids.data(), B, T, table.data(), V, D, scale, mode ? positions.data() : nullptr,
+  aiayn::embedding(ids.data(), B, T, view, V, D, scale, mode ? positions.data() : nullptr,
                    offset, mode == 2 ? offsets.data() : nullptr, mode == 3 ? pos_ids.data() : nullptr,
                    y.data());
   for (int64_t r = 0; r < B * T; ++r) {
@@ -208,12 +230,15 @@ void test_ops() {
         check_softmax(false, rows, D, v % 2 == 0, threads, rng);
         check_softmax(true, rows, D, v % 2 == 1, threads, rng);
         check_argmax(rows, D, threads, rng);
-        check_embedding(rows == 0 ? 0 : 2, rows == 0 ? 3 : (rows + 1) / 2, D, v % 4, threads, rng);
+        check_embedding(rows == 0 ? 0 : 2, rows == 0 ? 3 : (rows + 1) / 2, D, v % 4,
+                        static_cast<aiayn::DType>(v % (aiayn::kDTypeMax + 1)), threads, rng);
       }
     }
     // Every activation of glu at vector tails; every embedding mode at a tail.
     for (int act = 0; act < kActivations; ++act) check_glu(3, 17, act, threads, rng);
-    for (int mode = 0; mode < 4; ++mode) check_embedding(3, 5, 33, mode, threads, rng);
+    for (int mode = 0; mode < 4; ++mode) {
+      for (int dt = 0; dt <= aiayn::kDTypeMax; ++dt) check_embedding(3, 5, 33, mode, static_cast<aiayn::DType>(dt), threads, rng);
+    }
   }
 }
 
