@@ -344,11 +344,20 @@ describe('aborts racing with completion', () => {
     await expect(soon).rejects.toThrow('right after');
     // Aborted while waiting for the only row, then the running one finishes.
     const running = engine.generate(heldout[4], { maxNewTokens: 30, stopAtEos: false });
-    // Not the next 'step': the worker may have stepped the cancelled request before it read the cancel.
-    await until(() => engine.stats.running === 1, 20_000, 'the request admitted');
+    // Queued from inside a step of `running` (not any step: the worker may have stepped the cancelled
+    // request before it read the cancel): a poll for stats.running could miss the whole request, whose
+    // 30 fused steps can arrive in one message.
     const waiting = new AbortController();
-    const queued = engine.generate(heldout[5], { maxNewTokens: 30, stopAtEos: false, signal: waiting.signal });
-    expect(engine.stats.queued).toBe(1);
+    const { queued, queuedAtSubmit } = await new Promise<{ queued: Promise<unknown>; queuedAtSubmit: number }>((resolve) => {
+      const onStep = () => {
+        if (engine.stats.running !== 1) return;
+        engine.off('step', onStep);
+        const request = engine.generate(heldout[5], { maxNewTokens: 30, stopAtEos: false, signal: waiting.signal });
+        resolve({ queued: request, queuedAtSubmit: engine.stats.queued });
+      };
+      engine.on('step', onStep);
+    });
+    expect(queuedAtSubmit).toBe(1);
     waiting.abort(new Error('left the queue'));
     await expect(queued).rejects.toThrow('left the queue');
     expect(engine.stats.queued).toBe(0);
