@@ -71,3 +71,16 @@ export function torchProblem() {
   if (r.status !== 0) return `${PYTHON} lacks torch, onnx or onnxruntime`;
   return null;
 }
+
+/** Source rows of non-special ids from a fixed LCG: the same for every engine and benchmark. */
+export function sources(config, B, S, seed) {
+  const special = new Set([config.padId, config.bosId, config.eosId, config.unkId]);
+  const pool = Array.from({ length: config.srcVocab }, (_, i) => i).filter((i) => !special.has(i));
+  let s = seed >>> 0;
+  return Array.from({ length: B }, () =>
+    Array.from({ length: S }, () => {
+      s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+      return pool[s % pool.length];
+    }),
+  );
+}

@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Transformer, generate, info, setThreads } from '../dist/index.js';
 import {
-  CONFIGS, DTYPES, ONNX_FILES, PYTHON, ensureModel, onnxFiles, onnxProblem, ortDir, peersDir, root, torchProblem,
+  CONFIGS, DTYPES, ONNX_FILES, PYTHON, ensureModel, onnxFiles, onnxProblem, ortDir, peersDir, root, sources, torchProblem,
 } from './e2e-setup.mjs';
 import { accuracy, accuracyTable, agreement, dtypeTable, fp32Table, verdicts } from './e2e-report.mjs';
 import { cpuTicks, othersCores, waitForQuiet } from './machine.mjs';
@@ -33,19 +33,6 @@ const WORKLOADS = [
 ];
 const CHECK = { B: 4, S: 32, newTokens: 32 }; // greedy ids every engine must agree on
 const RSS_WORKLOAD = WORKLOADS[3];
-
-/** Source rows of non-special ids from a fixed LCG: the same for every engine. */
-function sources(config, B, S, seed) {
-  const special = new Set([config.padId, config.bosId, config.eosId, config.unkId]);
-  const pool = Array.from({ length: config.srcVocab }, (_, i) => i).filter((i) => !special.has(i));
-  let s = seed >>> 0;
-  return Array.from({ length: B }, () =>
-    Array.from({ length: S }, () => {
-      s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-      return pool[s % pool.length];
-    }),
-  );
-}
 
 /**
  * { [key]: [median seconds, runs] } of several functions timed in turn (one run of each per

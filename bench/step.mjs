@@ -10,25 +10,12 @@
 // Usage: npm run bench:step [-- --config small,base] [--threads 1] [--runs N] [--baseline path/to/dist/index.js]
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { Transformer, generate, info, setThreads } from '../dist/index.js';
-import { CONFIGS, ensureModel, root } from './e2e-setup.mjs';
+import { CONFIGS, ensureModel, root, sources } from './e2e-setup.mjs';
 
 const WORKLOADS = [
   { name: 'greedy 1x32 +32', B: 1, S: 32, newTokens: 32 },
   { name: 'greedy 16x32 +32', B: 16, S: 32, newTokens: 32 },
 ];
-
-/** bench:e2e's sources: non-special ids from a fixed LCG. */
-function sources(config, B, S, seed) {
-  const special = new Set([config.padId, config.bosId, config.eosId, config.unkId]);
-  const pool = Array.from({ length: config.srcVocab }, (_, i) => i).filter((i) => !special.has(i));
-  let s = seed >>> 0;
-  return Array.from({ length: B }, () =>
-    Array.from({ length: S }, () => {
-      s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-      return pool[s % pool.length];
-    }),
-  );
-}
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
