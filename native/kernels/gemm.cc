@@ -86,6 +86,36 @@ BlockFn block_fn(Isa isa) {
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
+// How linear() splits y into tasks (see the top): small M, panels only, in
+// whole groups; larger M, (row range, panel range) rectangles whose panels
+// (`unit_bytes` of packed weights per group and depth block) fit the L2 block.
+struct TaskGrid {
+  int64_t M, mr, mtiles, panels, group, units;
+  int64_t nm, nn;
+
+  TaskGrid(int64_t M_, int64_t mr_, int64_t panels_, int64_t group_, bool small, int64_t nt, int64_t unit_bytes)
+      : M(M_), mr(mr_), mtiles(ceil_div(M_, mr_)), panels(panels_), group(group_), units(ceil_div(panels_, group_)) {
+    if (small) {
+      nm = 1;
+      nn = nt > 1 ? std::min(units, nt * kTasksPerThread) : 1;
+      return;
+    }
+    nn = ceil_div(units, std::max<int64_t>(1, kPanelBlockBytes / unit_bytes));
+    nm = ceil_div(mtiles, ceil_div(kMcMax, mr));
+    if (nt > 1 && nm * nn < nt * kTasksPerThread) nm = std::min(mtiles, ceil_div(nt * kTasksPerThread, nn));
+  }
+
+  // Rows [r0, r1) and panels [p0, p1) of `task`; false when it is empty.
+  bool rect(int64_t task, int64_t& r0, int64_t& r1, int64_t& p0, int64_t& p1) const {
+    const int64_t im = task / nn, in = task % nn;
+    r0 = std::min(M, mtiles * im / nm * mr);
+    r1 = std::min(M, mtiles * (im + 1) / nm * mr);
+    p0 = std::min(panels, units * in / nn * group);
+    p1 = std::min(panels, units * (in + 1) / nn * group);
+    return r0 < r1 && p0 < p1;
+  }
+};
+
 const char* fp32_kernel_name(Isa isa) {
   if (at_least(isa, Isa::avx512)) return "f32_gemm_6x64__avx512";
   if (at_least(isa, Isa::avx2)) return "f32_gemm_6x16__avx2";
@@ -237,34 +267,18 @@ void linear_dt(const float* x, int64_t M, int64_t ldx, const PackedWeights& w, c
     if (r1 > r0) kern.prep(x + r0 * ldx, ldx, r1 - r0, K, xq + r0 * ldo, ldo, xscale + r0);
   });
 
-  const int64_t mr = kern.mr, group = kern.group;
-  const int64_t panels = ceil_div(N, kNrDt);
-  const int64_t units = ceil_div(panels, group);
-  const int64_t mtiles = ceil_div(M, mr);
+  const int64_t group = kern.group;
   const int64_t nt = M * N * K >= kParallelMinMacs ? threads() : 1;
   const bool small = M <= kSmallM;
   // Depth blocks of at most kKcMax elements (bf16; whole groups), K alone decides.
   const int64_t nk = w.dtype == DType::int8 ? 1 : ceil_div(K, kKcMax);
   const int64_t kc = ceil_div(groups, nk);  // groups per depth block
-  int64_t nm, nn;
-  if (small) {
-    nm = 1;
-    nn = nt > 1 ? std::min(units, nt * kTasksPerThread) : 1;
-  } else {
-    const int64_t nc_units = std::max<int64_t>(1, kPanelBlockBytes / (kc * 64 * group));
-    nn = ceil_div(units, nc_units);
-    nm = ceil_div(mtiles, ceil_div(kMcMax, mr));
-    if (nt > 1 && nm * nn < nt * kTasksPerThread) nm = std::min(mtiles, ceil_div(nt * kTasksPerThread, nn));
-  }
+  const TaskGrid grid(M, kern.mr, ceil_div(N, kNrDt), group, small, nt, kc * 64 * group);
   const bool in_place = residual == y;
   const auto* wdata = static_cast<const uint32_t*>(w.data);
-  parallel_for(nm * nn, [&](int64_t task, int) {
-    const int64_t im = task / nn, in = task % nn;
-    const int64_t r0 = std::min(M, mtiles * im / nm * mr);
-    const int64_t r1 = std::min(M, mtiles * (im + 1) / nm * mr);
-    const int64_t p0 = std::min(panels, units * in / nn * group);
-    const int64_t p1 = std::min(panels, units * (in + 1) / nn * group);
-    if (r0 >= r1 || p0 >= p1) return;
+  parallel_for(grid.nm * grid.nn, [&](int64_t task, int) {
+    int64_t r0, r1, p0, p1;
+    if (!grid.rect(task, r0, r1, p0, p1)) return;
     DtBlock blk;
     blk.ldx = ldo;
     blk.panel_stride = groups * kNrDt;
@@ -389,39 +403,21 @@ void linear(const float* x, int64_t M, int64_t ldx, const PackedWeights& w, cons
   const auto* wdata = static_cast<const float*>(w.data);
   const BlockFn fn = block_fn(w.isa);
   const int64_t mr = w.isa == Isa::scalar ? 1 : kMrSimd;
-  const int64_t panels = ceil_div(N, nr);
-  const int64_t group = panel_group(w.isa);
-  const int64_t units = ceil_div(panels, group);  // tasks split N in whole groups of panels
-  const int64_t mtiles = ceil_div(M, mr);
+  const int64_t group = panel_group(w.isa);  // tasks split N in whole groups of panels
   const int64_t nt = M * N * K >= kParallelMinMacs ? threads() : 1;
 
   const bool small = M <= kSmallM;
   const int64_t nk = ceil_div(K, kKcMax);  // K alone decides: see batch invariance above
   const int64_t kc = ceil_div(K, nk);
-  int64_t nm, nn;
-  if (small) {
-    nm = 1;
-    nn = nt > 1 ? std::min(units, nt * kTasksPerThread) : 1;
-  } else {
-    const int64_t nc_units = std::max<int64_t>(1, kPanelBlockBytes / (kc * nr * 4 * group));
-    nn = ceil_div(units, nc_units);
-    nm = ceil_div(mtiles, ceil_div(kMcMax, mr));
-    if (nt > 1 && nm * nn < nt * kTasksPerThread) {
-      nm = std::min(mtiles, ceil_div(nt * kTasksPerThread, nn));
-    }
-  }
+  const TaskGrid grid(M, mr, ceil_div(N, nr), group, small, nt, kc * nr * 4 * group);
 
   // In place (residual is y, no activation): y already holds the residual, so
   // every depth block accumulates onto it and the epilogue adds nothing.
   const bool in_place = residual == y;
   // Every call goes through the pool (inline for one task) so FTZ/DAZ apply.
-  parallel_for(nm * nn, [&](int64_t task, int) {
-    const int64_t im = task / nn, in = task % nn;
-    const int64_t r0 = std::min(M, mtiles * im / nm * mr);
-    const int64_t r1 = std::min(M, mtiles * (im + 1) / nm * mr);
-    const int64_t p0 = std::min(panels, units * in / nn * group);
-    const int64_t p1 = std::min(panels, units * (in + 1) / nn * group);
-    if (r0 >= r1 || p0 >= p1) return;
+  parallel_for(grid.nm * grid.nn, [&](int64_t task, int) {
+    int64_t r0, r1, p0, p1;
+    if (!grid.rect(task, r0, r1, p0, p1)) return;
     GemmBlock blk;
     blk.ldx = ldx;
     blk.panel_stride = K * nr;
