@@ -220,7 +220,7 @@ export class Transformer {
       c.outputBias ? w('generator.bias') : undefined,
       { dtype: this.outputDtype },
     );
-    // Packed last: a tied output layer is packed from the fp32 rows (per-row int8 scales: the same values).
+    // Tables last: a tied output layer is packed from the fp32 rows (with outputScale 1, the same values as the table's).
     const dtype = this.dtype;
     const pack = (t: Tensor) => (dtype === 'fp32' ? t : EmbeddingTable.pack(t, dtype));
     this.#srcEmbedding = pack(srcEmbedding);
