@@ -237,11 +237,17 @@ async function ortChild(job) {
   return { setup: `onnxruntime-node ${version} (CPU, graphOptimizationLevel all, interOp 1, no spinning; ${int8})`, results, check, reference, ids: dtypeIds };
 }
 
-/** Peak RSS of a process that loads the model and generates, against the fp32 weights + KV cache it needs. */
+/**
+ * Peak RSS of a process that loads the model in `dtype` (the child's last argument; fp32 by default) and
+ * generates, against the fp32 weights + KV cache it needs; and the load's seconds.
+ */
 function rssChild(job) {
+  const dtype = process.argv[5] ?? 'fp32';
   info(); // the addon, before any model
   const baseline = process.resourceUsage().maxRSS * 1024;
-  const model = Transformer.load(job.model);
+  const t0 = performance.now();
+  const model = Transformer.load(job.model, { dtype });
+  const loadSeconds = (performance.now() - t0) / 1000;
   const w = job.rss;
   generate(model, w.src, { maxNewTokens: w.newTokens, stopAtEos: false });
   const peak = process.resourceUsage().maxRSS * 1024;
@@ -254,7 +260,7 @@ function rssChild(job) {
     .reduce((sum, [, e]) => sum + (e.data_offsets[1] - e.data_offsets[0]), 0);
   // Per decoder layer: self-attention K and V for every new token, cross-attention K and V for the source.
   const kvBytes = c.decoderLayers * w.B * 2 * (w.newTokens + w.S) * c.dModel * 4;
-  return { workload: w.name, baseline, peak, weightBytes, kvBytes, ratio: peak / (weightBytes + kvBytes), ratioAboveBaseline: (peak - baseline) / (weightBytes + kvBytes) };
+  return { workload: w.name, dtype, loadSeconds, baseline, peak, weightBytes, kvBytes, ratio: peak / (weightBytes + kvBytes), ratioAboveBaseline: (peak - baseline) / (weightBytes + kvBytes) };
 }
 
 // --- the parent --------------------------------------------------------------------------
@@ -353,6 +359,9 @@ async function main() {
     }
     for (const m of engines.aiayn.missing) missing.add(m);
     const rss = runChild(process.execPath, [self, '--child', 'rss', jobFile]);
+    // The other dtypes hold less, but their packing runs in JavaScript too (a from() with a map function once
+    // took a bf16 load of base to 1.5 GiB).
+    const rssByDtype = Object.fromEntries(dtypes.filter((d) => d !== 'fp32').map((d) => [d, runChild(process.execPath, [self, '--child', 'rss', jobFile, d])]));
 
     // Tokens/s per workload, thread count and dtype; fp32 rows also the reference and the peers without a cache.
     const tokens = Object.fromEntries(workloads.map((w) => [w.name, w.B * (w.newTokens ?? w.S)]));
@@ -392,9 +401,12 @@ async function main() {
     console.log(`\nfp32 greedy, ${CHECK.B} rows x ${CHECK.newTokens} new tokens, against aiayn native: ${Object.entries(checks).map(([k, v]) => `${k} ${v}`).join('; ') || 'no peers'}`);
     const mb = (x) => `${(x / 2 ** 20).toFixed(0)} MiB`;
     console.log(`peak RSS loading ${name} and generating ${rss.workload}: ${mb(rss.peak)} = ${rss.ratio.toFixed(2)}x the fp32 weights (${mb(rss.weightBytes)}) + KV cache (${mb(rss.kvBytes)}); ${rss.ratioAboveBaseline.toFixed(2)}x above the ${mb(rss.baseline)} of Node with the addon${name === 'base' ? `; goal ≤ 1.3x ${rss.ratio <= 1.3 ? '✓' : '✗'}` : ''}`);
+    for (const r of Object.values(rssByDtype)) {
+      console.log(`peak RSS loading ${name} in ${r.dtype} (${r.loadSeconds.toFixed(1)} s; fp32 ${rss.loadSeconds.toFixed(1)} s) and generating ${r.workload}: ${mb(r.peak)} = ${r.ratio.toFixed(2)}x the fp32 weights + KV cache`);
+    }
     const setups = Object.fromEntries(Object.entries(engines).map(([k, e]) => [k, e.setup]));
     const othersBusy = Object.fromEntries(Object.entries(engines).map(([k, e]) => [k, e.others]));
-    output.configs[name] = { config, setups, rows, dtypeRows, agreement: checks, accuracy: accuracies, rss, othersBusy };
+    output.configs[name] = { config, setups, rows, dtypeRows, agreement: checks, accuracy: accuracies, rss, rssByDtype, othersBusy };
   }
   rmSync(scratch, { recursive: true, force: true });
   console.log(`\nissue #12's goals, 1 thread (figures, not tests)\n\n${verdicts(output.configs, { bf16Hardware: machine.avx512bf16 })}`);

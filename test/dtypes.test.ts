@@ -2,6 +2,7 @@
 // backend's linear in each dtype, against values worked out by hand.
 import { describe, expect, it } from 'vitest';
 import { Tensor, bf16Round, quantizeRows, reference } from '../lib/index.js';
+import { firstNonFinite } from '../lib/backend/dtypes.js';
 
 const f = Math.fround;
 
@@ -47,6 +48,16 @@ describe('quantizeRows', () => {
     expect(scales[1]).toBeNaN();
     expect(scales[2]).toBeNaN();
     expect(scales[3]).toBe(0); // denormals only
+  });
+});
+
+describe('firstNonFinite', () => {
+  it('finds the first inf or NaN, or gives -1', () => {
+    expect(firstNonFinite(Float32Array.from([0, -1, 3.4e38, 2 ** -149]))).toBe(-1);
+    expect(firstNonFinite(new Float32Array(0))).toBe(-1);
+    expect(firstNonFinite(Float32Array.from([1, NaN, Infinity]))).toBe(1);
+    expect(firstNonFinite(Float32Array.from([1, 2, -Infinity]))).toBe(2);
+    expect(firstNonFinite(Float32Array.from([Infinity]))).toBe(0);
   });
 });
 

@@ -45,6 +45,15 @@ export function bf16RoundAll(src: Float32Array): Float32Array {
   return out;
 }
 
+/**
+ * The index of the first inf or NaN in `data`, or -1. A loop: findIndex with a callback took 0.8 s
+ * of the base model's 3.5 s int8 load.
+ */
+export function firstNonFinite(data: Float32Array): number {
+  for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i])) return i;
+  return -1;
+}
+
 /** Round half to even (v is an fp32 value, so exact in float64). */
 function rne(v: number): number {
   const r = Math.round(v); // half up

@@ -4,7 +4,7 @@
 // the bf16 value, or q · s_v rounded to fp32 with the row's int8 scale, as an
 // int8 linear layer with these rows as its output rows (lib/backend/dtypes.ts).
 import { Tensor, describe } from '../tensor.js';
-import { bf16Bits, bf16Value, quantizeRows } from './dtypes.js';
+import { bf16Bits, bf16Value, firstNonFinite, quantizeRows } from './dtypes.js';
 
 export type EmbeddingDType = 'bf16' | 'int8';
 
@@ -25,9 +25,15 @@ export class EmbeddingTable {
   static pack(table: Tensor, dtype: EmbeddingDType): EmbeddingTable {
     if (!(table instanceof Tensor) || table.rank !== 2) throw new TypeError(`table must be a Tensor [V, D], got ${describe(table)}`);
     const [V, D] = table.shape;
-    if (dtype === 'bf16') return new EmbeddingTable([V, D], dtype, Uint16Array.from(table.data, bf16Bits), null);
+    if (dtype === 'bf16') {
+      // A loop, not Uint16Array.from(data, bf16Bits): V8's from() with a map function boxes every
+      // element into a list first (base model: 13 s and 1.5 GiB peak RSS to load in bf16, against 2 s).
+      const bits = new Uint16Array(table.size);
+      for (let i = 0; i < bits.length; i++) bits[i] = bf16Bits(table.data[i]);
+      return new EmbeddingTable([V, D], dtype, bits, null);
+    }
     if (dtype !== 'int8') throw new RangeError(`dtype must be 'bf16' or 'int8', got ${describe(dtype)}`);
-    const i = table.data.findIndex((v) => !Number.isFinite(v));
+    const i = firstNonFinite(table.data);
     if (i >= 0) throw new RangeError(`table[${Math.floor(i / D)}, ${i % D}] is ${table.data[i]}: an int8 table must be finite`);
     const { q, scales } = quantizeRows(table.data, V, D);
     return new EmbeddingTable([V, D], dtype, q, scales);

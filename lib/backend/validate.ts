@@ -6,7 +6,7 @@ import type {
   Activation, AttentionOptions, EmbeddingOptions, GluOptions, LayerNormOptions, LinearOptions, LinearPackOptions,
   RmsNormOptions, TopKOptions, WeightDType,
 } from './backend.js';
-import { WEIGHT_DTYPES } from './dtypes.js';
+import { WEIGHT_DTYPES, firstNonFinite } from './dtypes.js';
 import { EmbeddingTable } from './embedding-table.js';
 
 export function checkTensor(name: string, x: unknown, rank?: number): Tensor {
@@ -80,7 +80,7 @@ export function checkLinearPack(
   if (dtype === 'int8') {
     // 127 · 127 · K must fit the kernels' int32 sums.
     if (K > INT8_MAX_K) throw new RangeError(`weight must have at most ${INT8_MAX_K} input features for int8, got ${K}`);
-    const i = w.data.findIndex((v) => !Number.isFinite(v));
+    const i = firstNonFinite(w.data);
     if (i >= 0) {
       throw new RangeError(`weight[${Math.floor(i / K)}, ${i % K}] is ${w.data[i]}: int8 weights must be finite`);
     }
