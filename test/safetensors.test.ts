@@ -127,7 +127,32 @@ describe('openSafetensors', () => {
     writeFileSync(halves, build({ h: { dtype: 'F16', shape: [2], data_offsets: [0, 4] }, g: { dtype: 'BF16', shape: [1], data_offsets: [4, 6] } }, [...le16(0x3c00, 0xc000), ...le16(0x3f80)]));
     expect(values(openSafetensors(halves).read('h'))).toEqual([1, -2]);
     expect(values(openSafetensors(halves).read('g'))).toEqual([1]);
-    expect(values(openSafetensors(halves).read('h', new ArrayBuffer(64)))).toEqual([1, -2]); // converted, not a view of the scratch
+    const halfScratch = new ArrayBuffer(8);
+    const h = openSafetensors(halves).read('h', halfScratch);
+    expect(values(h)).toEqual([1, -2]);
+    expect(h.data.buffer).toBe(halfScratch); // widened in the scratch
+    expect(values(openSafetensors(halves).read('h', new ArrayBuffer(7)))).toEqual([1, -2]); // too small: a tensor of its own
+  });
+
+  it('widens F16 and BF16 in the scratch, equal to widening into a new array, at every length', () => {
+    const path = join(tmp, 'lazy-widen.safetensors');
+    // Bit patterns that are not symmetric in their two bytes, so an overwritten half would show.
+    const bits = (n: number, salt: number) => Array.from({ length: n }, (_, i) => (0x3c01 + 97 * i + salt) & 0x7bff);
+    for (const n of [1, 2, 3, 7, 64, 1001]) {
+      const f16 = bits(n, 0), bf16 = bits(n, 5);
+      writeFileSync(path, build({
+        h: { dtype: 'F16', shape: [n], data_offsets: [0, 2 * n] },
+        g: { dtype: 'BF16', shape: [n], data_offsets: [2 * n, 4 * n] },
+      }, [...le16(...f16), ...le16(...bf16)]));
+      const reader = openSafetensors(path);
+      for (const name of ['h', 'g']) {
+        const scratch = new ArrayBuffer(4 * n + 12);
+        new Uint8Array(scratch).fill(0xa5);
+        const widened = reader.read(name, scratch);
+        expect(widened.data.buffer).toBe(scratch);
+        expectSame(widened.data, reader.read(name).data);
+      }
+    }
   });
 
   it('names an unknown tensor, and a file changed after its header was read', () => {

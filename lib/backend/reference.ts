@@ -49,7 +49,9 @@ class ReferenceLinearWeights implements LinearWeights {
     this.int8 = dtype === 'int8' ? quantizeRows(weight.data, N, K) : null;
     if (this.int8) {
       const { q, scales } = this.int8;
-      this.#weight = Float32Array.from(q, (v, i) => v * scales[Math.floor(i / K)]);
+      const w = new Float32Array(N * K); // a loop: Float32Array.from with a map function boxes every value first
+      for (let i = 0; i < w.length; i++) w[i] = q[i] * scales[Math.floor(i / K)];
+      this.#weight = w;
     } else {
       this.#weight = dtype === 'bf16' ? bf16RoundAll(weight.data) : weight.data.slice();
     }

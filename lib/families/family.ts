@@ -4,7 +4,7 @@
 // model configured differently; nothing here computes a layer.
 import { Tensor, describe, formatShape, type Shape } from '../tensor.js';
 import type { TransformerConfig } from '../model/config.js';
-import { listed, type WeightSource } from '../model/weights.js';
+import { listed, scratchSource, type WeightSource } from '../model/weights.js';
 import type { Checkpoint } from '../io/checkpoint.js';
 
 /** config.json as read. */
@@ -124,16 +124,19 @@ export function recipeSource(recipes: ReadonlyMap<string, Recipe>, checkpoint: C
     ].filter(Boolean);
     throw new Error(`${checkpoint.source}: the weights do not match the config: ${parts.join('. ')}`);
   }
-  const make = (name: string): Tensor => {
+  // With scratch (a transient weight, see scratchSource): a single tensor is read, and stacked ones are
+  // joined, in its first bytes.
+  const make = (name: string, scratch?: ArrayBuffer): Tensor => {
     const recipe = recipes.get(name)!;
     if ('make' in recipe) return recipe.make();
     const shape = shapes.get(name)!;
-    if (recipe.rows.length === 1 && !recipe.fromRow) return checkpoint.read(recipe.rows[0]).reshape(shape);
+    const size = shape.reduce((a, d) => a * d, 1);
+    if (recipe.rows.length === 1 && !recipe.fromRow) return checkpoint.read(recipe.rows[0], scratch).reshape(shape);
     if (recipe.fromRow) {
       const t = checkpoint.read(recipe.rows[0]);
-      return new Tensor(t.data.subarray(t.size - shape.reduce((a, d) => a * d, 1)), shape);
+      return new Tensor(t.data.subarray(t.size - size), shape);
     }
-    const out = new Float32Array(shape.reduce((a, d) => a * d, 1));
+    const out = scratch ? new Float32Array(scratch, 0, size) : new Float32Array(size);
     let at = 0;
     for (const part of recipe.rows) {
       const t = checkpoint.read(part);
@@ -142,5 +145,5 @@ export function recipeSource(recipes: ReadonlyMap<string, Recipe>, checkpoint: C
     }
     return new Tensor(out, shape);
   };
-  return { shapes, take: make, takeTransient: make };
+  return scratchSource(shapes, make);
 }

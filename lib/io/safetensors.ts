@@ -134,7 +134,13 @@ function halfToFloatBits(): Uint32Array {
   return (f16Table = table);
 }
 
-function decode(bytes: Uint8Array, offset: number, entry: Entry): Float32Array {
+/**
+ * The tensor `entry` of `bytes` (its data at offset + entry.begin) as F32: aligned F32 data is a view,
+ * F16 and BF16 are widened into `into` when given (at least 4 bytes an element; it may hold the
+ * 2-byte data itself from byte 2n on: element i is read before bytes [4i, 4i + 4) are written, and
+ * those end at or before 2n + 2i + 2, where element i + 1 starts), else into a new array.
+ */
+function decode(bytes: Uint8Array, offset: number, entry: Entry, into?: ArrayBuffer): Float32Array {
   const bytesPerItem = entry.dtype === 'F32' ? 4 : 2;
   const n = (entry.end - entry.begin) / bytesPerItem;
   const src = offset + entry.begin;
@@ -149,8 +155,8 @@ function decode(bytes: Uint8Array, offset: number, entry: Entry): Float32Array {
     for (let i = 0; i < n; i++) out[i] = view.getFloat32(i * 4, true);
     return out;
   }
-  const out = new Float32Array(n);
-  const bits = new Uint32Array(out.buffer);
+  const out = into ? new Float32Array(into, 0, n) : new Float32Array(n);
+  const bits = new Uint32Array(out.buffer, 0, n);
   if (entry.dtype === 'BF16') {
     // BF16 is the top half of an F32: shifting the bits is exact, NaN payloads included.
     for (let i = 0; i < n; i++) bits[i] = (bytes[src + 2 * i] | (bytes[src + 2 * i + 1] << 8)) << 16;
@@ -271,8 +277,9 @@ export interface SafetensorsReader {
   readonly metadata: Record<string, string>;
   /**
    * Reads one tensor into a new F32 array (F16/BF16 converted), or, given a
-   * large enough `scratch`, F32 data into its first bytes (the tensor is then a
-   * view of it). Error if the name is unknown or the file changed.
+   * large enough `scratch` (4 bytes an element), into its first bytes (the
+   * tensor is then a view of it; F16/BF16 widened there, no array of their
+   * own). Error if the name is unknown or the file changed.
    */
   read(tensor: string, scratch?: ArrayBuffer): Tensor;
 }
@@ -320,11 +327,14 @@ export function openSafetensors(path: string): SafetensorsReader {
         if (now.size !== size || now.ino !== stat.ino || now.mtimeMs !== stat.mtimeMs) {
           throw fail(path, `file changed since its header was read (${size} -> ${now.size} bytes)`, tensor);
         }
-        const into = scratch !== undefined && scratch.byteLength >= n ? new Uint8Array(scratch, 0, n) : undefined;
+        // F32 is read into the scratch's first bytes; F16 / BF16 into its second half, then widened into all of it.
+        const widen = entry.dtype !== 'F32' && scratch !== undefined && scratch.byteLength >= 2 * n;
+        const inPlace = entry.dtype === 'F32' && scratch !== undefined && scratch.byteLength >= n;
+        const into = widen ? new Uint8Array(scratch, n, n) : inPlace ? new Uint8Array(scratch, 0, n) : undefined;
         const bytes = readAt(f, n, dataStart + entry.begin, into);
         if (bytes.length < n) throw fail(path, 'file was truncated while the tensor was read', tensor);
         // `bytes` holds just this tensor: the offset cancels the entry's position in the data buffer.
-        return new Tensor(decode(bytes, -entry.begin, entry), entry.shape);
+        return new Tensor(decode(bytes, -entry.begin, entry, widen ? scratch : undefined), entry.shape);
       } finally {
         closeSync(f);
       }
