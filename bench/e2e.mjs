@@ -238,19 +238,29 @@ async function ortChild(job) {
 }
 
 /**
+ * This process's peak RSS in bytes: VmHWM, which exec resets, where Linux has it. getrusage's maxRSS
+ * keeps the parent's RSS at fork time (CI's parent, which had just written the base model, made a
+ * child's "Node with the addon" 548 MiB).
+ */
+function peakRss() {
+  const hwm = existsSync('/proc/self/status') && /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+  return hwm ? Number(hwm[1]) * 1024 : process.resourceUsage().maxRSS * 1024;
+}
+
+/**
  * Peak RSS of a process that loads the model in `dtype` (the child's last argument; fp32 by default) and
  * generates, against the fp32 weights + KV cache it needs; and the load's seconds.
  */
 function rssChild(job) {
   const dtype = process.argv[5] ?? 'fp32';
   info(); // the addon, before any model
-  const baseline = process.resourceUsage().maxRSS * 1024;
+  const baseline = peakRss();
   const t0 = performance.now();
   const model = Transformer.load(job.model, { dtype });
   const loadSeconds = (performance.now() - t0) / 1000;
   const w = job.rss;
   generate(model, w.src, { maxNewTokens: w.newTokens, stopAtEos: false });
-  const peak = process.resourceUsage().maxRSS * 1024;
+  const peak = peakRss();
   const c = model.config;
   model.dispose();
   const file = readFileSync(`${job.model}/model.safetensors`);
