@@ -2,6 +2,7 @@
 // lazily, so that the reference backend works on a machine without it.
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import type { WeightDType } from './backend.js';
 
 /** Instruction-set levels, lowest first; each includes the ones before it. */
 export type Isa = 'scalar' | 'avx2' | 'avx512' | 'avx512_vnni' | 'avx512_bf16';
@@ -21,6 +22,9 @@ export interface NativeInfo {
 
 /** PackedLinear's weight dtype codes: 0 fp32, 1 bf16, 2 int8. */
 export type PackedDType = 0 | 1 | 2;
+
+/** The codes of aiayn::DType (native/kernels/dtype.h), for PackedLinear and the embedding tables. */
+export const DTYPE_CODE: Record<WeightDType, PackedDType> = { fp32: 0, bf16: 1, int8: 2 };
 
 export interface PackedLinearHandle {
   /** Bytes held natively: the packed weights (int8: with their scales and sums) and the bias. */

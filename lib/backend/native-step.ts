@@ -3,7 +3,7 @@
 // checked here with precise messages; the addon re-checks bounds.
 import { Tensor, checkInt, describe, formatShape } from '../tensor.js';
 import type { Activation, DecoderStepInputs, DecoderStepPlan, DecoderStepSpec, LinearWeights, NormParams } from './backend.js';
-import { loadAddon, type DecoderStepPlanHandle, type PackedLinearHandle } from './addon.js';
+import { DTYPE_CODE, loadAddon, type DecoderStepPlanHandle, type PackedLinearHandle } from './addon.js';
 import { EmbeddingTable } from './embedding-table.js';
 
 const ACTIVATIONS: readonly Activation[] = ['none', 'relu', 'gelu', 'gelu_tanh', 'silu']; // index = aiayn::Activation
@@ -86,7 +86,7 @@ class NativeDecoderStepPlan implements DecoderStepPlan {
     this.#handle = new (loadAddon().DecoderStepPlan)({
       D, H, Dh, F, V, normFirst: spec.normFirst, gated: spec.gated, activation, eps: spec.eps,
       attentionScale: spec.attentionScale, embedding: embedding.data, embeddingScale: spec.embeddingScale,
-      embeddingDType: embedding instanceof EmbeddingTable ? (embedding.dtype === 'bf16' ? 1 : 2) : 0,
+      embeddingDType: embedding instanceof EmbeddingTable ? DTYPE_CODE[embedding.dtype] : DTYPE_CODE.fp32,
       embeddingScales: embedding instanceof EmbeddingTable ? embedding.scales : null,
       positions: positions ? positions.data : null, positionBias: spec.positionBias ? spec.positionBias.data : null, L,
       embeddingNorm: spec.embeddingNorm ? checkNorm('spec.embeddingNorm', spec.embeddingNorm, D) : null,

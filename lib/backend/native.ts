@@ -19,7 +19,7 @@ import type {
   TopKOptions,
   WeightDType,
 } from './backend.js';
-import { loadAddon, type PackedDType, type PackedLinearHandle } from './addon.js';
+import { DTYPE_CODE, loadAddon, type PackedLinearHandle } from './addon.js';
 import { nativeDecoderStepPlan } from './native-step.js';
 import { EmbeddingTable } from './embedding-table.js';
 import {
@@ -37,9 +37,6 @@ import {
 
 /** The codes of aiayn::Activation (native/kernels/activation.h). */
 const ACTIVATION_CODE: Record<Activation, number> = { none: 0, relu: 1, gelu: 2, gelu_tanh: 3, silu: 4 };
-
-/** The codes of aiayn::DType (native/kernels/gemm.h). */
-const DTYPE_CODE: Record<WeightDType, PackedDType> = { fp32: 0, bf16: 1, int8: 2 };
 
 class NativeLinearWeights implements LinearWeights {
   readonly handle: PackedLinearHandle;
@@ -172,7 +169,7 @@ export const native: Backend = {
     const packed = table instanceof EmbeddingTable;
     loadAddon().embedding(
       ids, a.B, a.T, table.data, a.V, a.D, a.scale, a.positions ? a.positions.data : null, P, a.offset, a.out.data,
-      a.offsets, a.positionIds, packed ? DTYPE_CODE[table.dtype] : 0, packed ? table.scales : null,
+      a.offsets, a.positionIds, packed ? DTYPE_CODE[table.dtype] : DTYPE_CODE.fp32, packed ? table.scales : null,
     );
     return a.out;
   },
