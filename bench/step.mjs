@@ -64,10 +64,11 @@ for (const name of names) {
     baseline?.setThreads(t);
     for (const w of WORKLOADS) {
       const src = sources(fused.config, w.B, w.S, 1);
+      const own = (m) => generate(m, src, { maxNewTokens: w.newTokens, stopAtEos: false });
       const gens = {
-        fused: (m) => generate(m, src, { maxNewTokens: w.newTokens, stopAtEos: false }),
-        ops: (m) => generate(m, src, { maxNewTokens: w.newTokens, stopAtEos: false }),
-        [dtype]: (m) => generate(m, src, { maxNewTokens: w.newTokens, stopAtEos: false }),
+        fused: own,
+        ops: own,
+        ...(dtype ? { [dtype]: own } : {}),
         baseline: (m) => baseline.generate(m, src, { maxNewTokens: w.newTokens, stopAtEos: false }),
       };
       // Also the warm-up; the fp32 variants must agree (another dtype's ids may differ).
