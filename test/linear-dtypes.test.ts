@@ -4,7 +4,7 @@
 // kernels themselves are held against the contract's double loops on every
 // ISA in native/tests/test_gemm_dt.cc.
 import { describe, expect, it } from 'vitest';
-import { loadAddon } from '../lib/backend/addon.js';
+import { loadAddon, type Isa } from '../lib/backend/addon.js';
 
 const addon = loadAddon();
 const f = Math.fround;
@@ -71,10 +71,20 @@ describe('PackedLinear dtypes', () => {
 
   it('info().gemm names the micro-kernel of each dtype on the active ISA', () => {
     const { isa, gemm } = addon.info();
-    const suffix = isa === 'avx512_bf16' || isa === 'avx512_vnni' ? 'avx512' : isa;
-    expect(gemm.fp32).toMatch(new RegExp(`^f32_gemm_\\d+x\\d+__${suffix}$`));
-    expect(gemm.bf16).toMatch(new RegExp(`^bf16_f32_gemm_\\d+x\\d+__${isa === 'avx512_bf16' ? 'avx512bf16' : suffix}$`));
-    const int8 = isa === 'avx512_bf16' || isa === 'avx512_vnni' ? 'avx512vnni' : suffix;
+    // The ISA suffix of each dtype's kernel: a level without a path of its own for a dtype runs the one below.
+    const suffixes: Record<Isa, [string, string, string]> = {
+      scalar: ['scalar', 'scalar', 'scalar'],
+      avx2: ['avx2', 'avx2', 'avx2'],
+      avx512: ['avx512', 'avx512', 'avx512'],
+      avx512_vnni: ['avx512', 'avx512', 'avx512vnni'],
+      avx512_bf16: ['avx512', 'avx512bf16', 'avx512vnni'],
+      neon: ['neon', 'neon', 'neon'],
+      neon_dotprod: ['neon', 'neon', 'neondot'],
+      neon_i8mm_bf16: ['neon', 'neonbf16', 'neondot'],
+    };
+    const [fp32, bf16, int8] = suffixes[isa];
+    expect(gemm.fp32).toMatch(new RegExp(`^f32_gemm_\\d+x\\d+__${fp32}$`));
+    expect(gemm.bf16).toMatch(new RegExp(`^bf16_f32_gemm_\\d+x\\d+__${bf16}$`));
     expect(gemm.int8).toMatch(new RegExp(`^qd8_f32_qc8w_gemm_\\d+x\\d+__${int8}$`));
   });
 

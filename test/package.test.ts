@@ -53,7 +53,7 @@ describe('package', () => {
         `;
         const out = JSON.parse(execFileSync(process.execPath, ['-e', probe], { cwd: root, encoding: 'utf8' }));
         expect(out.path).toContain(join('prebuilds', `${process.platform}-${process.arch}`));
-        expect(['scalar', 'avx2', 'avx512', 'avx512_vnni', 'avx512_bf16']).toContain(out.isa);
+        expect(['scalar', 'avx2', 'avx512', 'avx512_vnni', 'avx512_bf16', 'neon', 'neon_dotprod', 'neon_i8mm_bf16']).toContain(out.isa);
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }

@@ -4,8 +4,13 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type { WeightDType } from './backend.js';
 
-/** Instruction-set levels, lowest first; each includes the ones before it. */
-export type Isa = 'scalar' | 'avx2' | 'avx512' | 'avx512_vnni' | 'avx512_bf16';
+/**
+ * Instruction-set levels, lowest first; each includes the ones before it of
+ * the same architecture. x86-64: scalar, avx2, avx512, avx512_vnni,
+ * avx512_bf16; arm64: scalar, neon (ARMv8.0), neon_dotprod (ARMv8.2 SDOT),
+ * neon_i8mm_bf16 (ARMv8.6 I8MM + BF16).
+ */
+export type Isa = 'scalar' | 'avx2' | 'avx512' | 'avx512_vnni' | 'avx512_bf16' | 'neon' | 'neon_dotprod' | 'neon_i8mm_bf16';
 
 export interface NativeInfo {
   isa: Isa;

@@ -20,8 +20,10 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   Napi::Object out = Napi::Object::New(env);
   out.Set("isa", aiayn::isa_name(aiayn::active_isa()));
   Napi::Array available = Napi::Array::New(env);
-  for (int i = 0; i <= static_cast<int>(aiayn::best_isa()); ++i) {
-    available.Set(static_cast<uint32_t>(i), aiayn::isa_name(static_cast<aiayn::Isa>(i)));
+  int nlevels = 0;
+  const aiayn::Isa* levels = aiayn::isa_levels(&nlevels);
+  for (int i = 0; i < nlevels && aiayn::at_least(aiayn::best_isa(), levels[i]); ++i) {
+    available.Set(static_cast<uint32_t>(i), aiayn::isa_name(levels[i]));
   }
   out.Set("isaAvailable", available);
   // The GEMM micro-kernel each weight dtype runs on the active ISA.

@@ -58,10 +58,11 @@ struct Kernels {
   bool base2;  // decode states are in the log2 domain
 };
 
-// Chosen once; every ISA level >= avx512 runs the avx512 kernels (fp32
-// attention has no wider path).
+// Chosen once; every ISA level >= avx512 runs the avx512 kernels, every ARM
+// level the neon ones (fp32 attention has no wider path).
 Kernels select_kernels() {
   const Isa isa = active_isa();
+#if AIAYN_X86
   if (at_least(isa, Isa::avx512)) {
     return {f32_attention_prefill_scratch__avx512, f32_attention_decode_scratch__avx512,
             f32_attention_prefill__avx512, f32_attention_decode__avx512, kAttnQBlockAvx512, true};
@@ -70,6 +71,12 @@ Kernels select_kernels() {
     return {f32_attention_prefill_scratch__avx2, f32_attention_decode_scratch__avx2, f32_attention_prefill__avx2,
             f32_attention_decode__avx2, kAttnQBlockAvx2, true};
   }
+#elif AIAYN_ARM64
+  if (at_least(isa, Isa::neon)) {
+    return {f32_attention_prefill_scratch__neon, f32_attention_decode_scratch__neon, f32_attention_prefill__neon,
+            f32_attention_decode__neon, kAttnQBlockNeon, true};
+  }
+#endif
   return {f32_attention_prefill_scratch__scalar, f32_attention_decode_scratch__scalar, f32_attention_prefill__scalar,
           f32_attention_decode__scalar, kAttnQBlockScalar, false};
 }

@@ -32,6 +32,7 @@ namespace aiayn {
 constexpr int64_t kAttnQBlockScalar = 16;
 constexpr int64_t kAttnQBlockAvx2 = 32;
 constexpr int64_t kAttnQBlockAvx512 = 64;
+constexpr int64_t kAttnQBlockNeon = 16;
 
 using AttentionPrefillScratchFn = size_t(const AttentionArgs& a);
 using AttentionDecodeScratchFn = size_t(int64_t Dh);
@@ -43,10 +44,10 @@ using AttentionDecodeFn = void(const AttentionArgs& a, int64_t b, int64_t h, int
 // The kernels of each ISA, named XNNPACK's way: the scalar reference in
 // attention_scalar.cc, the SIMD ones attention_impl.h instantiated.
 AttentionPrefillScratchFn f32_attention_prefill_scratch__scalar, f32_attention_prefill_scratch__avx2,
-    f32_attention_prefill_scratch__avx512;
+    f32_attention_prefill_scratch__avx512, f32_attention_prefill_scratch__neon;
 AttentionDecodeScratchFn f32_attention_decode_scratch__scalar, f32_attention_decode_scratch__avx2,
-    f32_attention_decode_scratch__avx512;
-AttentionPrefillFn f32_attention_prefill__scalar, f32_attention_prefill__avx2, f32_attention_prefill__avx512;
-AttentionDecodeFn f32_attention_decode__scalar, f32_attention_decode__avx2, f32_attention_decode__avx512;
+    f32_attention_decode_scratch__avx512, f32_attention_decode_scratch__neon;
+AttentionPrefillFn f32_attention_prefill__scalar, f32_attention_prefill__avx2, f32_attention_prefill__avx512, f32_attention_prefill__neon;
+AttentionDecodeFn f32_attention_decode__scalar, f32_attention_decode__avx2, f32_attention_decode__avx512, f32_attention_decode__neon;
 
 }  // namespace aiayn

@@ -1,14 +1,25 @@
 #include "cpu.h"
 
-#include <cpuid.h>
-
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <string>
 
+#if AIAYN_X86
+#include <cpuid.h>
+#elif AIAYN_ARM64
+#if defined(__linux__)
+#include <sys/auxv.h>
+#elif defined(__APPLE__)
+#include <sys/sysctl.h>
+#endif
+#endif
+
 namespace aiayn {
 namespace {
+
+#if AIAYN_X86
+constexpr Isa kLevels[] = {Isa::scalar, Isa::avx2, Isa::avx512, Isa::avx512_vnni, Isa::avx512_bf16};
 
 uint64_t xgetbv0() {
   uint32_t lo, hi;
@@ -36,6 +47,49 @@ Isa detect() {
   const bool bf16 = a & (1u << 5);
   return bf16 ? Isa::avx512_bf16 : Isa::avx512_vnni;
 }
+#elif AIAYN_ARM64
+constexpr Isa kLevels[] = {Isa::scalar, Isa::neon, Isa::neon_dotprod, Isa::neon_i8mm_bf16};
+
+struct ArmFeatures {
+  bool asimd = false, dotprod = false, i8mm = false, bf16 = false;
+};
+
+#if defined(__linux__)
+ArmFeatures arm_features() {
+  // The HWCAP bits of the Linux arm64 ABI (asm/hwcap.h), spelled out so that
+  // older kernel headers still build.
+  constexpr unsigned long kHwcapAsimd = 1ul << 1, kHwcapAsimddp = 1ul << 20;
+  constexpr unsigned long kHwcap2I8mm = 1ul << 13, kHwcap2Bf16 = 1ul << 14;
+  const unsigned long hw = getauxval(AT_HWCAP), hw2 = getauxval(AT_HWCAP2);
+  return {(hw & kHwcapAsimd) != 0, (hw & kHwcapAsimddp) != 0, (hw2 & kHwcap2I8mm) != 0, (hw2 & kHwcap2Bf16) != 0};
+}
+#elif defined(__APPLE__)
+bool sysctl_flag(const char* name) {
+  int v = 0;
+  size_t size = sizeof(v);
+  return sysctlbyname(name, &v, &size, nullptr, 0) == 0 && v != 0;
+}
+ArmFeatures arm_features() {
+  // Every Apple arm64 core has Advanced SIMD.
+  return {true, sysctl_flag("hw.optional.arm.FEAT_DotProd"), sysctl_flag("hw.optional.arm.FEAT_I8MM"),
+          sysctl_flag("hw.optional.arm.FEAT_BF16")};
+}
+#else
+ArmFeatures arm_features() { return {true, false, false, false}; }
+#endif
+
+Isa detect() {
+  const ArmFeatures f = arm_features();
+  if (!f.asimd) return Isa::scalar;
+  if (!f.dotprod) return Isa::neon;
+  return f.i8mm && f.bf16 ? Isa::neon_i8mm_bf16 : Isa::neon_dotprod;
+}
+#else
+constexpr Isa kLevels[] = {Isa::scalar};
+Isa detect() { return Isa::scalar; }
+#endif
+
+constexpr int kLevelCount = static_cast<int>(sizeof(kLevels) / sizeof(kLevels[0]));
 
 struct Selection {
   Isa best;
@@ -48,18 +102,19 @@ Selection select() {
   s.active = s.best;
   const char* env = std::getenv("AIAYN_ISA");
   if (env == nullptr || *env == '\0') return s;
-  int wanted = 0;
-  while (wanted <= static_cast<int>(kIsaMax) && std::strcmp(env, isa_name(static_cast<Isa>(wanted))) != 0) ++wanted;
-  if (wanted > static_cast<int>(kIsaMax)) {
-    s.error = std::string("AIAYN_ISA must be one of scalar, avx2, avx512, avx512_vnni, avx512_bf16; got '") + env + "'";
-    return s;
+  std::string names;
+  for (int i = 0; i < kLevelCount; ++i) {
+    if (std::strcmp(env, isa_name(kLevels[i])) == 0) {
+      if (!at_least(s.best, kLevels[i])) {
+        s.error = std::string("AIAYN_ISA=") + env + " is not supported by this CPU (best: " + isa_name(s.best) + ")";
+        return s;
+      }
+      s.active = kLevels[i];
+      return s;
+    }
+    names += std::string(i ? ", " : "") + isa_name(kLevels[i]);
   }
-  if (wanted > static_cast<int>(s.best)) {
-    s.error = std::string("AIAYN_ISA=") + env + " is not supported by this CPU (best: " +
-              isa_name(s.best) + ")";
-    return s;
-  }
-  s.active = static_cast<Isa>(wanted);
+  s.error = "AIAYN_ISA must be one of " + names + "; got '" + env + "'";
   return s;
 }
 
@@ -76,8 +131,16 @@ const char* isa_name(Isa isa) {
     case Isa::avx512_vnni: return "avx512_vnni";
     case Isa::avx512: return "avx512";
     case Isa::avx2: return "avx2";
+    case Isa::neon: return "neon";
+    case Isa::neon_dotprod: return "neon_dotprod";
+    case Isa::neon_i8mm_bf16: return "neon_i8mm_bf16";
     default: return "scalar";
   }
+}
+
+const Isa* isa_levels(int* count) {
+  *count = kLevelCount;
+  return kLevels;
 }
 
 Isa best_isa() { return selection().best; }

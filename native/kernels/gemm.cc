@@ -3,7 +3,7 @@
 //
 // Packed weights: fp32 [ceil(N/nr)][K][nr] floats, zero-padded in N, 64-byte
 // aligned; nr is the panel width of the ISA active at packing time (scalar 8,
-// avx2 16, avx512 64), recorded with the data so linear() can dispatch on it.
+// avx2 16, avx512 64, neon 16), recorded with the data so linear() can dispatch on it.
 // bf16 and int8: [ceil(N/16)][groups][16] 32-bit depth groups (gemm.h), the
 // same bytes for every ISA; the ISA at packing time picks the kernel table
 // (dt_kernels: BLIS's context, per ISA x dtype).
@@ -67,20 +67,32 @@ using BlockFn = void (*)(const GemmBlock&);
 
 // Panels a task's range is a multiple of (the widest one-row tile).
 int64_t panel_group(Isa isa) {
+#if AIAYN_X86
   if (at_least(isa, Isa::avx512)) return kPanelGroupAvx512;
   if (at_least(isa, Isa::avx2)) return kPanelGroupAvx2;
+#elif AIAYN_ARM64
+  if (at_least(isa, Isa::neon)) return kPanelGroupNeon;
+#endif
   return 1;
 }
 
 int64_t panel_width(Isa isa) {
+#if AIAYN_X86
   if (at_least(isa, Isa::avx512)) return kNrAvx512;
   if (at_least(isa, Isa::avx2)) return kNrAvx2;
+#elif AIAYN_ARM64
+  if (at_least(isa, Isa::neon)) return kNrNeon;
+#endif
   return kNrScalar;
 }
 
 BlockFn block_fn(Isa isa) {
+#if AIAYN_X86
   if (at_least(isa, Isa::avx512)) return linear_block_avx512;
   if (at_least(isa, Isa::avx2)) return linear_block_avx2;
+#elif AIAYN_ARM64
+  if (at_least(isa, Isa::neon)) return linear_block_neon;
+#endif
   return linear_block_scalar;
 }
 
@@ -117,17 +129,27 @@ struct TaskGrid {
 };
 
 const char* fp32_kernel_name(Isa isa) {
+#if AIAYN_X86
   if (at_least(isa, Isa::avx512)) return "f32_gemm_6x64__avx512";
   if (at_least(isa, Isa::avx2)) return "f32_gemm_6x16__avx2";
+#elif AIAYN_ARM64
+  if (at_least(isa, Isa::neon)) return "f32_gemm_6x16__neon";
+#endif
   return "f32_gemm_1x8__scalar";
 }
 
 // bf16 or int8.
 DtKernels dt_kernels(Isa isa, DType dtype) {
+#if AIAYN_X86
   if (dtype == DType::bf16 && at_least(isa, Isa::avx512_bf16)) return dt_kernels_avx512bf16(dtype);
   if (dtype == DType::int8 && at_least(isa, Isa::avx512_vnni)) return dt_kernels_avx512vnni(dtype);
   if (at_least(isa, Isa::avx512)) return dt_kernels_avx512(dtype);
   if (at_least(isa, Isa::avx2)) return dt_kernels_avx2(dtype);
+#elif AIAYN_ARM64
+  if (dtype == DType::bf16 && at_least(isa, Isa::neon_i8mm_bf16)) return dt_kernels_neonbf16(dtype);
+  if (dtype == DType::int8 && at_least(isa, Isa::neon_dotprod)) return dt_kernels_neondot(dtype);
+  if (at_least(isa, Isa::neon)) return dt_kernels_neon(dtype);
+#endif
   return dt_kernels_scalar(dtype);
 }
 

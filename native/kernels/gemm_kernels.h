@@ -11,10 +11,13 @@
 //                     panels; decode blocks of up to 12 rows: all rows in one
 //                     Mx64 tile (7x64 with embedded broadcasts; 8x64 with row
 //                     7 in L1 for streamed weights) or two Mx32 tiles)
+//   neon    nr = 16  (6x16 tile, 24 q-register accumulators; 2x32 and 1x32
+//                     tiles over 2 panels)
+// avx2 and neon are gemm_f32.h over their vector traits.
 // Every tile computes each output element as one FMA chain over the block's
 // depth in order (no split accumulators), so results do not depend on M.
-// The avx2/avx512 variants may only be called when the CPU supports them
-// (weights packed for that ISA imply it).
+// The SIMD variants may only be called when the CPU supports them (weights
+// packed for that ISA imply it); each architecture's build has its own.
 #pragma once
 
 #include <cstdint>
@@ -26,13 +29,15 @@ namespace aiayn {
 constexpr int64_t kNrScalar = 8;
 constexpr int64_t kNrAvx2 = 16;
 constexpr int64_t kNrAvx512 = 64;
-// Rows per register tile for avx2 and avx512 (the scalar kernel does one row).
+constexpr int64_t kNrNeon = 16;
+// Rows per register tile for avx2, avx512 and neon (the scalar kernel does one row).
 constexpr int64_t kMrSimd = 6;
-// Panels the one-row tile covers (avx512 1x128, avx2 1x64): gemm.cc splits N
+// Panels the one-row tile covers (avx512 1x128, avx2 1x64, neon 1x32): gemm.cc splits N
 // between tasks in whole groups of them, so that no task is left with a
 // narrower, latency-bound one-row tile.
 constexpr int64_t kPanelGroupAvx512 = 2;
 constexpr int64_t kPanelGroupAvx2 = 4;
+constexpr int64_t kPanelGroupNeon = 2;
 // At most this many rows take the streaming (decode) path, blk.panel_outer.
 constexpr int64_t kSmallM = 12;
 
@@ -63,6 +68,7 @@ struct GemmBlock {
 void linear_block_scalar(const GemmBlock& blk);
 void linear_block_avx2(const GemmBlock& blk);
 void linear_block_avx512(const GemmBlock& blk);
+void linear_block_neon(const GemmBlock& blk);
 
 // bf16 and int8 (gemm_dt.h): one packed format per dtype for every ISA, panels
 // of kNrDt columns whose rows are 32-bit depth groups (2 bf16 or 4 int8 per
@@ -114,5 +120,8 @@ DtKernels dt_kernels_avx2(DType dtype);
 DtKernels dt_kernels_avx512(DType dtype);
 DtKernels dt_kernels_avx512vnni(DType dtype);  // int8 only
 DtKernels dt_kernels_avx512bf16(DType dtype);  // bf16 only
+DtKernels dt_kernels_neon(DType dtype);
+DtKernels dt_kernels_neondot(DType dtype);     // int8 only
+DtKernels dt_kernels_neonbf16(DType dtype);    // bf16 only
 
 }  // namespace aiayn

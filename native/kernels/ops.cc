@@ -27,7 +27,8 @@ constexpr int64_t kParallelMin = 16 * 1024;
 constexpr int64_t kTaskMin = 8 * 1024;
 
 // The kernels of one ISA, chosen once (every level above avx512 runs the
-// avx512 kernels: the fp32 ops have no wider path).
+// avx512 kernels and every ARM level the neon ones: the fp32 ops have no
+// wider path).
 struct OpsTable {
   LayernormFn* layernorm;
   RmsnormFn* rmsnorm;
@@ -40,6 +41,7 @@ struct OpsTable {
 
 OpsTable select_table() {
   const Isa isa = active_isa();
+#if AIAYN_X86
   if (at_least(isa, Isa::avx512)) {
     return {f32_layernorm__avx512, f32_rmsnorm__avx512, f32_glu__avx512, f32_softmax__avx512,
             f32_log_softmax__avx512, f32_argmax__avx512, f32_embedding__avx512};
@@ -48,6 +50,12 @@ OpsTable select_table() {
     return {f32_layernorm__avx2, f32_rmsnorm__avx2, f32_glu__avx2, f32_softmax__avx2, f32_log_softmax__avx2,
             f32_argmax__avx2, f32_embedding__avx2};
   }
+#elif AIAYN_ARM64
+  if (at_least(isa, Isa::neon)) {
+    return {f32_layernorm__neon, f32_rmsnorm__neon, f32_glu__neon, f32_softmax__neon, f32_log_softmax__neon,
+            f32_argmax__neon, f32_embedding__neon};
+  }
+#endif
   return {f32_layernorm__scalar, f32_rmsnorm__scalar, f32_glu__scalar, f32_softmax__scalar,
           f32_log_softmax__scalar, f32_argmax__scalar, f32_embedding__scalar};
 }

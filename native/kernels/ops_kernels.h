@@ -6,7 +6,7 @@
 // contract as the matching op in ops.h; ops.cc picks the ISA's table and
 // splits rows over the thread pool. The scalar kernels are plain loops
 // (ops_scalar.cc), the SIMD ones ops_impl.h instantiated per ISA
-// (ops_avx2.cc, ops_avx512.cc); these may only be called when active_isa()
+// (ops_avx2.cc, ops_avx512.cc, ops_neon.cc); these may only be called when active_isa()
 // allows them.
 //
 // f32_embedding__*: token rows [r0, r1) of the flattened [B,T] id array; row r
@@ -40,14 +40,14 @@ using EmbeddingFn = void(const int32_t* ids, int64_t r0, int64_t r1, int64_t T, 
                          float scale, const float* positions, int64_t pos_offset, const int32_t* pos_offsets,
                          const int32_t* pos_ids, float* y);
 
-LayernormFn f32_layernorm__scalar, f32_layernorm__avx2, f32_layernorm__avx512;
-RmsnormFn f32_rmsnorm__scalar, f32_rmsnorm__avx2, f32_rmsnorm__avx512;
-GluFn f32_glu__scalar, f32_glu__avx2, f32_glu__avx512;
-RowsFn f32_softmax__scalar, f32_softmax__avx2, f32_softmax__avx512;
-LogSoftmaxStatsFn f32_log_softmax_stats__scalar, f32_log_softmax_stats__avx2, f32_log_softmax_stats__avx512;
-RowsFn f32_log_softmax__scalar, f32_log_softmax__avx2, f32_log_softmax__avx512;
-ArgmaxFn f32_argmax__scalar, f32_argmax__avx2, f32_argmax__avx512;
-EmbeddingFn f32_embedding__scalar, f32_embedding__avx2, f32_embedding__avx512;
+LayernormFn f32_layernorm__scalar, f32_layernorm__avx2, f32_layernorm__avx512, f32_layernorm__neon;
+RmsnormFn f32_rmsnorm__scalar, f32_rmsnorm__avx2, f32_rmsnorm__avx512, f32_rmsnorm__neon;
+GluFn f32_glu__scalar, f32_glu__avx2, f32_glu__avx512, f32_glu__neon;
+RowsFn f32_softmax__scalar, f32_softmax__avx2, f32_softmax__avx512, f32_softmax__neon;
+LogSoftmaxStatsFn f32_log_softmax_stats__scalar, f32_log_softmax_stats__avx2, f32_log_softmax_stats__avx512, f32_log_softmax_stats__neon;
+RowsFn f32_log_softmax__scalar, f32_log_softmax__avx2, f32_log_softmax__avx512, f32_log_softmax__neon;
+ArgmaxFn f32_argmax__scalar, f32_argmax__avx2, f32_argmax__avx512, f32_argmax__neon;
+EmbeddingFn f32_embedding__scalar, f32_embedding__avx2, f32_embedding__avx512, f32_embedding__neon;
 
 // The position row added to token row r of f32_embedding__*, or null for none.
 static inline const float* embedding_position_row(const float* positions, int64_t pos_offset,

@@ -1,11 +1,18 @@
 #include "threadpool.h"
 
-#include <sched.h>
+#include "cpu.h"
+
+#if AIAYN_X86
 #include <xmmintrin.h>
+#endif
+#if defined(__linux__)
+#include <sched.h>
+#endif
 
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
@@ -18,7 +25,34 @@
 namespace aiayn {
 namespace {
 
-constexpr unsigned kFtzDaz = 0x8040;  // MXCSR flush-to-zero | denormals-are-zero
+// Denormal inputs and results flush to zero on pool threads (the kernels'
+// contract, and the slow path of denormal arithmetic avoided): on x86 MXCSR's
+// FTZ | DAZ, on aarch64 FPCR.FZ, which covers both. fp_mode() reads the
+// calling thread's mode, so the JavaScript thread's is restored after a job.
+#if AIAYN_X86
+using FpMode = unsigned;
+FpMode fp_mode() { return _mm_getcsr(); }
+void set_fp_mode(FpMode m) { _mm_setcsr(m); }
+constexpr FpMode kFlushDenormals = 0x8040;
+void spin_pause() { _mm_pause(); }
+#elif AIAYN_ARM64
+using FpMode = uint64_t;
+FpMode fp_mode() {
+  uint64_t v;
+  __asm__ volatile("mrs %0, fpcr" : "=r"(v));
+  return v;
+}
+void set_fp_mode(FpMode m) { __asm__ volatile("msr fpcr, %0" : : "r"(m)); }
+constexpr FpMode kFlushDenormals = uint64_t{1} << 24;  // FPCR.FZ
+void spin_pause() { __asm__ volatile("yield"); }
+#else
+using FpMode = unsigned;
+FpMode fp_mode() { return 0; }
+void set_fp_mode(FpMode) {}
+constexpr FpMode kFlushDenormals = 0;
+void spin_pause() {}
+#endif
+
 // Workers spin this many pause loops (tens of microseconds) before sleeping, so
 // back-to-back small kernels (decode) do not pay a futex wake-up each.
 constexpr int kSpinIterations = 20000;
@@ -34,6 +68,8 @@ int read_int_file(const std::string& path) {
   return v;
 }
 
+#if defined(__linux__)
+// Cores this process may run on, counting SMT siblings once (sysfs topology).
 int physical_cores() {
   cpu_set_t set;
   CPU_ZERO(&set);
@@ -53,6 +89,9 @@ int physical_cores() {
   }
   return std::max<int>(1, static_cast<int>(cores.size()));
 }
+#else
+int physical_cores() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
+#endif
 
 class Pool {
  public:
@@ -68,8 +107,8 @@ class Pool {
   }
 
   void run(int64_t ntasks, TaskFn fn, void* ctx, int max_threads) {
-    const unsigned saved = _mm_getcsr();
-    _mm_setcsr(saved | kFtzDaz);
+    const FpMode saved = fp_mode();
+    set_fp_mode(saved | kFlushDenormals);
     std::unique_lock<std::mutex> job_lock(job_mutex_, std::defer_lock);
     if (!tl_in_task && ntasks > 1 && size() > 1 && max_threads != 1) job_lock.lock();
     if (!job_lock.owns_lock() || size() == 1) {
@@ -77,7 +116,7 @@ class Pool {
       tl_in_task = true;
       for (int64_t t = 0; t < ntasks; ++t) fn(ctx, t, 0);
       tl_in_task = nested;
-      _mm_setcsr(saved);
+      set_fp_mode(saved);
       return;
     }
     // Close the previous job to late claimers first (its claim word changes
@@ -99,8 +138,8 @@ class Pool {
     tl_in_task = false;
     // Wait only for tasks others have claimed: a worker that has not woken yet
     // finds nothing left and never holds this job up.
-    while (done_.load(std::memory_order_acquire) < ntasks) _mm_pause();
-    _mm_setcsr(saved);
+    while (done_.load(std::memory_order_acquire) < ntasks) spin_pause();
+    set_fp_mode(saved);
   }
 
  private:
@@ -130,12 +169,12 @@ class Pool {
   // `seen` is the generation at creation: a job posted before this thread
   // first runs must still count as new to it.
   void worker(int thread, uint64_t seen) {
-    _mm_setcsr(_mm_getcsr() | kFtzDaz);
+    set_fp_mode(fp_mode() | kFlushDenormals);
     tl_in_task = true;
     for (;;) {
       uint64_t g = seen;
       for (int i = 0; i < kSpinIterations && g == seen; ++i) {
-        _mm_pause();
+        spin_pause();
         g = generation_.load(std::memory_order_acquire);
       }
       if (g == seen) {

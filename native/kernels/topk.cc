@@ -26,11 +26,16 @@ namespace {
 constexpr int64_t kParallelMin = 16 * 1024;
 constexpr int64_t kTaskMin = 8 * 1024;
 
-// Every ISA level >= avx512 runs the avx512 kernel (fp32 has no wider path).
+// Every ISA level >= avx512 runs the avx512 kernel, every ARM level the neon
+// one (fp32 has no wider path).
 TopkFn* select_kernel() {
   const Isa isa = active_isa();
+#if AIAYN_X86
   if (at_least(isa, Isa::avx512)) return f32_topk__avx512;
   if (at_least(isa, Isa::avx2)) return f32_topk__avx2;
+#elif AIAYN_ARM64
+  if (at_least(isa, Isa::neon)) return f32_topk__neon;
+#endif
   return f32_topk__scalar;
 }
 

@@ -53,6 +53,6 @@ void topk_all_neg_inf(TopkRow& row);
 // scalar kernel is topk_scalar.cc, the SIMD ones topk_impl.h instantiated.
 using TopkFn = void(const float* x, int64_t rows, int64_t N, int64_t k, bool log_softmax, float* values,
                     int32_t* indices);
-TopkFn f32_topk__scalar, f32_topk__avx2, f32_topk__avx512;
+TopkFn f32_topk__scalar, f32_topk__avx2, f32_topk__avx512, f32_topk__neon;
 
 }  // namespace aiayn

@@ -1,9 +1,10 @@
 // kernel_tests: every public kernel (native/kernels/*.h) against plain double
 // loops over edge shapes, on every ISA path this CPU has, with 1-3 threads.
 //
-//   kernel_tests            runs itself once per ISA (AIAYN_ISA=scalar, avx2,
-//                           avx512: the dispatch is chosen once per process,
-//                           cpu.cc), skipping, visibly, the ISAs the CPU lacks
+//   kernel_tests            runs itself once per ISA level of its architecture
+//                           (AIAYN_ISA=scalar, avx2, ... or scalar, neon, ...:
+//                           the dispatch is chosen once per process, cpu.cc),
+//                           skipping, visibly, the levels the CPU lacks
 //   kernel_tests --isa X [--guard]
 //                           one ISA in this process (what the parent runs,
 //                           for each ISA with heap buffers, then with guard
@@ -192,7 +193,8 @@ int main(int argc, char** argv) {
     return run_one(argv[2], argc == 4);
   }
   if (argc != 1) {
-    std::fprintf(stderr, "usage: kernel_tests [--isa scalar|avx2|avx512|avx512_vnni|avx512_bf16 [--guard]]\n");
+    std::fprintf(stderr, "usage: kernel_tests [--isa LEVEL [--guard]] (LEVEL: scalar, avx2, avx512, avx512_vnni, "
+                         "avx512_bf16 on x86-64; scalar, neon, neon_dotprod, neon_i8mm_bf16 on aarch64)\n");
     return 2;
   }
   // The path of this binary (a shell resolving /proc/self/exe would find itself).
@@ -203,10 +205,12 @@ int main(int argc, char** argv) {
   long long passed = 0, failed = 0;
   bool ok = true;
   std::string ran, skipped;
-  for (int i = 0; i <= static_cast<int>(aiayn::kIsaMax); ++i) {
-    const aiayn::Isa isa = static_cast<aiayn::Isa>(i);
+  int nlevels = 0;
+  const aiayn::Isa* levels = aiayn::isa_levels(&nlevels);
+  for (int i = 0; i < nlevels; ++i) {
+    const aiayn::Isa isa = levels[i];
     const char* name = aiayn::isa_name(isa);
-    if (static_cast<int>(isa) > static_cast<int>(best)) {
+    if (!aiayn::at_least(best, isa)) {
       std::printf("kernel_tests: SKIP isa %s (this CPU's best is %s)\n", name,
                   aiayn::isa_name(best));
       skipped += std::string(" ") + name;

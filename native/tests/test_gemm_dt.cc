@@ -221,6 +221,7 @@ void cross_isa(aiayn::DType dtype, const Shape& s, Rng& rng) {
   aiayn::PackedWeights* pw = aiayn::linear_pack(w.data(), N, K, dtype);
   std::vector<aiayn::DtKernels> tables = {aiayn::dt_kernels_scalar(dtype)};
   const Isa best = aiayn::best_isa();
+#if AIAYN_X86
   if (aiayn::at_least(best, Isa::avx2)) tables.push_back(aiayn::dt_kernels_avx2(dtype));
   if (aiayn::at_least(best, Isa::avx512)) tables.push_back(aiayn::dt_kernels_avx512(dtype));
   if (dtype == aiayn::DType::bf16 && aiayn::at_least(best, Isa::avx512_bf16)) {
@@ -229,6 +230,15 @@ void cross_isa(aiayn::DType dtype, const Shape& s, Rng& rng) {
   if (dtype == aiayn::DType::int8 && aiayn::at_least(best, Isa::avx512_vnni)) {
     tables.push_back(aiayn::dt_kernels_avx512vnni(dtype));
   }
+#elif AIAYN_ARM64
+  if (aiayn::at_least(best, Isa::neon)) tables.push_back(aiayn::dt_kernels_neon(dtype));
+  if (dtype == aiayn::DType::int8 && aiayn::at_least(best, Isa::neon_dotprod)) {
+    tables.push_back(aiayn::dt_kernels_neondot(dtype));
+  }
+  if (dtype == aiayn::DType::bf16 && aiayn::at_least(best, Isa::neon_i8mm_bf16)) {
+    tables.push_back(aiayn::dt_kernels_neonbf16(dtype));
+  }
+#endif
   const int64_t groups = (K + pw->kg - 1) / pw->kg;
   std::vector<std::vector<float>> ys;
   for (const aiayn::DtKernels& k : tables) {
