@@ -1,0 +1,19 @@
+cmd_Release/obj.target/aiayn_kernels_avx512vnni/native/kernels/gemm_avx512vnni.o := g++ -o Release/obj.target/aiayn_kernels_avx512vnni/native/kernels/gemm_avx512vnni.o ../native/kernels/gemm_avx512vnni.cc '-DNODE_GYP_MODULE_NAME=aiayn_kernels_avx512vnni' '-DUSING_UV_SHARED=1' '-DUSING_V8_SHARED=1' '-DV8_DEPRECATION_WARNINGS=1' '-D_GLIBCXX_USE_CXX11_ABI=1' '-D_FILE_OFFSET_BITS=64' '-D_LARGEFILE_SOURCE' '-D__STDC_FORMAT_MACROS' '-DOPENSSL_NO_PINSHARED' '-DOPENSSL_THREADS' -I/usr/include/node -I/usr/src -I/usr/deps/openssl/config -I/usr/deps/openssl/openssl/include -I/usr/deps/uv/include -I/usr/deps/zlib -I/usr/deps/v8/include  -fPIC -pthread -Wall -Wextra -Wno-unused-parameter -m64 -O3 -fno-omit-frame-pointer -fno-rtti -std=c++17 -O3 -fno-math-errno -fPIC -fvisibility=hidden -mavx512f -mavx512bw -mavx512dq -mavx512vl -mavx2 -mfma -mf16c -Wno-maybe-uninitialized -Wno-uninitialized -mavx512vnni -MMD -MF ./Release/.deps/Release/obj.target/aiayn_kernels_avx512vnni/native/kernels/gemm_avx512vnni.o.d.raw   -c
+Release/obj.target/aiayn_kernels_avx512vnni/native/kernels/gemm_avx512vnni.o: \
+ ../native/kernels/gemm_avx512vnni.cc ../native/kernels/gemm_dt_avx512.h \
+ ../native/kernels/gemm_dt.h ../native/kernels/gemm_kernels.h \
+ ../native/kernels/gemm.h ../native/kernels/activation.h \
+ ../native/kernels/cpu.h ../native/kernels/dtype.h \
+ ../native/kernels/quant.h ../native/kernels/vecmath_avx512.h \
+ ../native/kernels/vecmath.h
+../native/kernels/gemm_avx512vnni.cc:
+../native/kernels/gemm_dt_avx512.h:
+../native/kernels/gemm_dt.h:
+../native/kernels/gemm_kernels.h:
+../native/kernels/gemm.h:
+../native/kernels/activation.h:
+../native/kernels/cpu.h:
+../native/kernels/dtype.h:
+../native/kernels/quant.h:
+../native/kernels/vecmath_avx512.h:
+../native/kernels/vecmath.h:
