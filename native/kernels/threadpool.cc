@@ -8,10 +8,10 @@
 #if defined(__linux__)
 #include <sched.h>
 #endif
+#include <pthread.h>
 
 #include <algorithm>
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -92,6 +92,23 @@ int physical_cores() {
 #else
 int physical_cores() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
 #endif
+
+// pthread's condition variable rather than std::condition_variable: libstdc++
+// 12 versions the latter's wait() as GLIBCXX_3.4.30, so a prebuild using it
+// would not load where the system's libstdc++ is older (Debian 11, RHEL 9,
+// Amazon Linux 2023). std::mutex is a pthread mutex in libstdc++ and libc++.
+class CondVar {
+ public:
+  CondVar() { pthread_cond_init(&c_, nullptr); }
+  ~CondVar() { pthread_cond_destroy(&c_); }
+  CondVar(const CondVar&) = delete;
+  CondVar& operator=(const CondVar&) = delete;
+  void wait(std::unique_lock<std::mutex>& lock) { pthread_cond_wait(&c_, lock.mutex()->native_handle()); }
+  void notify_all() { pthread_cond_broadcast(&c_); }
+
+ private:
+  pthread_cond_t c_;
+};
 
 class Pool {
  public:
@@ -179,7 +196,9 @@ class Pool {
       }
       if (g == seen) {
         std::unique_lock<std::mutex> lock(mutex_);
-        cv_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != seen || quit_.load(std::memory_order_relaxed); });
+        while (generation_.load(std::memory_order_acquire) == seen && !quit_.load(std::memory_order_relaxed)) {
+          cv_.wait(lock);
+        }
         g = generation_.load(std::memory_order_acquire);
       }
       if (quit_.load(std::memory_order_acquire)) return;
@@ -207,7 +226,7 @@ class Pool {
 
   std::mutex job_mutex_;  // one parallel_for at a time
   std::mutex mutex_;      // guards sleeping and quit_
-  std::condition_variable cv_;
+  CondVar cv_;
   std::vector<std::thread> workers_;
   std::atomic<int> size_{1};
   // Atomic: a worker that leaves its spin on a new job reads it without the mutex.

@@ -1,1 +1,0 @@
-cmd_Release/aiayn_kernels_avx512.a := ln -f "Release/obj.target/aiayn_kernels_avx512.a" "Release/aiayn_kernels_avx512.a" 2>/dev/null || (rm -rf "Release/aiayn_kernels_avx512.a" && cp -af "Release/obj.target/aiayn_kernels_avx512.a" "Release/aiayn_kernels_avx512.a")

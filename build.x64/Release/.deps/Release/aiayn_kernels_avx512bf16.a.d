@@ -1,1 +1,0 @@
-cmd_Release/aiayn_kernels_avx512bf16.a := ln -f "Release/obj.target/aiayn_kernels_avx512bf16.a" "Release/aiayn_kernels_avx512bf16.a" 2>/dev/null || (rm -rf "Release/aiayn_kernels_avx512bf16.a" && cp -af "Release/obj.target/aiayn_kernels_avx512bf16.a" "Release/aiayn_kernels_avx512bf16.a")
