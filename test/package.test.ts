@@ -1,11 +1,12 @@
 // The package as users get it: ESM import by name with types (dist/, built by
 // `npm test`'s pretest), and prebuilds that node-gyp-build loads with no build/.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { addonLoadMessage } from '../lib/backend/addon.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -60,4 +61,41 @@ describe('package', () => {
     },
     600_000,
   );
+
+  it('a prebuild that cannot be loaded gives an error naming the platform and what to do, not dlopen alone', () => {
+    // The package as installed (dist/, package.json), with a prebuild for this platform that is not a shared object.
+    const dir = mkdtempSync(join(tmpdir(), 'aiayn-badprebuild-'));
+    try {
+      for (const f of ['package.json', 'dist']) cpSync(join(root, f), join(dir, f), { recursive: true });
+      symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'));
+      const platform = `${process.platform}-${process.arch}`;
+      mkdirSync(join(dir, 'prebuilds', platform), { recursive: true });
+      writeFileSync(join(dir, 'prebuilds', platform, 'aiayn.node'), 'not a shared object\n');
+      const r = spawnSync(process.execPath, ['--input-type=module', '-e', "import { info } from './dist/index.js'; info();"], {
+        cwd: dir,
+        encoding: 'utf8',
+      });
+      expect(r.status).not.toBe(0);
+      expect(r.stderr).toContain(`aiayn: cannot load the native addon for ${platform}: `);
+      expect(r.stderr).toContain("npm rebuild aiayn --build-from-source");
+      expect(r.stderr).toContain("or use the 'reference' backend");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('addonLoadMessage says what to do for a missing build, an old runtime and an environment error', () => {
+    const platform = `${process.platform}-${process.arch}`;
+    const missing = addonLoadMessage(`No native build was found for platform=${process.platform} arch=${process.arch}`);
+    expect(missing).toMatch(new RegExp(`^aiayn: no native addon for ${platform}: .*npm rebuild aiayn --build-from-source`));
+    const glibc = addonLoadMessage("/lib/x86_64-linux-gnu/libc.so.6: version `GLIBC_2.27' not found (required by aiayn.node)");
+    expect(glibc).toContain(`the native addon for ${platform} needs a newer C or C++ runtime`);
+    expect(glibc).toContain('glibc 2.27 and libstdc++ from GCC 6');
+    expect(glibc).toContain("version `GLIBC_2.27' not found");
+    const libstdcxx = addonLoadMessage("libstdc++.so.6: version `GLIBCXX_3.4.30' not found");
+    expect(libstdcxx).toContain('needs a newer C or C++ runtime');
+    expect(addonLoadMessage('AIAYN_ISA=avx512 is not supported by this CPU (best: avx2)')).toBe(
+      'AIAYN_ISA=avx512 is not supported by this CPU (best: avx2)',
+    );
+  });
 });

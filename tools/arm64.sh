@@ -80,7 +80,19 @@ setup() {
   echo "arm64 Node $("$arm_node" --version) under $(qemu-aarch64 --version | head -n 1)"
 }
 
+# The cross toolchain and the arm64 Node, or a clear error.
+need() {
+  local missing=()
+  for c in aarch64-linux-gnu-g++ qemu-aarch64 clang++; do command -v "$c" > /dev/null || missing+=("$c"); done
+  [ -x "$arm_node" ] || missing+=("$arm_node")
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "tools/arm64.sh: missing ${missing[*]}: run 'tools/arm64.sh setup' (as root) first" >&2
+    exit 1
+  fi
+}
+
 prebuild() {
+  need
   # prebuildify builds in build/: the working tree's own (x64) build is kept aside meanwhile.
   rm -rf build.x64
   [ ! -d build ] || mv build build.x64
@@ -92,6 +104,7 @@ prebuild() {
 }
 
 clang_check() {
+  need
   cmake -S . -B "$out/clang" -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-clang.cmake -DCMAKE_BUILD_TYPE=Release \
     -DCMAKE_CXX_FLAGS=-Werror --log-level=WARNING
   cmake --build "$out/clang" --target kernel_tests -j "$jobs"
@@ -105,6 +118,8 @@ clang_check() {
 }
 
 kernels() {
+  need
+  binfmt
   cmake -S . -B "$out/kernels" -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake -DCMAKE_BUILD_TYPE=Release \
     --log-level=WARNING
   cmake --build "$out/kernels" --target kernel_tests -j "$jobs"
@@ -133,6 +148,8 @@ run_tests() {
   while [ $# -gt 0 ] && [ "$1" != "--" ]; do pairs+=("$1"); shift; done
   [ $# -gt 0 ] && shift && args=("$@")
   [ ${#pairs[@]} -gt 0 ] || pairs=("${LEVELS[@]}")
+  need
+  binfmt
   [ -f prebuilds/linux-arm64/aiayn.node ] || prebuild
   tree
   for pair in "${pairs[@]}"; do

@@ -121,13 +121,29 @@ export function loadAddon(): Addon {
     try {
       addon = load(packageRoot);
     } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error);
-      throw new Error(
-        `aiayn: cannot load the native addon (${reason}). Build it with 'npm run build:native', ` +
-          `or use the 'reference' backend.`,
-        { cause: error },
-      );
+      throw new Error(addonLoadMessage(error instanceof Error ? error.message : String(error)), { cause: error });
     }
   }
   return addon;
+}
+
+const FROM_SOURCE =
+  "build it from source with 'npm rebuild aiayn --build-from-source' (needs a C++17 compiler, python3 and make)";
+
+/** What failed to load, on which platform, and what to do about it (never dlopen's words alone). */
+export function addonLoadMessage(reason: string): string {
+  const platform = `${process.platform}-${process.arch}`;
+  // The addon loaded and refused the environment (AIAYN_ISA, AIAYN_THREADS): its own words say what to change.
+  if (/^AIAYN_/.test(reason)) return reason;
+  const fallback = "or use the 'reference' backend";
+  if (/No native build was found/.test(reason)) {
+    return `aiayn: no native addon for ${platform}: no prebuild ships for it and none was built at install; ${FROM_SOURCE}, ${fallback}. (${reason})`;
+  }
+  if (/GLIBC|GLIBCXX|CXXABI/.test(reason)) {
+    return (
+      `aiayn: the native addon for ${platform} needs a newer C or C++ runtime than this system has ` +
+      `(the prebuilds need glibc 2.27 and libstdc++ from GCC 6 or later); update them, or ${FROM_SOURCE}, ${fallback}. (${reason})`
+    );
+  }
+  return `aiayn: cannot load the native addon for ${platform}: ${reason}. Reinstall aiayn, or ${FROM_SOURCE}, ${fallback}.`;
 }

@@ -243,7 +243,8 @@ export async function main(argv: string[]): Promise<number> {
       // commander printed the message already (or help/version, which exit 0).
       return error.exitCode === 0 ? 0 : 2;
     }
-    process.stderr.write(`aiayn: ${error instanceof Error ? error.message : String(error)}\n`);
+    const message = error instanceof Error ? error.message : String(error);
+    process.stderr.write(message.startsWith('aiayn: ') ? `${message}\n` : `aiayn: ${message}\n`);
     return error instanceof UsageError ? 2 : 1;
   }
 }
