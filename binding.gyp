@@ -4,7 +4,7 @@
     "avx2_cflags": ["-mavx2", "-mfma", "-mf16c"],
     "avx512_cflags": ["-mavx512f", "-mavx512bw", "-mavx512dq", "-mavx512vl", "-mavx2", "-mfma", "-mf16c", "-Wno-maybe-uninitialized", "-Wno-uninitialized"],
     "neondot_cflags": ["-march=armv8.2-a+dotprod"],
-    "neonbf16_cflags": ["-march=armv8.6-a+bf16+i8mm"]
+    "neon_i8mm_bf16_cflags": ["-march=armv8.6-a+bf16+i8mm"]
   },
   "targets": [
     {
@@ -35,7 +35,7 @@
       "libraries": ["-lpthread"],
       "conditions": [
         ["target_arch=='x64'", {"dependencies": ["aiayn_kernels_avx2", "aiayn_kernels_avx512", "aiayn_kernels_avx512vnni", "aiayn_kernels_avx512bf16"]}],
-        ["target_arch=='arm64'", {"dependencies": ["aiayn_kernels_neon", "aiayn_kernels_neondot", "aiayn_kernels_neonbf16"]}],
+        ["target_arch=='arm64'", {"dependencies": ["aiayn_kernels_neon", "aiayn_kernels_neondot", "aiayn_kernels_neon_i8mm_bf16"]}],
         ["OS=='linux'", {"ldflags": ["-Wl,-z,nodelete"]}],
         ["OS=='mac'", {
           "xcode_settings": {
@@ -104,12 +104,12 @@
           "xcode_settings": {"OTHER_CPLUSPLUSFLAGS": ["<@(kernel_cflags)", "<@(neondot_cflags)"]}
         },
         {
-          "target_name": "aiayn_kernels_neonbf16",
+          "target_name": "aiayn_kernels_neon_i8mm_bf16",
           "type": "static_library",
-          "sources": ["native/kernels/gemm_neonbf16.cc"],
+          "sources": ["native/kernels/gemm_neonbf16.cc", "native/kernels/gemm_neoni8mm.cc"],
           "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
-          "cflags_cc": ["<@(kernel_cflags)", "<@(neonbf16_cflags)"],
-          "xcode_settings": {"OTHER_CPLUSPLUSFLAGS": ["<@(kernel_cflags)", "<@(neonbf16_cflags)"]}
+          "cflags_cc": ["<@(kernel_cflags)", "<@(neon_i8mm_bf16_cflags)"],
+          "xcode_settings": {"OTHER_CPLUSPLUSFLAGS": ["<@(kernel_cflags)", "<@(neon_i8mm_bf16_cflags)"]}
         }
       ]
     }]

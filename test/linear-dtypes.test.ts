@@ -80,7 +80,7 @@ describe('PackedLinear dtypes', () => {
       avx512_bf16: ['avx512', 'avx512bf16', 'avx512vnni'],
       neon: ['neon', 'neon', 'neon'],
       neon_dotprod: ['neon', 'neon', 'neondot'],
-      neon_i8mm_bf16: ['neon', 'neonbf16', 'neondot'],
+      neon_i8mm_bf16: ['neon', 'neonbf16', 'neoni8mm'],
     };
     const [fp32, bf16, int8] = suffixes[isa];
     expect(gemm.fp32).toMatch(new RegExp(`^f32_gemm_\\d+x\\d+__${fp32}$`));

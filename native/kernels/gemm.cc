@@ -147,6 +147,7 @@ DtKernels dt_kernels(Isa isa, DType dtype) {
   if (at_least(isa, Isa::avx2)) return dt_kernels_avx2(dtype);
 #elif AIAYN_ARM64
   if (dtype == DType::bf16 && at_least(isa, Isa::neon_i8mm_bf16)) return dt_kernels_neonbf16(dtype);
+  if (dtype == DType::int8 && at_least(isa, Isa::neon_i8mm_bf16)) return dt_kernels_neoni8mm(dtype);
   if (dtype == DType::int8 && at_least(isa, Isa::neon_dotprod)) return dt_kernels_neondot(dtype);
   if (at_least(isa, Isa::neon)) return dt_kernels_neon(dtype);
 #endif

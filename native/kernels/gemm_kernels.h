@@ -123,5 +123,6 @@ DtKernels dt_kernels_avx512bf16(DType dtype);  // bf16 only
 DtKernels dt_kernels_neon(DType dtype);
 DtKernels dt_kernels_neondot(DType dtype);     // int8 only
 DtKernels dt_kernels_neonbf16(DType dtype);    // bf16 only
+DtKernels dt_kernels_neoni8mm(DType dtype);    // int8 only
 
 }  // namespace aiayn

@@ -235,8 +235,8 @@ void cross_isa(aiayn::DType dtype, const Shape& s, Rng& rng) {
   if (dtype == aiayn::DType::int8 && aiayn::at_least(best, Isa::neon_dotprod)) {
     tables.push_back(aiayn::dt_kernels_neondot(dtype));
   }
-  if (dtype == aiayn::DType::bf16 && aiayn::at_least(best, Isa::neon_i8mm_bf16)) {
-    tables.push_back(aiayn::dt_kernels_neonbf16(dtype));
+  if (aiayn::at_least(best, Isa::neon_i8mm_bf16)) {
+    tables.push_back(dtype == aiayn::DType::bf16 ? aiayn::dt_kernels_neonbf16(dtype) : aiayn::dt_kernels_neoni8mm(dtype));
   }
 #endif
   const int64_t groups = (K + pw->kg - 1) / pw->kg;
