@@ -65,6 +65,23 @@ struct VNeon16 {
   }
 };
 
+// The int8 traits' shared parts: a panel row of one depth group (16 columns
+// x 4 depth values, 4 columns a register) and one row's 4 depth values
+// repeated in every 32-bit lane.
+struct Q8NeonBase : VNeon16 {
+  static constexpr int64_t kXBytes = 4;
+  struct W {
+    int8x16_t v[4];
+  };
+  using X = int8x16_t;
+  static W load_w(const uint32_t* b) {
+    W w;
+    for (int i = 0; i < 4; ++i) w.v[i] = vld1q_s8(reinterpret_cast<const int8_t*>(b + 4 * i));
+    return w;
+  }
+  static X load_x(const uint8_t* x) { return vreinterpretq_s8_u32(vld1q_dup_u32(reinterpret_cast<const uint32_t*>(x))); }
+};
+
 // bf16(v) for 4 lanes as in bf16_bits (quant.h), narrowed to 16 bits.
 inline uint16x4_t bf16_round_u16(float32x4_t v) {
   const uint32x4_t u = vreinterpretq_u32_f32(v);

@@ -67,30 +67,15 @@ struct Bf16WideNeon : VNeon16 {
   static F result(const Acc& a, const DtBlock&, int64_t, int64_t, const Mask&) { return a; }
 };
 
-struct Q8WideNeon : VNeon16 {
-  static constexpr int64_t kXBytes = 4;
+struct Q8WideNeon : Q8NeonBase {
   static constexpr int kMr = 2, kNp = 1, kNp1 = 2;
   // v[2i]: columns 4i, 4i+1; v[2i+1]: 4i+2, 4i+3; lane 2c + j sums depth
   // pair j of its column c.
   struct Acc {
     int32x4_t v[8];
   };
-  struct W {
-    int8x16_t v[4];
-  };
-  using X = int8x16_t;  // the row's 4 depth values, repeated
   static void zero(Acc& a) {
     for (int32x4_t& v : a.v) v = vdupq_n_s32(0);
-  }
-  static W load_w(const uint32_t* b) {
-    W w;
-    for (int i = 0; i < 4; ++i) w.v[i] = vld1q_s8(reinterpret_cast<const int8_t*>(b + 4 * i));
-    return w;
-  }
-  static X load_x(const uint8_t* x) {
-    uint32_t quad;
-    std::memcpy(&quad, x, 4);
-    return vreinterpretq_s8_u32(vdupq_n_u32(quad));
   }
   static void madd(Acc& a, X x, const W& w) {
     for (int i = 0; i < 4; ++i) {

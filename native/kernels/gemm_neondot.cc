@@ -18,25 +18,14 @@
 namespace aiayn {
 namespace {
 
-struct Q8Dot : VNeon16 {
-  static constexpr int64_t kXBytes = 4;
+struct Q8Dot : Q8NeonBase {
   static constexpr int kMr = 6, kNp = 1, kNp1 = 2;
   struct Acc {
     int32x4_t v[4];  // columns 4i .. 4i + 3
   };
-  struct W {
-    int8x16_t v[4];
-  };
-  using X = int8x16_t;
   static void zero(Acc& a) {
     for (int32x4_t& v : a.v) v = vdupq_n_s32(0);
   }
-  static W load_w(const uint32_t* b) {
-    W w;
-    for (int i = 0; i < 4; ++i) w.v[i] = vld1q_s8(reinterpret_cast<const int8_t*>(b + 4 * i));
-    return w;
-  }
-  static X load_x(const uint8_t* x) { return vreinterpretq_s8_u32(vld1q_dup_u32(reinterpret_cast<const uint32_t*>(x))); }
   static void madd(Acc& a, X x, const W& w) {
     for (int i = 0; i < 4; ++i) a.v[i] = vdotq_s32(a.v[i], w.v[i], x);
   }
