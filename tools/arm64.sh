@@ -21,7 +21,9 @@
 #                             the vitest subset below with the arm64 Node in a
 #                             copy of the package (build-arm64/tree: arm64
 #                             optional dependencies, the arm64 prebuild), once
-#                             per CPU:LEVEL (default: every level)
+#                             per CPU:LEVEL (default: every level); makes the
+#                             prebuild when there is none, so after changing
+#                             native code run `prebuild` again first
 #   tools/arm64.sh tier N     the CPU:LEVEL pair number N mod 3 (CI rotates by date)
 #
 # The emulated CPUs: cortex-a72 is ARMv8.0 (a Raspberry Pi 4: neon),
